@@ -1,0 +1,130 @@
+//! Durable file publishing: the one way wxlake makes a file visible.
+//!
+//! A file is written under a temporary name in the directory (or staging directory) it will live
+//! in, fsynced, renamed (or hard-linked) to its final name, and the directory is fsynced. A reader
+//! therefore sees either nothing or the whole file; after a crash, at worst a temporary file is
+//! left behind, which the next writer removes. On error the temporary file is removed.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::failpoint;
+
+/// fsync a directory so that renames and new entries in it are durable.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+/// Create `dir` and any missing parents, fsyncing each parent that gained an entry.
+pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        create_dir_all_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(Error::io("create directory", dir, e)),
+    }
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => fsync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
+/// Atomically replace `path` with `bytes`. `label` names the failpoints
+/// `{label}.before_rename` (temp file written and synced) and `{label}.after_rename`.
+pub fn write_atomic(path: &Path, bytes: &[u8], label: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("write", tmp.path(), e))?;
+    failpoint::hit(&format!("{label}.before_rename"));
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into place", path, e.error))?;
+    fsync_dir(dir)?;
+    failpoint::hit(&format!("{label}.after_rename"));
+    Ok(())
+}
+
+/// Give the synced file at `tmp` the name `dest` without ever replacing an existing file:
+/// hard-link, then remove `tmp`. Fails with `AlreadyExists` when `dest` exists. The caller
+/// fsyncs `dest`'s directory.
+pub fn link_no_clobber(tmp: &Path, dest: &Path) -> io::Result<()> {
+    match fs::hard_link(tmp, dest) {
+        Ok(()) => {}
+        // Filesystems without hard links: check, then rename (we hold the writer lock).
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            if dest.exists() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "destination exists",
+                ));
+            }
+            return fs::rename(tmp, dest);
+        }
+        Err(e) => return Err(e),
+    }
+    fs::remove_file(tmp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        write_atomic(&p, b"one", "test").unwrap();
+        write_atomic(&p, b"two", "test").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn link_no_clobber_refuses_to_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        let err = link_no_clobber(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&b).unwrap(), b"b");
+        link_no_clobber(&a, &c).unwrap();
+        assert!(!a.exists());
+        assert_eq!(fs::read(&c).unwrap(), b"a");
+    }
+
+    #[test]
+    fn create_dir_all_durable_makes_nested_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("x/y/z");
+        create_dir_all_durable(&deep).unwrap();
+        assert!(deep.is_dir());
+        create_dir_all_durable(&deep).unwrap();
+    }
+}

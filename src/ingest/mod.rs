@@ -1,0 +1,187 @@
+//! `wxlake ingest`: raw JSONL files → the Parquet lake, exactly once.
+//!
+//! Under the writer lock, every selected raw file is read from its checkpoint on (see
+//! [`file_job`] for the per-file protocol). With a date, the file of that date and every earlier
+//! file with unprocessed bytes are read, so the nightly run for `today` also finishes yesterday's
+//! tail and catches up after a missed night.
+
+pub mod file_job;
+pub mod lake_ids;
+pub mod summary;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use parquet::file::properties::WriterProperties;
+
+use crate::dates::DateArg;
+use crate::error::{Error, Result};
+use crate::fsutil::create_dir_all_durable;
+use crate::lake::Layout;
+use crate::lake::meta::{init_lake, resolve_timezone};
+use crate::lake::writer::{Codec, writer_properties};
+use crate::lock::LakeLock;
+use crate::partition::{PartitionKey, Partitioner};
+use lake_ids::LakeIds;
+pub use summary::{FileSummary, IngestSummary};
+
+/// Bytes of rows buffered across all partitions before the largest is written out as a row
+/// group. Bounds ingest's memory independently of the raw file's size.
+pub const DEFAULT_BUFFER_BUDGET: usize = 32 << 20;
+
+/// What to ingest and how.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// `--timezone`: must match the lake's; `None` takes the lake's (or the default for a new lake).
+    pub timezone: Option<String>,
+    /// `--date`: that day's file and every earlier one with new bytes; `None`: every file.
+    pub date: Option<DateArg>,
+    /// `--wait`: how long to wait for another writer; `None` fails at once.
+    pub wait: Option<Duration>,
+    /// Row buffer budget in bytes (default [`DEFAULT_BUFFER_BUDGET`]).
+    pub buffer_budget: usize,
+}
+
+impl IngestOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        IngestOptions {
+            data_dir: data_dir.into(),
+            timezone: None,
+            date: None,
+            wait: None,
+            buffer_budget: DEFAULT_BUFFER_BUDGET,
+        }
+    }
+}
+
+/// State shared by the raw files of one run.
+pub struct RunContext {
+    pub layout: Layout,
+    pub partitioner: Partitioner,
+    pub lake_ids: LakeIds,
+    pub props: WriterProperties,
+    /// Unique per run; part of every file name this run publishes.
+    pub run_id: String,
+    pub buffer_budget: usize,
+    pub partitions_written: BTreeSet<PartitionKey>,
+}
+
+/// Run an ingest.
+pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
+    let started = Instant::now();
+    let layout = Layout::new(&opts.data_dir);
+    check_data_dir(&layout)?;
+    create_dir_all_durable(&layout.metadata_dir())?;
+    let _lock = LakeLock::acquire(&layout.lock_path(), "ingest", opts.wait)?;
+
+    let (tz, meta) = resolve_timezone(&layout, opts.timezone.as_deref())?;
+    if meta.is_none() {
+        init_lake(&layout, tz)?;
+        tracing::info!(timezone = tz.name(), lake = %layout.lake_dir().display(), "created a new lake");
+    }
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let until = opts.date.map(|d| d.resolve(today));
+    clean_staging(&layout)?;
+
+    let raw_files = layout.raw_files()?;
+    if let Some(until) = until
+        && !raw_files.iter().any(|f| f.date == until)
+    {
+        tracing::info!(file = %layout.raw_file(until).display(), "no raw file for this date yet");
+    }
+    let mut ctx = RunContext {
+        partitioner: Partitioner::new(tz),
+        lake_ids: LakeIds::default(),
+        props: writer_properties(Codec::Snappy)?,
+        run_id: run_id(),
+        buffer_budget: opts.buffer_budget,
+        partitions_written: BTreeSet::new(),
+        layout,
+    };
+    let mut summary = IngestSummary {
+        counts: Default::default(),
+        partitions: 0,
+        elapsed_ms: 0,
+        timezone: tz.name().to_string(),
+        lake: ctx.layout.lake_dir().display().to_string(),
+        files: Default::default(),
+    };
+    for raw in raw_files
+        .iter()
+        .filter(|f| until.is_none_or(|u| f.date <= u))
+    {
+        let file_summary = file_job::ingest_file(&mut ctx, raw, today)?;
+        let touched: BTreeSet<PartitionKey> = ctx.partitions_written.clone();
+        ctx.lake_ids.retain(&touched);
+        if let Some(fs) = file_summary {
+            summary.counts += fs.counts;
+            summary.files.insert(raw.name(), fs);
+        }
+    }
+    summary.partitions = ctx.partitions_written.len();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let c = &summary.counts;
+    tracing::info!(
+        files = summary.files.len(),
+        lines_read = c.lines_read,
+        written = c.written,
+        duplicates = c.duplicates,
+        conflicting_duplicates = c.conflicting_duplicates,
+        rejected = c.rejected,
+        blank = c.blank,
+        partitions = summary.partitions,
+        elapsed_ms = summary.elapsed_ms,
+        "ingest finished"
+    );
+    Ok(summary)
+}
+
+fn check_data_dir(layout: &Layout) -> Result<()> {
+    let root = layout.root();
+    if !root.is_dir() {
+        return Err(Error::usage(
+            "--data-dir",
+            root.display().to_string(),
+            "no such directory; pass the directory that holds messages/raw (or set WXLAKE_DATA_DIR)",
+        ));
+    }
+    if !layout.raw_dir().is_dir() {
+        return Err(Error::usage(
+            "--data-dir",
+            root.display().to_string(),
+            format!(
+                "{} does not exist; the collector writes YYYY-MM-DD.jsonl files there",
+                layout.raw_dir().display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Remove temp files a crashed run left in staging (we hold the lock: nobody else writes there).
+fn clean_staging(layout: &Layout) -> Result<()> {
+    let staging = layout.staging_dir();
+    create_dir_all_durable(&staging)?;
+    let entries = std::fs::read_dir(&staging).map_err(|e| Error::io("list", &staging, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        tracing::info!(path = %path.display(), "removing a temp file left by an interrupted run");
+        std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+    }
+    Ok(())
+}
+
+/// `20260125T020001Z-1234-5f3a`: time, pid and a few random bits; never reused.
+fn run_id() -> String {
+    let now = chrono::Utc::now();
+    let nanos = now.timestamp_subsec_nanos();
+    format!(
+        "{}-{}-{:05x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        std::process::id(),
+        nanos & 0xfffff
+    )
+}

@@ -1,0 +1,133 @@
+//! Pure helpers over raw JSON text: compaction and lone-surrogate repair.
+//!
+//! Both work on bytes of *already valid* (compaction) or *almost valid* (repair) JSON and never
+//! reinterpret numbers, so a value keeps its exact digits: `12345678901234567890` stays as written.
+
+/// Append `raw` (one valid JSON value) to `out` with all insignificant whitespace removed.
+/// String contents, escapes included, are copied verbatim.
+pub fn compact_into(raw: &str, out: &mut String) {
+    let bytes = raw.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push_str(&raw[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push_str(&raw[start..]);
+}
+
+/// Compact a JSON value (see [`compact_into`]).
+pub fn compact(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    compact_into(raw, &mut out);
+    out
+}
+
+/// Replace every `\uXXXX` escape that is a lone UTF-16 surrogate (a high surrogate not followed by
+/// a low one, or a low surrogate not preceded by a high one) with `\ufffd`.
+///
+/// Returns `None` when the text has no lone surrogate escape. Only escapes inside strings are
+/// touched; an escaped backslash followed by `u` (`\\u...`) is not an escape.
+pub fn repair_lone_surrogates(line: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0; // bytes of `line` already copied into `out`
+    let mut in_string = false;
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if !in_string {
+            in_string = b == b'"';
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = false;
+                i += 1;
+            }
+            b'\\' if line.get(i + 1) == Some(&b'u') => {
+                let Some(unit) = hex4(line, i + 2) else {
+                    i += 2; // malformed escape: leave it for the JSON parser to reject
+                    continue;
+                };
+                let is_high = (0xD800..0xDC00).contains(&unit);
+                let is_low = (0xDC00..0xE000).contains(&unit);
+                let paired_low = is_high
+                    && line.get(i + 6) == Some(&b'\\')
+                    && line.get(i + 7) == Some(&b'u')
+                    && hex4(line, i + 8).is_some_and(|u| (0xDC00..0xE000).contains(&u));
+                if paired_low {
+                    i += 12;
+                } else if is_high || is_low {
+                    let buf = out.get_or_insert_with(|| Vec::with_capacity(line.len()));
+                    buf.extend_from_slice(&line[copied..i]);
+                    buf.extend_from_slice(b"\\ufffd");
+                    i += 6;
+                    copied = i;
+                } else {
+                    i += 6;
+                }
+            }
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    let mut buf = out?;
+    buf.extend_from_slice(&line[copied..]);
+    Some(buf)
+}
+
+fn hex4(line: &[u8], at: usize) -> Option<u32> {
+    let digits = line.get(at..at + 4)?;
+    let text = std::str::from_utf8(digits).ok()?;
+    u32::from_str_radix(text, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_removes_whitespace_outside_strings_only() {
+        assert_eq!(
+            compact(r#"{ "a" : [1, 2.50, "x y\" z" ] }"#),
+            r#"{"a":[1,2.50,"x y\" z"]}"#
+        );
+        assert_eq!(compact("12345678901234567890"), "12345678901234567890");
+        assert_eq!(compact(r#""\\" "#), r#""\\""#);
+    }
+
+    #[test]
+    fn repairs_lone_high_and_low_surrogates() {
+        let fixed = repair_lone_surrogates(br#"{"c":"a\ud83d"}"#).unwrap();
+        assert_eq!(fixed, br#"{"c":"a\ufffd"}"#);
+        let fixed = repair_lone_surrogates(br#"{"c":"\udc00x\ud83dy"}"#).unwrap();
+        assert_eq!(fixed, br#"{"c":"\ufffdx\ufffdy"}"#);
+    }
+
+    #[test]
+    fn keeps_valid_pairs_and_escaped_backslashes() {
+        assert_eq!(repair_lone_surrogates(br#"{"c":"\ud83d\ude00"}"#), None);
+        assert_eq!(repair_lone_surrogates(br#"{"c":"\\ud83d"}"#), None);
+        assert_eq!(repair_lone_surrogates(br#"{"c":"plain"}"#), None);
+    }
+
+    #[test]
+    fn high_surrogate_followed_by_non_low_escape_is_lone() {
+        let fixed = repair_lone_surrogates(br#"["\ud83d\u0041"]"#).unwrap();
+        assert_eq!(fixed, br#"["\ufffd\u0041"]"#);
+    }
+}

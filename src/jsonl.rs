@@ -1,0 +1,236 @@
+//! Reading a raw JSONL file from a byte offset, in chunks of complete lines.
+//!
+//! Guarantees: every byte before the returned end offset belongs to a complete line that was
+//! handed out exactly once; a UTF-8 BOM at the very start of the file is skipped; line numbers are
+//! 1-based and count every line, blank ones included. A last line without a trailing newline is
+//! handed out only when the caller says the file is closed (an earlier day's file); otherwise it
+//! is a write in progress and is left for the next run.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A block of complete lines read from one raw file.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// The lines' bytes, each ending in `\n` except perhaps the file's closing line.
+    pub data: Vec<u8>,
+    /// File offset of `data[0]`.
+    pub start_offset: u64,
+    /// Line number of the first line in `data`.
+    pub first_line: u64,
+}
+
+/// One line of a [`Chunk`], without its `\n` (a CR before it is left to the normalizer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawLine<'a> {
+    pub number: u64,
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
+impl Chunk {
+    /// The file offset just past this chunk.
+    pub fn end_offset(&self) -> u64 {
+        self.start_offset + self.data.len() as u64
+    }
+
+    /// Iterate over the lines.
+    pub fn lines(&self) -> impl Iterator<Item = RawLine<'_>> + '_ {
+        let mut pos = 0usize;
+        let mut number = self.first_line;
+        std::iter::from_fn(move || {
+            if pos >= self.data.len() {
+                return None;
+            }
+            let rest = &self.data[pos..];
+            let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            let line = RawLine {
+                number,
+                offset: self.start_offset + pos as u64,
+                bytes: &rest[..len],
+            };
+            pos += (len + 1).min(rest.len());
+            number += 1;
+            Some(line)
+        })
+    }
+
+    /// Number of lines in the chunk.
+    pub fn line_count(&self) -> u64 {
+        let newlines = memchr::memchr_iter(b'\n', &self.data).count() as u64;
+        newlines + u64::from(self.data.last().is_some_and(|&b| b != b'\n'))
+    }
+}
+
+/// Reads complete lines from `offset` on.
+pub struct JsonlReader {
+    file: File,
+    /// Bytes read but not yet handed out (the start of an incomplete line).
+    pending: Vec<u8>,
+    pending_offset: u64,
+    next_line: u64,
+    closed: bool,
+    eof: bool,
+    chunk_size: usize,
+}
+
+impl JsonlReader {
+    /// Start reading `file` at `offset`, where `next_line` is the number of the line found there.
+    /// `closed`: the file will not grow any more, so an unterminated last line is complete.
+    pub fn new(mut file: File, mut offset: u64, next_line: u64, closed: bool) -> io::Result<Self> {
+        if offset == 0 {
+            let mut head = [0u8; 3];
+            file.seek(SeekFrom::Start(0))?;
+            let n = read_full(&mut file, &mut head)?;
+            if head[..n] == *BOM {
+                offset = BOM.len() as u64;
+            }
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(JsonlReader {
+            file,
+            pending: Vec::new(),
+            pending_offset: offset,
+            next_line,
+            closed,
+            eof: false,
+            chunk_size: 8 << 20,
+        })
+    }
+
+    /// Read blocks of about `size` bytes (default 8 MiB; a longer line makes a longer chunk).
+    pub fn with_chunk_size(mut self, size: usize) -> Self {
+        self.chunk_size = size.max(1);
+        self
+    }
+
+    /// The offset up to which lines have been handed out.
+    pub fn offset(&self) -> u64 {
+        self.pending_offset
+    }
+
+    /// The number the next line will get.
+    pub fn next_line(&self) -> u64 {
+        self.next_line
+    }
+
+    /// Whether unread bytes of an unterminated last line were left behind at end of file.
+    pub fn has_held_back_tail(&self) -> bool {
+        self.eof && !self.pending.is_empty()
+    }
+
+    /// The next chunk of complete lines, or `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        loop {
+            if self.eof {
+                if self.closed && !self.pending.is_empty() {
+                    return Ok(Some(self.take(self.pending.len())));
+                }
+                return Ok(None);
+            }
+            let have = self.pending.len();
+            self.pending.resize(have + self.chunk_size, 0);
+            let n = read_full(&mut self.file, &mut self.pending[have..])?;
+            self.pending.truncate(have + n);
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            if let Some(last_nl) = memchr::memrchr(b'\n', &self.pending[have..]) {
+                return Ok(Some(self.take(have + last_nl + 1)));
+            }
+        }
+    }
+
+    fn take(&mut self, len: usize) -> Chunk {
+        let rest = self.pending.split_off(len);
+        let data = std::mem::replace(&mut self.pending, rest);
+        let chunk = Chunk {
+            data,
+            start_offset: self.pending_offset,
+            first_line: self.next_line,
+        };
+        self.pending_offset = chunk.end_offset();
+        self.next_line += chunk.line_count();
+        chunk
+    }
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut total = 0;
+    while total < buf.len() {
+        match file.read(&mut buf[total..]) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// (line number, offset, bytes) of each line, then the end offset and next line number.
+    type ReadBack = (Vec<(u64, u64, Vec<u8>)>, u64, u64);
+
+    fn read_all(content: &[u8], offset: u64, closed: bool, chunk: usize) -> ReadBack {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        let mut r = JsonlReader::new(f, offset, 1, closed)
+            .unwrap()
+            .with_chunk_size(chunk);
+        let mut lines = Vec::new();
+        while let Some(c) = r.next_chunk().unwrap() {
+            lines.extend(c.lines().map(|l| (l.number, l.offset, l.bytes.to_vec())));
+        }
+        (lines, r.offset(), r.next_line())
+    }
+
+    #[test]
+    fn splits_lines_across_chunk_sizes() {
+        let content = b"\xEF\xBB\xBF{\"a\":1}\r\n\n{\"b\":22}\nlast";
+        for chunk in [1, 2, 3, 7, 64, 1 << 20] {
+            let (lines, end, next) = read_all(content, 0, false, chunk);
+            let want: Vec<(u64, u64, Vec<u8>)> = vec![
+                (1, 3, b"{\"a\":1}\r".to_vec()),
+                (2, 12, b"".to_vec()),
+                (3, 13, b"{\"b\":22}".to_vec()),
+            ];
+            assert_eq!(lines, want, "chunk size {chunk}");
+            assert_eq!(end, 22, "unterminated tail is left for later");
+            assert_eq!(next, 4);
+        }
+    }
+
+    #[test]
+    fn closed_file_hands_out_its_unterminated_tail() {
+        let (lines, end, next) = read_all(b"x\nlast", 0, true, 3);
+        assert_eq!(lines.last().unwrap(), &(2, 2, b"last".to_vec()));
+        assert_eq!((end, next), (6, 3));
+    }
+
+    #[test]
+    fn resumes_at_an_offset_without_bom_logic() {
+        let content = b"aa\nbb\ncc\n";
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        let mut r = JsonlReader::new(f, 3, 2, false).unwrap();
+        let c = r.next_chunk().unwrap().unwrap();
+        let lines: Vec<_> = c.lines().map(|l| (l.number, l.offset, l.bytes)).collect();
+        assert_eq!(lines, vec![(2, 3, &b"bb"[..]), (3, 6, &b"cc"[..])]);
+        assert!(r.next_chunk().unwrap().is_none());
+        assert!(!r.has_held_back_tail());
+    }
+
+    #[test]
+    fn bom_only_counts_at_file_start() {
+        let (lines, _, _) = read_all(b"a\n\xEF\xBB\xBFb\n", 0, false, 64);
+        assert_eq!(lines[1].2, b"\xEF\xBB\xBFb".to_vec());
+    }
+}

@@ -1,0 +1,210 @@
+//! Where everything lives under the data directory.
+//!
+//! ```text
+//! <data>/messages/raw/YYYY-MM-DD.jsonl          input, appended by the collector
+//! <data>/parquet/messages/year=YYYY/month=MM/day=DD/*.parquet   the lake
+//! <data>/parquet/.staging/                      temp files being written (never listed by readers)
+//! <data>/metadata/lake.json                     time zone and schema version of the lake
+//! <data>/metadata/schema_registry.json          every schema version
+//! <data>/metadata/checkpoints/YYYY-MM-DD.json   per raw file: how far ingest got
+//! <data>/metadata/rejects/YYYY-MM-DD.jsonl      quarantined lines of each raw file
+//! <data>/metadata/wxlake.lock                   the writer lock (never deleted)
+//! ```
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::error::{Error, Result};
+use crate::partition::PartitionKey;
+
+/// The paths of one data directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+/// A raw input file named after its date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFile {
+    pub date: NaiveDate,
+    pub path: PathBuf,
+}
+
+impl RawFile {
+    /// The file name, e.g. `2026-01-22.jsonl`.
+    pub fn name(&self) -> String {
+        raw_file_name(self.date)
+    }
+}
+
+/// `YYYY-MM-DD.jsonl`.
+pub fn raw_file_name(date: NaiveDate) -> String {
+    format!("{}.jsonl", date.format("%Y-%m-%d"))
+}
+
+/// The date of a raw file name, if it is one.
+pub fn parse_raw_file_name(name: &str) -> Option<NaiveDate> {
+    let stem = name.strip_suffix(".jsonl")?;
+    if stem.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(stem, "%Y-%m-%d").ok()
+}
+
+impl Layout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Layout { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn raw_dir(&self) -> PathBuf {
+        self.root.join("messages").join("raw")
+    }
+    pub fn raw_file(&self, date: NaiveDate) -> PathBuf {
+        self.raw_dir().join(raw_file_name(date))
+    }
+    /// The root of the Hive-partitioned lake: what readers point at.
+    pub fn lake_dir(&self) -> PathBuf {
+        self.root.join("parquet").join("messages")
+    }
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root.join("parquet").join(".staging")
+    }
+    pub fn partition_dir(&self, key: PartitionKey) -> PathBuf {
+        self.lake_dir().join(key.rel_dir())
+    }
+    pub fn metadata_dir(&self) -> PathBuf {
+        self.root.join("metadata")
+    }
+    pub fn lake_meta_path(&self) -> PathBuf {
+        self.metadata_dir().join("lake.json")
+    }
+    pub fn schema_registry_path(&self) -> PathBuf {
+        self.metadata_dir().join("schema_registry.json")
+    }
+    pub fn checkpoint_path(&self, date: NaiveDate) -> PathBuf {
+        let name = format!("{}.json", date.format("%Y-%m-%d"));
+        self.metadata_dir().join("checkpoints").join(name)
+    }
+    pub fn rejects_dir(&self) -> PathBuf {
+        self.metadata_dir().join("rejects")
+    }
+    pub fn rejects_path(&self, date: NaiveDate) -> PathBuf {
+        self.rejects_dir().join(raw_file_name(date))
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.metadata_dir().join("wxlake.lock")
+    }
+
+    /// Raw files named `YYYY-MM-DD.jsonl`, oldest first. Other names are ignored.
+    pub fn raw_files(&self) -> Result<Vec<RawFile>> {
+        let dir = self.raw_dir();
+        let entries =
+            fs::read_dir(&dir).map_err(|e| Error::io("list the raw directory", &dir, e))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list the raw directory", &dir, e))?;
+            let name = entry.file_name();
+            let Some(date) = name.to_str().and_then(parse_raw_file_name) else {
+                tracing::debug!(file = ?name, "ignoring a file that is not named YYYY-MM-DD.jsonl");
+                continue;
+            };
+            if entry
+                .file_type()
+                .is_ok_and(|t| t.is_file() || t.is_symlink())
+            {
+                files.push(RawFile {
+                    date,
+                    path: entry.path(),
+                });
+            }
+        }
+        files.sort_by_key(|f| f.date);
+        Ok(files)
+    }
+
+    /// The data files of one partition, sorted by name. Hidden (`.`/`_`) and non-Parquet names
+    /// are not data files. A missing partition has none.
+    pub fn partition_files(&self, key: PartitionKey) -> Result<Vec<PathBuf>> {
+        list_data_files(&self.partition_dir(key))
+    }
+}
+
+/// `*.parquet` files in `dir` whose names do not start with `.` or `_`, sorted.
+pub fn list_data_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".parquet") && !name.starts_with('.') && !name.starts_with('_') {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_file_names() {
+        let d = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        assert_eq!(parse_raw_file_name("2026-01-02.jsonl"), Some(d));
+        assert_eq!(raw_file_name(d), "2026-01-02.jsonl");
+        for bad in [
+            "2026-1-02.jsonl",
+            "2026-13-01.jsonl",
+            "2026-01-02.json",
+            "x.jsonl",
+            "2026-01-02.jsonl.zst",
+        ] {
+            assert_eq!(parse_raw_file_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_raw_files_by_date_and_data_files_without_hidden_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.raw_dir()).unwrap();
+        for name in ["2026-01-03.jsonl", "2026-01-01.jsonl", "notes.txt"] {
+            fs::write(layout.raw_dir().join(name), "").unwrap();
+        }
+        let dates: Vec<_> = layout
+            .raw_files()
+            .unwrap()
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(dates, ["2026-01-01.jsonl", "2026-01-03.jsonl"]);
+
+        let key = PartitionKey(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert!(layout.partition_files(key).unwrap().is_empty());
+        let pdir = layout.partition_dir(key);
+        fs::create_dir_all(&pdir).unwrap();
+        for name in [
+            "b.parquet",
+            "a.parquet",
+            ".tmp.parquet",
+            "_x.parquet",
+            "c.txt",
+        ] {
+            fs::write(pdir.join(name), "").unwrap();
+        }
+        let files: Vec<_> = layout.partition_files(key).unwrap();
+        assert_eq!(files, [pdir.join("a.parquet"), pdir.join("b.parquet")]);
+    }
+}

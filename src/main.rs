@@ -1,0 +1,91 @@
+//! The `wxlake` binary: parse the command line, set up logging, dispatch to the library, and turn
+//! an error into one message and a sysexits-style exit code. Nothing else lives here.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use tracing_subscriber::filter::LevelFilter;
+
+use cli::{Cli, Command, Global, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitCode::from(wxlake::ExitCode::Usage as u8)
+                }
+                _ => ExitCode::from(wxlake::ExitCode::Usage as u8),
+            };
+        }
+    };
+    init_logging(&cli);
+    let global = Global {
+        data_dir: cli.data_dir.clone(),
+        timezone: cli.timezone.clone(),
+    };
+    match run(cli.command, &global) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut msg = format!("error: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                msg.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{msg}");
+            ExitCode::from(err.exit_code() as u8)
+        }
+    }
+}
+
+fn run(command: Command, global: &Global) -> wxlake::Result<()> {
+    match command {
+        Command::Ingest(args) => {
+            let (opts, json) = args.into_options(global);
+            let summary = wxlake::ingest::run(&opts)?;
+            let text = if json {
+                serde_json::to_string(&summary).expect("summaries serialize") + "\n"
+            } else {
+                summary.render()
+            };
+            print_stdout(&text);
+            Ok(())
+        }
+    }
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write to stdout: {e}");
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.verbose, cli.quiet) {
+        (0, 0) => LevelFilter::INFO,
+        (1, _) => LevelFilter::DEBUG,
+        (v, _) if v > 1 => LevelFilter::TRACE,
+        (_, 1) => LevelFilter::WARN,
+        _ => LevelFilter::ERROR,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}

@@ -1,0 +1,302 @@
+//! Table-driven tests: one row per clause of the input contract.
+
+use super::*;
+use crate::record::text;
+
+fn record(line: &str) -> Normalized<'_> {
+    match normalize_line(line.as_bytes()) {
+        Line::Record(n) => n,
+        other => panic!("expected a record for {line}, got {other:?}"),
+    }
+}
+
+fn reject_code(line: &[u8]) -> &'static str {
+    match normalize_line(line) {
+        Line::Reject(r) => r.code(),
+        other => panic!(
+            "expected a reject for {:?}, got {other:?}",
+            String::from_utf8_lossy(line)
+        ),
+    }
+}
+
+#[test]
+fn msg_id_accepts_strings_and_integers_of_any_size_exactly() {
+    let cases = [
+        (
+            r#"{"msg_id":7234567890123456789,"create_time":1}"#,
+            "7234567890123456789",
+        ),
+        (
+            r#"{"msg_id":"7234567890123456789","create_time":1}"#,
+            "7234567890123456789",
+        ),
+        (
+            r#"{"msg_id":12345678901234567890,"create_time":1}"#,
+            "12345678901234567890",
+        ),
+        (
+            r#"{"msg_id":123456789012345678901234567890123,"create_time":1}"#,
+            "123456789012345678901234567890123",
+        ),
+        (r#"{"msg_id":"abc\u0041","create_time":1}"#, "abcA"),
+        (r#"{"msg_id": 42 ,"create_time":1}"#, "42"),
+    ];
+    for (line, want) in cases {
+        assert_eq!(record(line).record.msg_id, want, "{line}");
+    }
+}
+
+#[test]
+fn msg_id_missing_or_unusable_rejects() {
+    let cases = [
+        (r#"{"create_time":1}"#, "missing_field"),
+        (r#"{"msg_id":null,"create_time":1}"#, "unusable_field"),
+        (r#"{"msg_id":"","create_time":1}"#, "unusable_field"),
+        (r#"{"msg_id":1.5,"create_time":1}"#, "unusable_field"),
+        (r#"{"msg_id":1e3,"create_time":1}"#, "unusable_field"),
+        (r#"{"msg_id":true,"create_time":1}"#, "unusable_field"),
+        (r#"{"msg_id":{"a":1},"create_time":1}"#, "unusable_field"),
+    ];
+    for (line, code) in cases {
+        assert_eq!(reject_code(line.as_bytes()), code, "{line}");
+    }
+}
+
+#[test]
+fn create_time_rules() {
+    let cases = [
+        (r#"{"msg_id":1,"create_time":1767225600}"#, 1767225600),
+        (r#"{"msg_id":1,"create_time":"1767225600"}"#, 1767225600),
+        (r#"{"msg_id":1,"create_time":1767225600123}"#, 1767225600),
+        (r#"{"msg_id":1,"create_time":"1767225600999"}"#, 1767225600),
+        (r#"{"msg_id":1,"create_time":99999999999}"#, 99999999999),
+        (r#"{"msg_id":1,"create_time":100000000000}"#, 100000000),
+    ];
+    for (line, want) in cases {
+        assert_eq!(record(line).record.create_time, want, "{line}");
+    }
+    let bad = [
+        r#"{"msg_id":1}"#,
+        r#"{"msg_id":1,"create_time":"yesterday"}"#,
+        r#"{"msg_id":1,"create_time":"-5"}"#,
+        r#"{"msg_id":1,"create_time":0}"#,
+        r#"{"msg_id":1,"create_time":-1}"#,
+        r#"{"msg_id":1,"create_time":1.5}"#,
+        r#"{"msg_id":1,"create_time":null}"#,
+        r#"{"msg_id":1,"create_time":99999999999999999999}"#,
+    ];
+    for line in bad {
+        assert!(
+            matches!(normalize_line(line.as_bytes()), Line::Reject(_)),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn msg_type_rules() {
+    let ok = [
+        (r#"{"msg_id":1,"create_time":1,"msg_type":49}"#, Some(49)),
+        (
+            r#"{"msg_id":1,"create_time":1,"msg_type":"10000"}"#,
+            Some(10000),
+        ),
+        (r#"{"msg_id":1,"create_time":1,"msg_type":-1}"#, Some(-1)),
+        (r#"{"msg_id":1,"create_time":1,"msg_type":null}"#, None),
+        (r#"{"msg_id":1,"create_time":1}"#, None),
+    ];
+    for (line, want) in ok {
+        let n = record(line);
+        assert_eq!(n.record.msg_type, want, "{line}");
+        assert_eq!(n.type_conflicts, 0, "{line}");
+        assert_eq!(n.record.extra_fields, None, "{line}");
+    }
+    let conflicts = [
+        (
+            r#"{"msg_id":1,"create_time":1,"msg_type":"abc"}"#,
+            r#"{"msg_type":"abc"}"#,
+        ),
+        (
+            r#"{"msg_id":1,"create_time":1,"msg_type":2147483648}"#,
+            r#"{"msg_type":2147483648}"#,
+        ),
+        (
+            r#"{"msg_id":1,"create_time":1,"msg_type":1.0}"#,
+            r#"{"msg_type":1.0}"#,
+        ),
+        (
+            r#"{"msg_id":1,"create_time":1,"msg_type":[1]}"#,
+            r#"{"msg_type":[1]}"#,
+        ),
+    ];
+    for (line, extra) in conflicts {
+        let n = record(line);
+        assert_eq!(n.record.msg_type, None, "{line}");
+        assert_eq!(n.type_conflicts, 1, "{line}");
+        assert_eq!(n.record.extra_fields.as_deref(), Some(extra), "{line}");
+    }
+}
+
+#[test]
+fn text_columns_take_strings_and_keep_type_conflicts() {
+    let n = record(
+        r#"{"msg_id":1,"create_time":1,"from_username":"wxid_a","to_username":"me","chatroom":"1@chatroom","chatroom_sender":"wxid_b","content":"hi \"there\" 😀\n"}"#,
+    );
+    let t = &n.record.text;
+    assert_eq!(t[text::FROM_USERNAME].as_deref(), Some("wxid_a"));
+    assert_eq!(t[text::TO_USERNAME].as_deref(), Some("me"));
+    assert_eq!(t[text::CHATROOM].as_deref(), Some("1@chatroom"));
+    assert_eq!(t[text::CHATROOM_SENDER].as_deref(), Some("wxid_b"));
+    assert_eq!(t[text::CONTENT].as_deref(), Some("hi \"there\" 😀\n"));
+    assert_eq!(n.type_conflicts, 0);
+
+    let n = record(
+        r#"{"msg_id":1,"create_time":1,"content":{"a": [1, 2]},"chatroom":5,"to_username":""}"#,
+    );
+    assert_eq!(n.record.text[text::CONTENT], None);
+    assert_eq!(n.record.text[text::CHATROOM], None);
+    assert_eq!(n.record.text[text::TO_USERNAME].as_deref(), Some(""));
+    assert_eq!(n.type_conflicts, 2);
+    assert_eq!(
+        n.record.extra_fields.as_deref(),
+        Some(r#"{"content":{"a":[1,2]},"chatroom":5}"#)
+    );
+}
+
+#[test]
+fn source_takes_xml_numbers_and_json() {
+    let cases = [
+        (
+            r#""<msgsource><silence>1</silence></msgsource>""#,
+            Some("<msgsource><silence>1</silence></msgsource>"),
+        ),
+        ("12345678901234567890", Some("12345678901234567890")),
+        (
+            r#"{ "atuserlist" : "wxid_a", "silence": 1 }"#,
+            Some(r#"{"atuserlist":"wxid_a","silence":1}"#),
+        ),
+        ("[1, 2]", Some("[1,2]")),
+        ("null", None),
+    ];
+    for (value, want) in cases {
+        let line = format!(r#"{{"msg_id":1,"create_time":1,"source":{value}}}"#);
+        let n = record(&line);
+        assert_eq!(n.record.text[text::SOURCE].as_deref(), want, "{line}");
+        assert_eq!(n.type_conflicts, 0);
+    }
+    let n = record(r#"{"msg_id":1,"create_time":1,"source":true}"#);
+    assert_eq!(n.type_conflicts, 1);
+    assert_eq!(n.record.extra_fields.as_deref(), Some(r#"{"source":true}"#));
+}
+
+#[test]
+fn unknown_fields_are_kept_verbatim_in_order() {
+    let n = record(
+        r#"{"status": 3,"msg_id":1,"create_time":1,"big":12345678901234567890,"f":2.50,"ext":{"a":[1, true, null]},"n":null,"s":"x\"y","k\u00e9":1}"#,
+    );
+    assert_eq!(
+        n.record.extra_fields.as_deref(),
+        Some(
+            r#"{"status":3,"big":12345678901234567890,"f":2.50,"ext":{"a":[1,true,null]},"n":null,"s":"x\"y","ké":1}"#
+        )
+    );
+    let back: serde_json::Value =
+        serde_json::from_str(n.record.extra_fields.as_deref().unwrap()).unwrap();
+    assert_eq!(back["status"], 3);
+    assert_eq!(n.type_conflicts, 0);
+    assert_eq!(
+        record(r#"{"msg_id":1,"create_time":1}"#)
+            .record
+            .extra_fields,
+        None
+    );
+}
+
+#[test]
+fn lone_surrogates_are_repaired() {
+    let n =
+        record(r#"{"msg_id":1,"create_time":1,"content":"cut \ud83d","x\udc00":"\ud83d\ude00"}"#);
+    assert!(n.repaired);
+    assert_eq!(
+        n.record.text[text::CONTENT].as_deref(),
+        Some("cut \u{fffd}")
+    );
+    assert_eq!(
+        n.record.extra_fields.as_deref(),
+        Some("{\"x\u{fffd}\":\"\\ud83d\\ude00\"}")
+    );
+    assert!(!record(r#"{"msg_id":1,"create_time":1,"content":"\ud83d\ude00"}"#).repaired);
+    // A lone surrogate inside an unknown field is repaired too, so extra_fields is valid UTF-16.
+    let n = record(r#"{"msg_id":1,"create_time":1,"other":{"t":"\udc00"}}"#);
+    assert!(n.repaired);
+    assert_eq!(
+        n.record.extra_fields.as_deref(),
+        Some(r#"{"other":{"t":"\ufffd"}}"#)
+    );
+    // Only in a value that is decoded later (no error while parsing the object).
+    let n = record(r#"{"msg_id":1,"create_time":1,"content":"a\ud83db"}"#);
+    assert!(n.repaired);
+    assert_eq!(n.record.text[text::CONTENT].as_deref(), Some("a\u{fffd}b"));
+}
+
+#[test]
+fn blank_lines_bom_free_and_crlf() {
+    assert_eq!(normalize_line(b""), Line::Blank);
+    assert_eq!(normalize_line(b"  \t\r"), Line::Blank);
+    assert_eq!(
+        record("{\"msg_id\":1,\"create_time\":1}\r").record.msg_id,
+        "1"
+    );
+}
+
+#[test]
+fn structural_rejects() {
+    let cases: [(&[u8], &str); 8] = [
+        (b"{\"msg_id\":1,\"cre", "invalid_json"),
+        (b"not json", "invalid_json"),
+        (b"[1,2]", "not_an_object"),
+        (b"42", "not_an_object"),
+        (b"\"s\"", "not_an_object"),
+        (
+            b"{\"msg_id\":1,\"create_time\":1} {\"msg_id\":2,\"create_time\":1}",
+            "trailing_data",
+        ),
+        (
+            b"{\"msg_id\":\"a\xff\xfe\",\"create_time\":1}",
+            "invalid_utf8",
+        ),
+        (
+            b"{\"msg_id\":1,\"msg_id\":2,\"create_time\":1}",
+            "duplicate_key",
+        ),
+    ];
+    for (line, code) in cases {
+        assert_eq!(
+            reject_code(line),
+            code,
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // A repairable surrogate does not rescue an otherwise broken line.
+    assert_eq!(
+        reject_code(br#"{"msg_id":1,"content":"\ud83d""#),
+        "invalid_json"
+    );
+}
+
+#[test]
+fn reject_messages_name_the_problem() {
+    let Line::Reject(r) = normalize_line(br#"{"msg_id":1,"create_time":"yesterday"}"#) else {
+        panic!()
+    };
+    assert_eq!(
+        r.to_string(),
+        "unusable create_time \"yesterday\": a string must hold digits only"
+    );
+    let Line::Reject(r) = normalize_line(b"{\"a\":1,\"a\":2}") else {
+        panic!()
+    };
+    assert_eq!(r.to_string(), "duplicate key \"a\"");
+}

@@ -1,0 +1,193 @@
+//! The quarantine: every rejected raw line, kept losslessly with where it came from and why.
+//!
+//! One JSONL file per raw file under `metadata/rejects/`. Each entry names the raw file, line
+//! number, byte offset, reason, and the original bytes: as `raw` text when they are UTF-8, else as
+//! `raw_base64`. Exactly-once across crashes: the checkpoint records the quarantine's length, and
+//! a run first cuts the file back to that length, dropping entries of an interrupted run that
+//! it is about to write again.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::fsutil::create_dir_all_durable;
+use crate::normalize::Reject;
+
+/// One quarantined line.
+#[derive(Debug, Serialize)]
+pub struct RejectEntry<'a> {
+    pub raw_file: &'a str,
+    pub line: u64,
+    pub offset: u64,
+    pub code: &'static str,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_base64: Option<String>,
+}
+
+impl<'a> RejectEntry<'a> {
+    pub fn new(
+        raw_file: &'a str,
+        line: u64,
+        offset: u64,
+        reject: &Reject,
+        bytes: &'a [u8],
+    ) -> Self {
+        let (raw, raw_base64) = match std::str::from_utf8(bytes) {
+            Ok(text) => (Some(text), None),
+            Err(_) => (None, Some(base64(bytes))),
+        };
+        RejectEntry {
+            raw_file,
+            line,
+            offset,
+            code: reject.code(),
+            reason: reject.to_string(),
+            raw,
+            raw_base64,
+        }
+    }
+}
+
+/// An open quarantine file of one raw file.
+pub struct Quarantine {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    len: u64,
+}
+
+impl Quarantine {
+    /// Open the quarantine at `path`, cutting it back to `committed_len` bytes (what the last
+    /// checkpoint covered). The file is only created once there is something to write.
+    pub fn open(path: &Path, committed_len: u64) -> Result<Self> {
+        let len = match std::fs::metadata(path) {
+            Ok(m) if m.len() > committed_len => {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| Error::io("open quarantine", path, e))?;
+                f.set_len(committed_len)
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| Error::io("truncate quarantine", path, e))?;
+                tracing::info!(path = %path.display(), "dropped quarantine entries of an interrupted run");
+                committed_len
+            }
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        };
+        Ok(Quarantine {
+            path: path.to_path_buf(),
+            out: None,
+            len,
+        })
+    }
+
+    /// Append one entry.
+    pub fn push(&mut self, entry: &RejectEntry<'_>) -> Result<()> {
+        if self.out.is_none() {
+            if let Some(dir) = self.path.parent() {
+                create_dir_all_durable(dir)?;
+            }
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| Error::io("open quarantine", &self.path, e))?;
+            self.out = Some(BufWriter::new(f));
+        }
+        let mut line = serde_json::to_vec(entry).expect("reject entries serialize");
+        line.push(b'\n');
+        let out = self.out.as_mut().expect("opened above");
+        out.write_all(&line)
+            .map_err(|e| Error::io("write quarantine", &self.path, e))?;
+        self.len += line.len() as u64;
+        Ok(())
+    }
+
+    /// Make everything durable; returns the quarantine's length for the checkpoint.
+    pub fn finish(self) -> Result<u64> {
+        if let Some(out) = self.out {
+            let f = out
+                .into_inner()
+                .map_err(|e| Error::io("write quarantine", &self.path, e.into_error()))?;
+            f.sync_all()
+                .map_err(|e| Error::io("fsync quarantine", &self.path, e))?;
+        }
+        Ok(self.len)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, want) in cases {
+            assert_eq!(base64(plain.as_bytes()), want);
+        }
+        assert_eq!(base64(&[0xff, 0xfe]), "//4=");
+    }
+
+    #[test]
+    fn invalid_utf8_is_kept_as_base64() {
+        let e = RejectEntry::new("f.jsonl", 3, 40, &Reject::InvalidUtf8(1), b"a\xff");
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""raw_base64":"Yf8=""#), "{json}");
+        assert!(!json.contains(r#""raw":"#), "{json}");
+    }
+
+    #[test]
+    fn reopening_cuts_back_to_the_committed_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rejects/2026-01-01.jsonl");
+        let reject = Reject::TrailingData;
+        let mut q = Quarantine::open(&path, 0).unwrap();
+        q.push(&RejectEntry::new("r", 1, 0, &reject, b"x")).unwrap();
+        let committed = q.finish().unwrap();
+        let mut q = Quarantine::open(&path, committed).unwrap();
+        q.push(&RejectEntry::new("r", 2, 2, &reject, b"y")).unwrap();
+        q.finish().unwrap(); // a crash before the checkpoint: this entry is not committed
+        let mut q = Quarantine::open(&path, committed).unwrap();
+        q.push(&RejectEntry::new("r", 2, 2, &reject, b"y")).unwrap();
+        q.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
+}

@@ -61,6 +61,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8], label: &str) -> Result<()> {
     Ok(())
 }
 
+/// Remove the temporary files [`write_atomic`] leaves in `dir` when a process dies between
+/// writing and renaming (`.NAME.XXXXXX.tmp`). Call only while holding the writer lock.
+pub fn remove_stale_temps(dir: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.')
+            && name.ends_with(".tmp")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let path = entry.path();
+            tracing::info!(path = %path.display(), "removing a temp file left by an interrupted run");
+            fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Give the synced file at `tmp` the name `dest` without ever replacing an existing file:
 /// hard-link, then remove `tmp`. Fails with `AlreadyExists` when `dest` exists. The caller
 /// fsyncs `dest`'s directory.

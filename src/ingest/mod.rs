@@ -17,7 +17,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::dates::DateArg;
 use crate::error::{Error, Result};
-use crate::fsutil::create_dir_all_durable;
+use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::lake::meta::{init_lake, resolve_timezone};
 use crate::lake::writer::{Codec, writer_properties};
@@ -161,8 +161,11 @@ fn check_data_dir(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// Remove temp files a crashed run left in staging (we hold the lock: nobody else writes there).
+/// Remove temp files a crashed run left in staging and metadata (we hold the lock: nobody else
+/// writes there).
 fn clean_staging(layout: &Layout) -> Result<()> {
+    remove_stale_temps(&layout.metadata_dir())?;
+    remove_stale_temps(&layout.metadata_dir().join("checkpoints"))?;
     let staging = layout.staging_dir();
     create_dir_all_durable(&staging)?;
     let entries = std::fs::read_dir(&staging).map_err(|e| Error::io("list", &staging, e))?;

@@ -128,11 +128,50 @@ impl Layout {
         Ok(files)
     }
 
+    /// Every partition directory of the lake, oldest first. Directories whose names are not
+    /// `year=YYYY/month=MM/day=DD` (hidden ones included) are not partitions.
+    pub fn partitions(&self) -> Result<Vec<PartitionKey>> {
+        let root = self.lake_dir();
+        let mut keys = Vec::new();
+        for year in subdirs(&root)? {
+            for month in subdirs(&root.join(&year))? {
+                for day in subdirs(&root.join(&year).join(&month))? {
+                    let rel: PathBuf = [&year, &month, &day].iter().collect();
+                    if let Some(key) = PartitionKey::from_rel_dir(&rel) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     /// The data files of one partition, sorted by name. Hidden (`.`/`_`) and non-Parquet names
     /// are not data files. A missing partition has none.
     pub fn partition_files(&self, key: PartitionKey) -> Result<Vec<PathBuf>> {
         list_data_files(&self.partition_dir(key))
     }
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && let Some(name) = entry.file_name().to_str()
+            && !name.starts_with('.')
+            && !name.starts_with('_')
+        {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
 }
 
 /// `*.parquet` files in `dir` whose names do not start with `.` or `_`, sorted.
@@ -206,5 +245,17 @@ mod tests {
         }
         let files: Vec<_> = layout.partition_files(key).unwrap();
         assert_eq!(files, [pdir.join("a.parquet"), pdir.join("b.parquet")]);
+        fs::create_dir_all(layout.lake_dir().join("year=2026/month=01/.day=02")).unwrap();
+        fs::create_dir_all(layout.lake_dir().join("year=2025/month=12/day=31")).unwrap();
+        let parts: Vec<String> = layout
+            .partitions()
+            .unwrap()
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(
+            parts,
+            ["year=2025/month=12/day=31", "year=2026/month=01/day=01"]
+        );
     }
 }

@@ -1,0 +1,238 @@
+//! A temp data directory per test and helpers to run the real `wxlake` binary in it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{NaiveDate, TimeZone};
+use serde_json::Value;
+
+use wxlake::lake::Layout;
+use wxlake::lake::reader::for_each_row;
+use wxlake::record::text;
+
+pub const SHANGHAI: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// One test's data directory.
+pub struct TestEnv {
+    _dir: tempfile::TempDir,
+    pub data: PathBuf,
+}
+
+/// A finished `wxlake` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit code: {self:#?}");
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// One stored row, as the tests compare them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRow {
+    pub msg_id: String,
+    pub create_time: i64,
+    pub content: Option<String>,
+    pub chatroom: Option<String>,
+    pub extra_fields: Option<String>,
+    pub partition: String,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(data.join("messages/raw")).unwrap();
+        TestEnv { _dir: dir, data }
+    }
+
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.data)
+    }
+
+    pub fn raw_path(&self, date: &str) -> PathBuf {
+        self.data.join("messages/raw").join(format!("{date}.jsonl"))
+    }
+
+    /// Append `text` to the raw file of `date`.
+    pub fn append_raw(&self, date: &str, text: &str) {
+        self.append_raw_bytes(date, text.as_bytes());
+    }
+
+    pub fn append_raw_bytes(&self, date: &str, bytes: &[u8]) {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.raw_path(date))
+            .unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxlake"));
+        cmd.arg("--data-dir").arg(&self.data);
+        cmd.env_remove("WXLAKE_TIMEZONE")
+            .env_remove("WXLAKE_FAILPOINTS");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command().args(args).output().unwrap().into()
+    }
+
+    /// `wxlake ingest --json ARGS`, expected to succeed; checks the summary's invariant.
+    #[track_caller]
+    pub fn ingest(&self, args: &[&str]) -> Value {
+        let mut all = vec!["ingest", "--json"];
+        all.extend_from_slice(args);
+        let run = self.run(&all);
+        run.assert_code(0);
+        let v = run.json();
+        assert_invariant(&v);
+        for file in v["files"].as_object().unwrap().values() {
+            assert_invariant(file);
+        }
+        v
+    }
+
+    /// Every row of the lake.
+    pub fn rows(&self) -> Vec<StoredRow> {
+        let layout = self.layout();
+        let mut rows = Vec::new();
+        for key in layout.partitions().unwrap() {
+            for file in layout.partition_files(key).unwrap() {
+                for_each_row(
+                    &file,
+                    |_| true,
+                    |r| {
+                        rows.push(StoredRow {
+                            msg_id: r.msg_id.to_string(),
+                            create_time: r.create_time,
+                            content: r.text[text::CONTENT].map(String::from),
+                            chatroom: r.text[text::CHATROOM].map(String::from),
+                            extra_fields: r.extra_fields.map(String::from),
+                            partition: key.to_string(),
+                        })
+                    },
+                )
+                .unwrap();
+            }
+        }
+        rows
+    }
+
+    /// msg_id → how many times it is stored.
+    pub fn id_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for r in self.rows() {
+            *counts.entry(r.msg_id).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Every file under the data dir except raw input, with its size (to prove "nothing changed").
+    pub fn snapshot(&self) -> BTreeMap<PathBuf, u64> {
+        let mut out = BTreeMap::new();
+        walk(&self.data, &mut out);
+        out.retain(|p, _| {
+            !p.starts_with(self.data.join("messages")) && !p.ends_with("wxlake.lock")
+        });
+        out
+    }
+
+    /// Lines of the quarantine files.
+    pub fn rejects(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let dir = self.data.join("metadata/rejects");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return out;
+        };
+        let mut paths: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for p in paths {
+            for line in fs::read_to_string(p).unwrap().lines() {
+                out.push(serde_json::from_str(line).unwrap());
+            }
+        }
+        out
+    }
+}
+
+fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, u64>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries {
+        let e = e.unwrap();
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            walk(&p, out);
+        } else {
+            out.insert(p, e.metadata().unwrap().len());
+        }
+    }
+}
+
+/// `lines_read = written + duplicates + rejected + blank`.
+#[track_caller]
+pub fn assert_invariant(v: &Value) {
+    let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"));
+    assert_eq!(
+        n("lines_read"),
+        n("written") + n("duplicates") + n("rejected") + n("blank"),
+        "invariant broken: {v}"
+    );
+    assert!(n("conflicting_duplicates") <= n("duplicates"));
+}
+
+/// Unix seconds of a local date-time in Asia/Shanghai.
+pub fn shanghai(y: i32, m: u32, d: u32, hh: u32, mm: u32, ss: u32) -> i64 {
+    SHANGHAI
+        .with_ymd_and_hms(y, m, d, hh, mm, ss)
+        .unwrap()
+        .timestamp()
+}
+
+/// Today's date in Asia/Shanghai as YYYY-MM-DD.
+pub fn today_shanghai() -> NaiveDate {
+    chrono::Utc::now().with_timezone(&SHANGHAI).date_naive()
+}
+
+/// A JSON line for a message.
+pub fn msg(id: &str, create_time: i64, content: &str) -> String {
+    serde_json::json!({
+        "msg_id": id,
+        "create_time": create_time,
+        "msg_type": 1,
+        "from_username": "wxid_sender",
+        "chatroom": "123@chatroom",
+        "content": content,
+    })
+    .to_string()
+        + "\n"
+}

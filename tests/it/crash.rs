@@ -1,0 +1,183 @@
+//! Crash safety by really dying: failpoints that abort the process at named instants, and a
+//! loop that `kill -9`s ingest at random moments. After a final clean run every valid message
+//! must be in the lake exactly once and every rejected line in quarantine exactly once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::common::*;
+
+/// Raw files over three days (messages spread over four partitions, late arrivals included),
+/// with duplicates and rejects. Returns the expected msg_ids and the number of rejected lines.
+fn fill(env: &TestEnv, per_day: u32) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut rejects = 0;
+    for day in 20..=22u32 {
+        let mut text = String::new();
+        for i in 0..per_day {
+            let id = format!("{day}{i:06}");
+            // Every 50th message is a late arrival from the previous day.
+            let t = if i % 50 == 0 {
+                shanghai(2026, 1, day - 1, 23, 59, 59)
+            } else {
+                shanghai(2026, 1, day, 0, 0, 0) + i64::from(i)
+            };
+            text += &msg(
+                &id,
+                t,
+                &format!("message {id} {}", "x".repeat((i % 7) as usize * 40)),
+            );
+            ids.push(id.clone());
+            if i % 97 == 0 {
+                text += &msg(&id, t, "resent"); // duplicate (conflicting)
+            }
+            if i % 131 == 0 {
+                text += "{\"msg_id\": broken\n";
+                rejects += 1;
+            }
+        }
+        env.append_raw(&format!("2026-01-{day}"), &text);
+    }
+    (ids, rejects)
+}
+
+#[track_caller]
+fn assert_exactly_once(env: &TestEnv, ids: &[String], rejects: usize) {
+    let counts = env.id_counts();
+    let missing: Vec<_> = ids
+        .iter()
+        .filter(|id| !counts.contains_key(*id))
+        .take(5)
+        .collect();
+    assert!(missing.is_empty(), "missing msg_ids: {missing:?}");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(twice.is_empty(), "msg_ids stored more than once: {twice:?}");
+    assert_eq!(counts.len(), ids.len());
+
+    let quarantined = env.rejects();
+    let mut seen = BTreeMap::new();
+    for r in &quarantined {
+        *seen
+            .entry((r["raw_file"].to_string(), r["offset"].as_u64().unwrap()))
+            .or_insert(0) += 1;
+    }
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a rejected line was quarantined twice"
+    );
+    assert_eq!(quarantined.len(), rejects);
+
+    let staging = env.data.join("parquet/.staging");
+    let leftovers: Vec<_> = std::fs::read_dir(&staging)
+        .map(|d| d.count())
+        .into_iter()
+        .collect();
+    assert!(leftovers.iter().all(|&n| n == 0), "staging not cleaned");
+    for path in env.snapshot().keys() {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            !name.ends_with(".tmp"),
+            "temp file left behind: {}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_failpoint_followed_by_a_rerun_leaves_each_message_exactly_once() {
+    let failpoints = [
+        "ingest.staged",
+        "ingest.between_publishes",
+        "ingest.published",
+        "ingest.before_checkpoint",
+        "checkpoint.before_rename",
+        "checkpoint.after_rename",
+        "ingest.after_checkpoint",
+        "lake_meta.before_rename",
+    ];
+    for fp in failpoints {
+        let env = TestEnv::new();
+        let (ids, rejects) = fill(&env, 400);
+        let run: Run = env
+            .command()
+            .args(["ingest"])
+            .env("WXLAKE_FAILPOINTS", fp)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(
+            run.code, None,
+            "{fp}: the process must die at the failpoint: {run:?}"
+        );
+        assert!(run.stderr.contains(fp), "{fp}: {}", run.stderr);
+        let v = env.ingest(&[]);
+        assert_exactly_once(&env, &ids, rejects);
+        // A second clean run finds nothing to do.
+        assert_eq!(env.ingest(&[])["written"], 0, "{fp}: {v}");
+    }
+}
+
+/// A small deterministic generator for kill delays.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
+    let env = TestEnv::new();
+    let (mut ids, mut rejects) = fill(&env, 3000);
+    // How long does one undisturbed run take? Kill within that window.
+    let probe = TestEnv::new();
+    fill(&probe, 3000);
+    let started = std::time::Instant::now();
+    probe.ingest(&[]);
+    let full = started.elapsed().as_millis().max(20) as u64;
+
+    let seed = std::env::var("WXLAKE_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    let mut rng = Lcg(seed);
+    let mut killed = 0;
+    for round in 0..12u32 {
+        let mut child = env.command().args(["ingest", "-q"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.next() % full));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        let status = child.wait().unwrap();
+        assert!(
+            status.success() || status.code().is_none(),
+            "round {round}: {status:?}"
+        );
+        // The collector keeps appending, so every round has work to be killed in.
+        let mut text = String::new();
+        for i in 0..1000 {
+            let id = format!("r{round}-{i}");
+            text += &msg(
+                &id,
+                shanghai(2026, 1, 22, 12, 0, 0) + i64::from(i),
+                "appended",
+            );
+            ids.push(id);
+        }
+        text += "{\"msg_id\": broken again\n";
+        rejects += 1;
+        env.append_raw("2026-01-22", &text);
+    }
+    assert!(
+        killed > 0,
+        "no run was interrupted (seed {seed}); the test proved nothing"
+    );
+    env.ingest(&[]);
+    assert_exactly_once(&env, &ids, rejects);
+}

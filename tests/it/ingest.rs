@@ -169,9 +169,7 @@ fn todays_unterminated_last_line_waits_for_the_next_run() {
     env.append_raw("2026-01-20", &msg("3", shanghai(2026, 1, 20, 9, 0, 0), "x"));
     env.append_raw(
         "2026-01-20",
-        &msg("4", shanghai(2026, 1, 20, 9, 0, 0), "y")
-            .trim_end()
-            .to_string(),
+        msg("4", shanghai(2026, 1, 20, 9, 0, 0), "y").trim_end(),
     );
     let v = env.ingest(&[]);
     assert_eq!(v["files"]["2026-01-20.jsonl"]["written"], 2);

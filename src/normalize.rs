@@ -146,17 +146,24 @@ type Entries<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 fn parse_entries(text: &str) -> Result<Entries<'_>, Reject> {
     serde_json::from_str::<Object<'_>>(text)
         .map(|o| o.0)
-        .map_err(|e| classify(&e))
+        .map_err(|e| classify(&e, text))
 }
 
-fn classify(e: &serde_json::Error) -> Reject {
+fn classify(e: &serde_json::Error, text: &str) -> Reject {
     let msg = e.to_string();
+    let found = match text.trim_start().as_bytes().first() {
+        Some(b'[') => "found an array",
+        Some(b'"') => "found a string",
+        Some(b't' | b'f') => "found a boolean",
+        Some(b'n') => "found null",
+        _ => "found a number",
+    };
     if let Some(key) = msg.strip_prefix("duplicate key ") {
         let key = key.split(" at line").next().unwrap_or(key);
         return Reject::DuplicateKey(key.trim_matches('"').to_string());
     }
     match e.classify() {
-        serde_json::error::Category::Data => Reject::NotAnObject(msg),
+        serde_json::error::Category::Data => Reject::NotAnObject(found.to_string()),
         _ if msg.starts_with("trailing characters") => Reject::TrailingData,
         _ => Reject::InvalidJson(msg),
     }

@@ -29,8 +29,9 @@ use crate::normalize::{Line, normalize_line};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
 
-/// At most this many rejects per file are logged one by one; the rest only counted.
-const REJECT_LOG_LIMIT: u64 = 20;
+/// At most this many rejects and conflicting duplicates per file are logged one by one; the
+/// rest are counted and summarized in one line.
+const LOG_LIMIT: u64 = 20;
 
 /// A duplicate of a stored row whose fields are compared once the file is read.
 struct LakeDuplicate {
@@ -204,7 +205,7 @@ fn read_and_publish(
                 }
                 Line::Reject(reject) => {
                     counts.rejected += 1;
-                    if counts.rejected <= REJECT_LOG_LIMIT {
+                    if counts.rejected <= LOG_LIMIT {
                         tracing::warn!(raw_file = name, line = line.number, offset = line.offset, reason = %reject, "rejected line quarantined");
                     }
                     quarantine.push(&RejectEntry::new(
@@ -244,7 +245,9 @@ fn read_and_publish(
                         });
                     } else if first_hash != hash {
                         counts.conflicting_duplicates += 1;
-                        warn_conflict(name, line.number, &record.msg_id);
+                        if counts.conflicting_duplicates <= LOG_LIMIT {
+                            warn_conflict(name, line.number, &record.msg_id);
+                        }
                     }
                 }
             }
@@ -261,7 +264,16 @@ fn read_and_publish(
             "leaving an unfinished last line for the next run"
         );
     }
-    counts.conflicting_duplicates += compare_with_stored(ctx, name, lake_duplicates)?;
+    counts.conflicting_duplicates +=
+        compare_with_stored(ctx, name, lake_duplicates, counts.conflicting_duplicates)?;
+    if counts.rejected > LOG_LIMIT || counts.conflicting_duplicates > LOG_LIMIT {
+        tracing::warn!(
+            raw_file = name,
+            rejected = counts.rejected,
+            conflicting_duplicates = counts.conflicting_duplicates,
+            "only the first {LOG_LIMIT} of each were logged; see the quarantine for every rejected line"
+        );
+    }
 
     let mut staged = Vec::new();
     for (_, writer) in writers {
@@ -316,6 +328,7 @@ fn compare_with_stored(
     ctx: &RunContext,
     raw_file: &str,
     dups: HashMap<PartitionKey, Vec<LakeDuplicate>>,
+    already_logged: u64,
 ) -> Result<u64> {
     let mut conflicting = 0;
     for (key, dups) in dups {
@@ -338,7 +351,9 @@ fn compare_with_stored(
         for d in &dups {
             if stored.get(&d.msg_id).is_some_and(|h| *h != d.hash) {
                 conflicting += 1;
-                warn_conflict(raw_file, d.line, &d.msg_id);
+                if already_logged + conflicting <= LOG_LIMIT {
+                    warn_conflict(raw_file, d.line, &d.msg_id);
+                }
             }
         }
         wanted.clear();

@@ -90,6 +90,56 @@ pub fn repair_lone_surrogates(line: &[u8]) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// A JSON string escape that does not decode: a lone surrogate, or a malformed escape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadEscape;
+
+/// Decode the contents of a JSON string (between the quotes, already validated by a JSON parser
+/// except for surrogates). Fails on a lone surrogate escape, which callers repair first.
+pub fn unescape(inner: &str) -> Result<String, BadEscape> {
+    let bytes = inner.as_bytes();
+    let mut out = String::with_capacity(inner.len());
+    let mut i = 0;
+    while let Some(rel) = memchr::memchr(b'\\', &bytes[i..]) {
+        let at = i + rel;
+        out.push_str(&inner[i..at]);
+        let esc = *bytes.get(at + 1).ok_or(BadEscape)?;
+        i = at + 2;
+        let c = match esc {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = hex4(bytes, i).ok_or(BadEscape)?;
+                i += 4;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        let low = (bytes.get(i) == Some(&b'\\') && bytes.get(i + 1) == Some(&b'u'))
+                            .then(|| hex4(bytes, i + 2))
+                            .flatten()
+                            .filter(|u| (0xDC00..0xE000).contains(u))
+                            .ok_or(BadEscape)?;
+                        i += 6;
+                        char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                            .ok_or(BadEscape)?
+                    }
+                    0xDC00..=0xDFFF => return Err(BadEscape),
+                    _ => char::from_u32(unit).ok_or(BadEscape)?,
+                }
+            }
+            _ => return Err(BadEscape),
+        };
+        out.push(c);
+    }
+    out.push_str(&inner[i..]);
+    Ok(out)
+}
+
 fn hex4(line: &[u8], at: usize) -> Option<u32> {
     let digits = line.get(at..at + 4)?;
     let text = std::str::from_utf8(digits).ok()?;
@@ -123,6 +173,24 @@ mod tests {
         assert_eq!(repair_lone_surrogates(br#"{"c":"\ud83d\ude00"}"#), None);
         assert_eq!(repair_lone_surrogates(br#"{"c":"\\ud83d"}"#), None);
         assert_eq!(repair_lone_surrogates(br#"{"c":"plain"}"#), None);
+    }
+
+    #[test]
+    fn unescape_agrees_with_serde_json() {
+        let cases = [
+            r#"plain"#,
+            r#"a\"b\\c\/d\be\ff\ng\rh\ti"#,
+            r#"\u00e9\u4f60\u597d \ud83d\ude00 end"#,
+            r#"<msgsource>\n\t<sig>v1</sig></msgsource>"#,
+            "中文 😀 direct",
+        ];
+        for inner in cases {
+            let want: String = serde_json::from_str(&format!("\"{inner}\"")).unwrap();
+            assert_eq!(unescape(inner), Ok(want), "{inner}");
+        }
+        for lone in [r#"\ud83d"#, r#"\ud83dx"#, r#"\udc00"#, r#"\ud83d\u0041"#] {
+            assert_eq!(unescape(lone), Err(BadEscape), "{lone}");
+        }
     }
 
     #[test]

@@ -11,11 +11,11 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// A block of complete lines read from one raw file.
-#[derive(Debug, Default)]
-pub struct Chunk {
+/// A block of complete lines read from one raw file, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk<'a> {
     /// The lines' bytes, each ending in `\n` except perhaps the file's closing line.
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
     /// File offset of `data[0]`.
     pub start_offset: u64,
     /// Line number of the first line in `data`.
@@ -30,25 +30,27 @@ pub struct RawLine<'a> {
     pub bytes: &'a [u8],
 }
 
-impl Chunk {
+impl<'a> Chunk<'a> {
     /// The file offset just past this chunk.
     pub fn end_offset(&self) -> u64 {
         self.start_offset + self.data.len() as u64
     }
 
     /// Iterate over the lines.
-    pub fn lines(&self) -> impl Iterator<Item = RawLine<'_>> + '_ {
+    pub fn lines(&self) -> impl Iterator<Item = RawLine<'a>> + 'a {
+        let data = self.data;
+        let start_offset = self.start_offset;
         let mut pos = 0usize;
         let mut number = self.first_line;
         std::iter::from_fn(move || {
-            if pos >= self.data.len() {
+            if pos >= data.len() {
                 return None;
             }
-            let rest = &self.data[pos..];
+            let rest = &data[pos..];
             let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             let line = RawLine {
                 number,
-                offset: self.start_offset + pos as u64,
+                offset: start_offset + pos as u64,
                 bytes: &rest[..len],
             };
             pos += (len + 1).min(rest.len());
@@ -59,17 +61,20 @@ impl Chunk {
 
     /// Number of lines in the chunk.
     pub fn line_count(&self) -> u64 {
-        let newlines = memchr::memchr_iter(b'\n', &self.data).count() as u64;
+        let newlines = memchr::memchr_iter(b'\n', self.data).count() as u64;
         newlines + u64::from(self.data.last().is_some_and(|&b| b != b'\n'))
     }
 }
 
-/// Reads complete lines from `offset` on.
+/// Reads complete lines from `offset` on, reusing one buffer.
 pub struct JsonlReader {
     file: File,
-    /// Bytes read but not yet handed out (the start of an incomplete line).
-    pending: Vec<u8>,
-    pending_offset: u64,
+    /// `buf[..filled]` holds bytes read; `buf[..handed_out]` went out in the last chunk.
+    buf: Vec<u8>,
+    filled: usize,
+    handed_out: usize,
+    /// File offset of `buf[0]`.
+    buf_offset: u64,
     next_line: u64,
     closed: bool,
     eof: bool,
@@ -91,8 +96,10 @@ impl JsonlReader {
         file.seek(SeekFrom::Start(offset))?;
         Ok(JsonlReader {
             file,
-            pending: Vec::new(),
-            pending_offset: offset,
+            buf: Vec::new(),
+            filled: 0,
+            handed_out: 0,
+            buf_offset: offset,
             next_line,
             closed,
             eof: false,
@@ -108,7 +115,7 @@ impl JsonlReader {
 
     /// The offset up to which lines have been handed out.
     pub fn offset(&self) -> u64 {
-        self.pending_offset
+        self.buf_offset + self.handed_out as u64
     }
 
     /// The number the next line will get.
@@ -118,43 +125,50 @@ impl JsonlReader {
 
     /// Whether unread bytes of an unterminated last line were left behind at end of file.
     pub fn has_held_back_tail(&self) -> bool {
-        self.eof && !self.pending.is_empty()
+        self.eof && self.filled > self.handed_out
     }
 
     /// The next chunk of complete lines, or `None` at the end.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
-        loop {
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
+        // Drop what the last chunk handed out; keep the start of an incomplete line.
+        if self.handed_out > 0 {
+            self.buf.copy_within(self.handed_out..self.filled, 0);
+            self.filled -= self.handed_out;
+            self.buf_offset += self.handed_out as u64;
+            self.handed_out = 0;
+        }
+        let end = loop {
             if self.eof {
-                if self.closed && !self.pending.is_empty() {
-                    return Ok(Some(self.take(self.pending.len())));
+                if self.closed && self.filled > 0 {
+                    break self.filled;
                 }
                 return Ok(None);
             }
-            let have = self.pending.len();
-            self.pending.resize(have + self.chunk_size, 0);
-            let n = read_full(&mut self.file, &mut self.pending[have..])?;
-            self.pending.truncate(have + n);
+            if self.buf.len() < self.filled + self.chunk_size {
+                self.buf.resize(self.filled + self.chunk_size, 0);
+            }
+            let read_from = self.filled;
+            let n = read_full(
+                &mut self.file,
+                &mut self.buf[read_from..read_from + self.chunk_size],
+            )?;
+            self.filled += n;
             if n == 0 {
                 self.eof = true;
                 continue;
             }
-            if let Some(last_nl) = memchr::memrchr(b'\n', &self.pending[have..]) {
-                return Ok(Some(self.take(have + last_nl + 1)));
+            if let Some(nl) = memchr::memrchr(b'\n', &self.buf[read_from..self.filled]) {
+                break read_from + nl + 1;
             }
-        }
-    }
-
-    fn take(&mut self, len: usize) -> Chunk {
-        let rest = self.pending.split_off(len);
-        let data = std::mem::replace(&mut self.pending, rest);
+        };
+        self.handed_out = end;
         let chunk = Chunk {
-            data,
-            start_offset: self.pending_offset,
+            data: &self.buf[..end],
+            start_offset: self.buf_offset,
             first_line: self.next_line,
         };
-        self.pending_offset = chunk.end_offset();
         self.next_line += chunk.line_count();
-        chunk
+        Ok(Some(chunk))
     }
 }
 

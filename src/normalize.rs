@@ -19,7 +19,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::json_text::{compact, compact_into, repair_lone_surrogates};
+use crate::json_text::{compact, compact_into, repair_lone_surrogates, unescape};
 use crate::record::{Record, TEXT_COLUMNS, col};
 
 /// Unix seconds at and above which a `create_time` is taken to be in milliseconds.
@@ -255,9 +255,9 @@ fn string_value(raw: &str) -> Result<Cow<'_, str>, Reject> {
     if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         Ok(Cow::Borrowed(inner))
     } else {
-        serde_json::from_str(raw)
+        unescape(inner)
             .map(Cow::Owned)
-            .map_err(|e| Reject::InvalidJson(e.to_string()))
+            .map_err(|_| Reject::InvalidJson(format!("lone surrogate escape in {}", excerpt(raw))))
     }
 }
 

@@ -15,6 +15,9 @@ use chrono_tz::Tz;
 pub struct PartitionKey(pub NaiveDate);
 
 impl PartitionKey {
+    /// The smallest key (for range scans).
+    pub const MIN: PartitionKey = PartitionKey(NaiveDate::MIN);
+
     /// The partition of unix second `create_time` in `tz`.
     pub fn of(create_time: i64, tz: Tz) -> Self {
         let utc = DateTime::from_timestamp(create_time, 0).unwrap_or_default();

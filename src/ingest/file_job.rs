@@ -9,6 +9,11 @@
 //! A crash before 4 leaves the checkpoint behind the lake: the rerun reads those lines again,
 //! dedup drops the messages that already landed, and the quarantine is cut back to the length the
 //! old checkpoint recorded. Temp files left in staging are removed by the next run.
+//!
+//! A file goes through three steps so that the run can overlap them across files: [`prepare`]
+//! (is there anything new?), [`parse`] (lines → row batches queued on the encoder thread) and
+//! [`commit`] (steps 1–4, once the encoder has finished the file's row groups). The run parses
+//! file N+1 while the encoder finishes file N.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -19,12 +24,13 @@ use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, Fingerprint, Sta
 use crate::dedup::{Seen, UNKNOWN_HASH};
 use crate::error::{Error, Result};
 use crate::failpoint;
+use crate::fsutil::create_dir_all_durable;
 use crate::ingest::RunContext;
 use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row;
-use crate::lake::writer::{PartitionWriter, publish};
+use crate::lake::writer::{Encoder, RowBuffer, StagedFile, publish};
 use crate::normalize::{Line, normalize_line};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
@@ -33,38 +39,71 @@ use crate::quarantine::{Quarantine, RejectEntry};
 /// rest are counted and summarized in one line.
 const LOG_LIMIT: u64 = 20;
 
-/// A duplicate of a stored row whose fields are compared once the file is read.
-struct LakeDuplicate {
-    msg_id: String,
-    hash: u64,
-    line: u64,
+/// A raw file with new bytes, and where to start reading it.
+pub struct FileJob {
+    raw: RawFile,
+    name: String,
+    file: File,
+    previous: Option<Checkpoint>,
+    start: u64,
+    next_line: u64,
+    cumulative: Counts,
+    reprocessed: bool,
+    status: Status,
 }
 
-/// Ingest the new part of `raw`. Returns `None` when there was nothing new.
-pub fn ingest_file(
-    ctx: &mut RunContext,
-    raw: &RawFile,
-    today: NaiveDate,
-) -> Result<Option<FileSummary>> {
+/// A parsed file whose row groups are queued on the encoder.
+pub struct ParsedFile {
+    job: FileJob,
+    out: ParseOutput,
+}
+
+impl ParsedFile {
+    /// The raw file's name.
+    pub fn raw_name(&self) -> &str {
+        &self.job.name
+    }
+
+    /// Partitions that received new rows from this file.
+    pub fn partitions(&self) -> &BTreeSet<PartitionKey> {
+        &self.out.partitions
+    }
+}
+
+/// What reading a file's new lines produced.
+struct ParseOutput {
+    counts: Counts,
+    end_offset: u64,
+    next_line: u64,
+    held_back_bytes: u64,
+    last: Option<(String, i64)>,
+    quarantine: Quarantine,
+    partitions: BTreeSet<PartitionKey>,
+}
+
+/// Decide whether `raw` has anything new. `None` when it does not.
+pub fn prepare(ctx: &RunContext, raw: &RawFile, today: NaiveDate) -> Result<Option<FileJob>> {
     let name = raw.name();
-    let cp_path = ctx.layout.checkpoint_path(raw.date);
-    let previous = Checkpoint::load(&cp_path)?;
+    let previous = Checkpoint::load(&ctx.layout.checkpoint_path(raw.date))?;
     let mut file = File::open(&raw.path).map_err(|e| Error::io("open raw file", &raw.path, e))?;
     let len = file
         .metadata()
         .map_err(|e| Error::io("stat", &raw.path, e))?
         .len();
-    let closed = raw.date < today;
-
-    let (start, next_line, mut cumulative, reprocessed) = match &previous {
-        Some(cp)
-            if cp
-                .fingerprint
-                .matches(&mut file)
-                .map_err(|e| Error::io("read", &raw.path, e))? =>
-        {
-            (cp.offset, cp.line + 1, cp.counts, false)
-        }
+    let status = if raw.date < today {
+        Status::Complete
+    } else {
+        Status::Partial
+    };
+    let same_file = match &previous {
+        Some(cp) => cp
+            .fingerprint
+            .matches(&mut file)
+            .map_err(|e| Error::io("read", &raw.path, e))?,
+        None => false,
+    };
+    let (start, next_line, cumulative, reprocessed) = match &previous {
+        Some(cp) if same_file => (cp.offset, cp.line + 1, cp.counts, false),
         Some(cp) => {
             tracing::warn!(
                 raw_file = %raw.path.display(),
@@ -76,124 +115,67 @@ pub fn ingest_file(
         }
         None => (0, 1, Counts::default(), false),
     };
-    let unchanged_status = if closed {
-        Status::Complete
-    } else {
-        Status::Partial
-    };
-    let nothing_new = start == len
-        && previous
-            .as_ref()
-            .is_some_and(|cp| cp.status == unchanged_status);
-    if nothing_new {
+    if start == len && previous.as_ref().is_some_and(|cp| cp.status == status) {
         return Ok(None);
     }
-    let rejects_committed = previous.as_ref().map_or(0, |cp| cp.rejects_bytes);
-
-    let result = read_and_publish(
-        ctx,
-        raw,
-        &name,
-        file.try_clone()
-            .map_err(|e| Error::io("open", &raw.path, e))?,
+    Ok(Some(FileJob {
+        raw: raw.clone(),
+        name,
+        file,
+        previous,
         start,
         next_line,
-        closed,
-        rejects_committed,
-    );
-    let job = match result {
-        Ok(job) => job,
-        Err(err) => {
-            if let Some(mut cp) = previous {
-                cp.status = Status::Error;
-                cp.error = Some(err.to_string());
-                cp.updated_at = now();
-                if let Err(e) = cp.save(&cp_path) {
-                    tracing::warn!(error = %e, "could not record the failure in the checkpoint");
-                }
-            }
-            return Err(err);
-        }
-    };
-
-    failpoint::hit("ingest.before_checkpoint");
-    cumulative += job.counts;
-    let checkpoint = Checkpoint {
-        version: CHECKPOINT_VERSION,
-        raw_file: name.clone(),
-        offset: job.end_offset,
-        line: job.next_line - 1,
-        last_msg_id: job
-            .last
-            .as_ref()
-            .map(|(id, _)| id.clone())
-            .or(previous.as_ref().and_then(|c| c.last_msg_id.clone())),
-        last_create_time: job
-            .last
-            .as_ref()
-            .map(|(_, t)| *t)
-            .or(previous.as_ref().and_then(|c| c.last_create_time)),
-        fingerprint: Fingerprint::of(&mut file, job.end_offset)
-            .map_err(|e| Error::io("read", &raw.path, e))?,
-        status: unchanged_status,
-        error: None,
-        counts: cumulative,
-        rejects_bytes: job.rejects_len,
-        updated_at: now(),
-    };
-    crate::fsutil::create_dir_all_durable(cp_path.parent().expect("checkpoints dir"))?;
-    checkpoint.save(&cp_path)?;
-    failpoint::hit("ingest.after_checkpoint");
-
-    Ok(Some(FileSummary {
-        counts: job.counts,
-        partitions: job.partitions.len(),
-        status: unchanged_status,
-        offset: job.end_offset,
+        cumulative,
         reprocessed,
-        held_back_bytes: len.saturating_sub(job.end_offset),
-        quarantine: (job.counts.rejected > 0)
-            .then(|| ctx.layout.rejects_path(raw.date).display().to_string()),
+        status,
     }))
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// A duplicate of a stored row whose fields are compared once the file is read.
+struct LakeDuplicate {
+    msg_id: String,
+    hash: u64,
+    line: u64,
 }
 
-/// What [`read_and_publish`] did.
-struct JobResult {
-    counts: Counts,
-    end_offset: u64,
-    next_line: u64,
-    last: Option<(String, i64)>,
-    partitions: BTreeSet<PartitionKey>,
-    rejects_len: u64,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_and_publish(
+/// Read the new lines of `job`, queue its rows on `encoder` and seal them as sequence `seq`.
+pub fn parse(
     ctx: &mut RunContext,
-    raw: &RawFile,
-    name: &str,
-    file: File,
-    start: u64,
-    next_line: u64,
-    closed: bool,
-    rejects_committed: u64,
-) -> Result<JobResult> {
-    let mut quarantine = Quarantine::open(&ctx.layout.rejects_path(raw.date), rejects_committed)?;
-    let mut reader = JsonlReader::new(file, start, next_line, closed)
-        .map_err(|e| Error::io("read", &raw.path, e))?;
+    job: FileJob,
+    encoder: &mut Encoder,
+    seq: u64,
+) -> Result<ParsedFile> {
+    match parse_lines(ctx, &job, encoder, seq) {
+        Ok(out) => Ok(ParsedFile { job, out }),
+        Err(err) => Err(record_failure(ctx, job, err)),
+    }
+}
+
+fn parse_lines(
+    ctx: &mut RunContext,
+    job: &FileJob,
+    encoder: &mut Encoder,
+    seq: u64,
+) -> Result<ParseOutput> {
+    let name = job.name.as_str();
+    let committed = job.previous.as_ref().map_or(0, |cp| cp.rejects_bytes);
+    let mut quarantine = Quarantine::open(&ctx.layout.rejects_path(job.raw.date), committed)?;
+    let file = job
+        .file
+        .try_clone()
+        .map_err(|e| Error::io("open", &job.raw.path, e))?;
+    let closed = job.status == Status::Complete;
+    let mut reader = JsonlReader::new(file, job.start, job.next_line, closed)
+        .map_err(|e| Error::io("read", &job.raw.path, e))?;
     let mut counts = Counts::default();
-    let mut writers: BTreeMap<PartitionKey, PartitionWriter> = BTreeMap::new();
+    let mut buffers: BTreeMap<PartitionKey, RowBuffer> = BTreeMap::new();
     let mut lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>> = HashMap::new();
     let mut last: Option<(String, i64)> = None;
     let mut buffered = 0usize;
 
     while let Some(chunk) = reader
         .next_chunk()
-        .map_err(|e| Error::io("read", &raw.path, e))?
+        .map_err(|e| Error::io("read", &job.raw.path, e))?
     {
         counts.bytes_read += chunk.data.len() as u64;
         for line in chunk.lines() {
@@ -227,13 +209,15 @@ fn read_and_publish(
             let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
             match seen.check_insert(&record.msg_id, hash) {
                 Seen::New => {
-                    let writer = writers.entry(key).or_insert_with(|| {
-                        PartitionWriter::new(key, &ctx.layout.staging_dir(), ctx.props.clone())
-                    });
-                    let before = writer.buffered_bytes();
-                    writer.push(&record);
-                    buffered += writer.buffered_bytes() - before;
+                    let buffer = buffers.entry(key).or_default();
+                    let before = buffer.bytes();
+                    buffer.push(&record);
+                    buffered += buffer.bytes() - before;
                     counts.written += 1;
+                    if buffer.bytes() >= ctx.row_group_bytes {
+                        buffered -= buffer.bytes();
+                        encoder.write(seq, key, buffer.take_batch())?;
+                    }
                 }
                 Seen::Duplicate { first_hash } => {
                     counts.duplicates += 1;
@@ -253,17 +237,25 @@ fn read_and_publish(
             }
             last = Some((record.msg_id.into_owned(), record.create_time));
             if buffered > ctx.buffer_budget {
-                buffered = flush_largest(&mut writers)?;
+                buffered = flush_largest(&mut buffers, encoder, seq)?;
             }
         }
     }
-    if reader.has_held_back_tail() {
+    let held_back_bytes = if reader.has_held_back_tail() {
+        let len = job
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat", &job.raw.path, e))?
+            .len();
         tracing::info!(
             raw_file = name,
             offset = reader.offset(),
             "leaving an unfinished last line for the next run"
         );
-    }
+        len.saturating_sub(reader.offset())
+    } else {
+        0
+    };
     counts.conflicting_duplicates +=
         compare_with_stored(ctx, name, lake_duplicates, counts.conflicting_duplicates)?;
     if counts.rejected > LOG_LIMIT || counts.conflicting_duplicates > LOG_LIMIT {
@@ -274,36 +266,128 @@ fn read_and_publish(
             "only the first {LOG_LIMIT} of each were logged; see the quarantine for every rejected line"
         );
     }
-
-    let mut staged = Vec::new();
-    for (_, writer) in writers {
-        if let Some(file) = writer.finish()? {
-            staged.push(file);
+    let mut partitions = BTreeSet::new();
+    for (key, mut buffer) in buffers {
+        partitions.insert(key);
+        if buffer.rows() > 0 {
+            encoder.write(seq, key, buffer.take_batch())?;
         }
     }
-    failpoint::hit("ingest.staged");
-    let partitions: BTreeSet<PartitionKey> = staged.iter().map(|s| s.partition).collect();
-    for (i, file) in staged.into_iter().enumerate() {
-        if i > 0 {
-            failpoint::hit("ingest.between_publishes");
-        }
-        counts.bytes_written += file.bytes;
-        let dir = ctx.layout.partition_dir(file.partition);
-        let rows = file.rows;
-        let path = publish(file, &dir, &ctx.run_id)?;
-        tracing::debug!(path = %path.display(), rows, "published");
-    }
-    failpoint::hit("ingest.published");
-    let rejects_len = quarantine.finish()?;
-    ctx.partitions_written.extend(partitions.iter().copied());
-    Ok(JobResult {
+    encoder.seal(seq)?;
+    Ok(ParseOutput {
         counts,
         end_offset: reader.offset(),
         next_line: reader.next_line(),
+        held_back_bytes,
         last,
+        quarantine,
         partitions,
-        rejects_len,
     })
+}
+
+/// Publish what the encoder staged for `parsed`, make its rejects durable, then advance its
+/// checkpoint.
+pub fn commit(
+    ctx: &mut RunContext,
+    parsed: ParsedFile,
+    staged: Vec<StagedFile>,
+) -> Result<FileSummary> {
+    let ParsedFile { job, out } = parsed;
+    let ParseOutput {
+        counts: mut file_counts,
+        end_offset,
+        next_line,
+        held_back_bytes,
+        last,
+        quarantine,
+        partitions,
+    } = out;
+    let result = (|| {
+        failpoint::hit("ingest.staged");
+        for (i, file) in staged.into_iter().enumerate() {
+            if i > 0 {
+                failpoint::hit("ingest.between_publishes");
+            }
+            file_counts.bytes_written += file.bytes;
+            let dir = ctx.layout.partition_dir(file.partition);
+            let rows = file.rows;
+            let path = publish(file, &dir, &ctx.run_id)?;
+            tracing::debug!(path = %path.display(), rows, "published");
+        }
+        failpoint::hit("ingest.published");
+        quarantine.finish()
+    })();
+    let rejects_len = match result {
+        Ok(len) => len,
+        Err(err) => return Err(record_failure(ctx, job, err)),
+    };
+    ctx.partitions_written.extend(partitions.iter().copied());
+
+    failpoint::hit("ingest.before_checkpoint");
+    let FileJob {
+        raw,
+        name,
+        mut file,
+        previous,
+        mut cumulative,
+        reprocessed,
+        status,
+        ..
+    } = job;
+    cumulative += file_counts;
+    let checkpoint = Checkpoint {
+        version: CHECKPOINT_VERSION,
+        raw_file: name.clone(),
+        offset: end_offset,
+        line: next_line - 1,
+        last_msg_id: last
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .or(previous.as_ref().and_then(|c| c.last_msg_id.clone())),
+        last_create_time: last
+            .as_ref()
+            .map(|(_, t)| *t)
+            .or(previous.as_ref().and_then(|c| c.last_create_time)),
+        fingerprint: Fingerprint::of(&mut file, end_offset)
+            .map_err(|e| Error::io("read", &raw.path, e))?,
+        status,
+        error: None,
+        counts: cumulative,
+        rejects_bytes: rejects_len,
+        updated_at: now(),
+    };
+    let cp_path = ctx.layout.checkpoint_path(raw.date);
+    create_dir_all_durable(cp_path.parent().expect("checkpoints dir"))?;
+    checkpoint.save(&cp_path)?;
+    failpoint::hit("ingest.after_checkpoint");
+
+    Ok(FileSummary {
+        counts: file_counts,
+        partitions: partitions.len(),
+        status,
+        offset: end_offset,
+        reprocessed,
+        held_back_bytes,
+        quarantine: (file_counts.rejected > 0)
+            .then(|| ctx.layout.rejects_path(raw.date).display().to_string()),
+    })
+}
+
+/// Note the failure in the file's checkpoint (keeping its offset) and hand the error back.
+fn record_failure(ctx: &RunContext, job: FileJob, err: Error) -> Error {
+    if let Some(mut cp) = job.previous {
+        cp.status = Status::Error;
+        cp.error = Some(err.to_string());
+        cp.updated_at = now();
+        if let Err(e) = cp.save(&ctx.layout.checkpoint_path(job.raw.date)) {
+            tracing::warn!(error = %e, "could not record the failure in the checkpoint");
+        }
+    }
+    err
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn warn_conflict(raw_file: &str, line: u64, msg_id: &str) {
@@ -315,12 +399,16 @@ fn warn_conflict(raw_file: &str, line: u64, msg_id: &str) {
     );
 }
 
-/// Flush the writer holding the most buffered bytes; returns the bytes still buffered.
-fn flush_largest(writers: &mut BTreeMap<PartitionKey, PartitionWriter>) -> Result<usize> {
-    if let Some(w) = writers.values_mut().max_by_key(|w| w.buffered_bytes()) {
-        w.flush()?;
+/// Hand the largest buffer to the encoder as one row group; returns the bytes still buffered.
+fn flush_largest(
+    buffers: &mut BTreeMap<PartitionKey, RowBuffer>,
+    encoder: &mut Encoder,
+    seq: u64,
+) -> Result<usize> {
+    if let Some((key, buffer)) = buffers.iter_mut().max_by_key(|(_, b)| b.bytes()) {
+        encoder.write(seq, *key, buffer.take_batch())?;
     }
-    Ok(writers.values().map(PartitionWriter::buffered_bytes).sum())
+    Ok(buffers.values().map(RowBuffer::bytes).sum())
 }
 
 /// Count the duplicates of stored rows whose fields differ from the stored copy.
@@ -332,10 +420,7 @@ fn compare_with_stored(
 ) -> Result<u64> {
     let mut conflicting = 0;
     for (key, dups) in dups {
-        let mut wanted: HashMap<&str, (u64, u64)> = dups
-            .iter()
-            .map(|d| (d.msg_id.as_str(), (d.hash, d.line)))
-            .collect();
+        let wanted: HashMap<&str, u64> = dups.iter().map(|d| (d.msg_id.as_str(), d.hash)).collect();
         let mut stored: HashMap<String, u64> = HashMap::new();
         for path in ctx.layout.partition_files(key)? {
             for_each_row(
@@ -356,7 +441,6 @@ fn compare_with_stored(
                 }
             }
         }
-        wanted.clear();
     }
     Ok(conflicting)
 }

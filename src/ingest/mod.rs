@@ -20,15 +20,20 @@ use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::lake::meta::{init_lake, resolve_timezone};
-use crate::lake::writer::{Codec, writer_properties};
+use crate::lake::writer::{Codec, Encoder, writer_properties};
 use crate::lock::LakeLock;
 use crate::partition::{PartitionKey, Partitioner};
+use file_job::ParsedFile;
 use lake_ids::LakeIds;
 pub use summary::{FileSummary, IngestSummary};
 
 /// Bytes of rows buffered across all partitions before the largest is written out as a row
 /// group. Bounds ingest's memory independently of the raw file's size.
 pub const DEFAULT_BUFFER_BUDGET: usize = 32 << 20;
+
+/// Bytes of rows in one partition's buffer that make a row group. Smaller than the budget so
+/// that the encoder thread starts while the raw file is still being read.
+pub const ROW_GROUP_BYTES: usize = 8 << 20;
 
 /// What to ingest and how.
 #[derive(Debug, Clone)]
@@ -66,6 +71,8 @@ pub struct RunContext {
     /// Unique per run; part of every file name this run publishes.
     pub run_id: String,
     pub buffer_budget: usize,
+    /// See [`ROW_GROUP_BYTES`].
+    pub row_group_bytes: usize,
     pub partitions_written: BTreeSet<PartitionKey>,
 }
 
@@ -98,6 +105,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         props: writer_properties(Codec::Snappy)?,
         run_id: run_id(),
         buffer_budget: opts.buffer_budget,
+        row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),
         partitions_written: BTreeSet::new(),
         layout,
     };
@@ -109,17 +117,26 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         lake: ctx.layout.lake_dir().display().to_string(),
         files: Default::default(),
     };
-    for raw in raw_files
+    // Parse file N+1 while the encoder finishes file N, then commit N.
+    let mut encoder = Encoder::spawn(&ctx.layout.staging_dir(), ctx.props.clone());
+    let mut pending: Option<(u64, ParsedFile)> = None;
+    let selected = raw_files
         .iter()
-        .filter(|f| until.is_none_or(|u| f.date <= u))
-    {
-        let file_summary = file_job::ingest_file(&mut ctx, raw, today)?;
-        let touched: BTreeSet<PartitionKey> = ctx.partitions_written.clone();
-        ctx.lake_ids.retain(&touched);
-        if let Some(fs) = file_summary {
-            summary.counts += fs.counts;
-            summary.files.insert(raw.name(), fs);
+        .filter(|f| until.is_none_or(|u| f.date <= u));
+    for (seq, raw) in (0u64..).zip(selected) {
+        let Some(job) = file_job::prepare(&ctx, raw, today)? else {
+            continue;
+        };
+        let parsed = file_job::parse(&mut ctx, job, &mut encoder, seq)?;
+        if let Some((prev_seq, prev)) = pending.take() {
+            commit(&mut ctx, &mut encoder, &mut summary, prev_seq, prev)?;
+            // Everything but this file's partitions is published: their seen-sets can go.
+            ctx.lake_ids.retain(parsed.partitions());
         }
+        pending = Some((seq, parsed));
+    }
+    if let Some((seq, parsed)) = pending {
+        commit(&mut ctx, &mut encoder, &mut summary, seq, parsed)?;
     }
     summary.partitions = ctx.partitions_written.len();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -137,6 +154,21 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         "ingest finished"
     );
     Ok(summary)
+}
+
+fn commit(
+    ctx: &mut RunContext,
+    encoder: &mut Encoder,
+    summary: &mut IngestSummary,
+    seq: u64,
+    parsed: ParsedFile,
+) -> Result<()> {
+    let name = parsed.raw_name().to_string();
+    let staged = encoder.sealed(seq)?;
+    let file_summary = file_job::commit(ctx, parsed, staged)?;
+    summary.counts += file_summary.counts;
+    summary.files.insert(name, file_summary);
+    Ok(())
 }
 
 fn check_data_dir(layout: &Layout) -> Result<()> {

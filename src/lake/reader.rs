@@ -100,7 +100,7 @@ fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::writer::{Codec, PartitionWriter, publish, writer_properties};
+    use crate::lake::writer::{Codec, RowBuffer, StagedWriter, publish, writer_properties};
     use crate::partition::PartitionKey;
     use crate::record::{Record, text};
 
@@ -120,8 +120,9 @@ mod tests {
     fn written_rows_read_back_sorted_by_chatroom_then_time() {
         let dir = tempfile::tempdir().unwrap();
         let key = PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
-        let mut w =
-            PartitionWriter::new(key, dir.path(), writer_properties(Codec::Snappy).unwrap());
+        let props = writer_properties(Codec::Snappy).unwrap();
+        let mut w = StagedWriter::create(key, dir.path(), props).unwrap();
+        let mut buf = RowBuffer::default();
         let input = [
             rec("3", 30, Some("b")),
             rec("1", 10, None),
@@ -129,11 +130,12 @@ mod tests {
             rec("4", 5, Some("b")),
         ];
         for r in &input {
-            w.push(r);
+            buf.push(r);
         }
-        w.flush().unwrap();
-        w.push(&rec("12345678901234567890", 1, Some("a")));
-        let staged = w.finish().unwrap().unwrap();
+        w.write_row_group(&buf.take_batch()).unwrap();
+        buf.push(&rec("12345678901234567890", 1, Some("a")));
+        w.write_row_group(&buf.take_batch()).unwrap();
+        let staged = w.finish().unwrap();
         assert_eq!(staged.rows, 5);
         let path = publish(staged, &dir.path().join("p"), "run").unwrap();
 

@@ -1,24 +1,28 @@
 //! Rows → sorted row groups → one Parquet file per partition in the staging directory.
 //!
-//! A [`PartitionWriter`] buffers rows in Arrow builders; when the caller flushes it (the buffer
-//! is full, or the run is done) the buffered rows are sorted by (chatroom, create_time) and
-//! written as one row group, so memory is bounded by one row group per open partition. Files are
-//! written under a temporary name in `parquet/.staging/` and only become part of the lake when
-//! [`crate::lake::writer::publish`] links them into their partition.
+//! A [`RowBuffer`] collects rows in Arrow builders; when the caller takes a batch (the buffer is
+//! full, or the run is done) the [`Encoder`] thread sorts it by (chatroom, create_time) and writes
+//! it as one row group of that partition's [`StagedWriter`], so memory is bounded by the buffers
+//! plus one batch in flight. Files are written under a temporary name in `parquet/.staging/` and
+//! only become part of the lake when [`publish`] links them into their partition.
 
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::thread::JoinHandle;
 
 use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_ord::sort::{SortColumn, lexsort_to_indices};
-use arrow_schema::SortOptions;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_select::take::take_record_batch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use tempfile::TempPath;
 
@@ -102,6 +106,12 @@ pub fn writer_properties(codec: Codec) -> Result<WriterProperties> {
     ] {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(high_cardinality), false);
     }
+    // Min/max of message bodies prune nothing and cost a string comparison per value; every
+    // other column keeps page-level statistics (and so the page index).
+    for payload in [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS] {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(payload), EnabledStatistics::None);
+    }
     Ok(builder.build())
 }
 
@@ -114,6 +124,9 @@ pub struct RowBuffer {
     extra_fields: StringBuilder,
     rows: usize,
     bytes: usize,
+    /// Value bytes per string column in the last batch: capacity hints for the next one.
+    last_sizes: [usize; 8],
+    last_rows: usize,
 }
 
 impl Default for RowBuffer {
@@ -126,6 +139,8 @@ impl Default for RowBuffer {
             extra_fields: StringBuilder::new(),
             rows: 0,
             bytes: 0,
+            last_sizes: [0; 8],
+            last_rows: 0,
         }
     }
 }
@@ -155,8 +170,21 @@ impl RowBuffer {
         self.bytes
     }
 
-    /// Take the buffered rows as a batch sorted by (chatroom, create_time).
-    pub fn take_sorted(&mut self) -> RecordBatch {
+    /// Take the buffered rows as a batch (in arrival order), leaving the builders empty but
+    /// sized like this batch, so the next one fills without reallocating.
+    pub fn take_batch(&mut self) -> RecordBatch {
+        let rows = self.rows;
+        let hint = |b: &StringBuilder| b.values_slice().len();
+        let sizes = [
+            hint(&self.msg_id),
+            hint(&self.text[0]),
+            hint(&self.text[1]),
+            hint(&self.text[2]),
+            hint(&self.text[3]),
+            hint(&self.text[4]),
+            hint(&self.text[5]),
+            hint(&self.extra_fields),
+        ];
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.msg_id.finish()),
             Arc::new(self.create_time.finish()),
@@ -168,28 +196,62 @@ impl RowBuffer {
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
         columns.push(Arc::new(self.extra_fields.finish()));
+        // Size the next batch's builders like this one (with a little headroom).
+        let cap = |n: usize| n + n / 8;
+        let rows_cap = cap(rows.max(self.last_rows));
+        self.msg_id = StringBuilder::with_capacity(rows_cap, cap(sizes[0]));
+        self.create_time = Int64Builder::with_capacity(rows_cap);
+        self.msg_type = Int32Builder::with_capacity(rows_cap);
+        for (i, b) in self.text.iter_mut().enumerate() {
+            *b = StringBuilder::with_capacity(rows_cap, cap(sizes[i + 1]));
+        }
+        self.extra_fields = StringBuilder::with_capacity(rows_cap, cap(sizes[7]));
+        self.last_sizes = sizes;
+        self.last_rows = rows;
         self.rows = 0;
         self.bytes = 0;
-        let batch =
-            RecordBatch::try_new(arrow_schema(), columns).expect("builders match the schema");
-        sort_batch(&batch)
+        RecordBatch::try_new(arrow_schema(), columns).expect("builders match the schema")
     }
 }
 
-/// Sort a batch of lake rows by (chatroom nulls first, create_time, msg_id).
+/// Sort a batch of lake rows by (chatroom, nulls first; create_time), keeping arrival order for
+/// ties. Chatrooms are few, so they are ranked once and the rows sorted on integer keys.
 pub fn sort_batch(batch: &RecordBatch) -> RecordBatch {
-    let options = Some(SortOptions {
-        descending: false,
-        nulls_first: true,
-    });
-    let keys = [col::CHATROOM, col::CREATE_TIME, col::MSG_ID]
+    let rooms = batch
+        .column_by_name(col::CHATROOM)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .expect("lake batch has a chatroom column");
+    let times = batch
+        .column_by_name(col::CREATE_TIME)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .expect("lake batch has a create_time column");
+    let mut distinct: Vec<&str> = rooms
         .iter()
-        .map(|name| SortColumn {
-            values: batch.column_by_name(name).expect("lake column").clone(),
-            options,
+        .flatten()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    distinct.sort_unstable();
+    let rank: HashMap<&str, u32> = distinct
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (*r, i as u32 + 1))
+        .collect();
+    let mut keys: Vec<(u32, i64, u32)> = (0..batch.num_rows())
+        .map(|i| {
+            let room = if rooms.is_valid(i) {
+                rank[rooms.value(i)]
+            } else {
+                0
+            };
+            (room, times.value(i), i as u32)
         })
-        .collect::<Vec<_>>();
-    let indices = lexsort_to_indices(&keys, None).expect("sortable column types");
+        .collect();
+    if keys.is_sorted() {
+        return batch.clone();
+    }
+    keys.sort_unstable();
+    let indices = UInt32Array::from_iter_values(keys.iter().map(|k| k.2));
     take_record_batch(batch, &indices).expect("indices are in bounds")
 }
 
@@ -202,80 +264,53 @@ pub struct StagedFile {
     pub bytes: u64,
 }
 
-/// Writes the rows of one partition into one staged Parquet file.
-pub struct PartitionWriter {
+/// One partition's Parquet file being written in the staging directory; each batch becomes one
+/// sorted row group.
+pub struct StagedWriter {
     partition: PartitionKey,
-    staging_dir: PathBuf,
-    props: WriterProperties,
-    buffer: RowBuffer,
-    writer: Option<(ArrowWriter<File>, TempPath)>,
-    rows_written: u64,
+    writer: ArrowWriter<File>,
+    tmp: TempPath,
+    rows: u64,
 }
 
-impl PartitionWriter {
-    pub fn new(partition: PartitionKey, staging_dir: &Path, props: WriterProperties) -> Self {
-        PartitionWriter {
+impl StagedWriter {
+    pub fn create(
+        partition: PartitionKey,
+        staging_dir: &Path,
+        props: WriterProperties,
+    ) -> Result<Self> {
+        let tmp = tempfile::Builder::new()
+            .prefix(".part-")
+            .suffix(".parquet.tmp")
+            .tempfile_in(staging_dir)
+            .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
+        let (file, tmp) = tmp.into_parts();
+        let writer = ArrowWriter::try_new(file, arrow_schema(), Some(props))
+            .map_err(|e| Error::io("start Parquet file", &tmp, std::io::Error::other(e)))?;
+        Ok(StagedWriter {
             partition,
-            staging_dir: staging_dir.to_path_buf(),
-            props,
-            buffer: RowBuffer::default(),
-            writer: None,
-            rows_written: 0,
-        }
+            writer,
+            tmp,
+            rows: 0,
+        })
     }
 
-    pub fn partition(&self) -> PartitionKey {
-        self.partition
-    }
-
-    pub fn push(&mut self, record: &Record<'_>) {
-        self.buffer.push(record);
-    }
-
-    /// Bytes buffered and not yet written.
-    pub fn buffered_bytes(&self) -> usize {
-        self.buffer.bytes()
-    }
-
-    /// Rows pushed so far.
-    pub fn rows(&self) -> u64 {
-        self.rows_written + self.buffer.rows() as u64
-    }
-
-    /// Write the buffered rows as one sorted row group.
-    pub fn flush(&mut self) -> Result<()> {
-        if self.buffer.rows() == 0 {
-            return Ok(());
-        }
-        let batch = self.buffer.take_sorted();
-        let rows = batch.num_rows() as u64;
-        if self.writer.is_none() {
-            let tmp = tempfile::Builder::new()
-                .prefix(".part-")
-                .suffix(".parquet.tmp")
-                .tempfile_in(&self.staging_dir)
-                .map_err(|e| Error::io("create a staging file in", &self.staging_dir, e))?;
-            let (file, path) = tmp.into_parts();
-            let writer = ArrowWriter::try_new(file, arrow_schema(), Some(self.props.clone()))
-                .map_err(|e| Error::io("start Parquet file", &path, std::io::Error::other(e)))?;
-            self.writer = Some((writer, path));
-        }
-        let (writer, path) = self.writer.as_mut().expect("created above");
-        writer
-            .write(&batch)
-            .and_then(|()| writer.flush())
-            .map_err(|e| Error::io("write Parquet", &*path, std::io::Error::other(e)))?;
-        self.rows_written += rows;
+    /// Sort `batch` and write it as one row group.
+    pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<()> {
+        let sorted = sort_batch(batch);
+        self.writer
+            .write(&sorted)
+            .and_then(|()| self.writer.flush())
+            .map_err(|e| Error::io("write Parquet", &*self.tmp, std::io::Error::other(e)))?;
+        self.rows += sorted.num_rows() as u64;
         Ok(())
     }
 
-    /// Flush, close and fsync the staged file; `None` when no row was ever pushed.
-    pub fn finish(mut self) -> Result<Option<StagedFile>> {
-        self.flush()?;
-        let Some((writer, tmp)) = self.writer.take() else {
-            return Ok(None);
-        };
-        let file = writer
+    /// Close and fsync the file.
+    pub fn finish(self) -> Result<StagedFile> {
+        let tmp = self.tmp;
+        let file = self
+            .writer
             .into_inner()
             .map_err(|e| Error::io("finish Parquet", &tmp, std::io::Error::other(e)))?;
         file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
@@ -283,12 +318,134 @@ impl PartitionWriter {
             .metadata()
             .map_err(|e| Error::io("stat", &tmp, e))?
             .len();
-        Ok(Some(StagedFile {
+        Ok(StagedFile {
             partition: self.partition,
             tmp,
-            rows: self.rows_written,
+            rows: self.rows,
             bytes,
-        }))
+        })
+    }
+}
+
+/// Work for the encoder thread.
+enum EncoderMsg {
+    /// One row group of a partition, for the file with this sequence number.
+    Batch(u64, PartitionKey, RecordBatch),
+    /// Every row group of this sequence number has been sent: close its files.
+    Seal(u64),
+}
+
+/// A background thread that sorts and encodes row groups while the caller parses the next
+/// lines, so both halves of ingest run on both cores. Row groups are tagged with the sequence
+/// number of the raw file they come from; sealing a sequence number closes that file's Parquet
+/// files (one per partition) and hands them back through [`Encoder::sealed`]. At most one batch
+/// waits in the queue, so memory stays bounded.
+pub struct Encoder {
+    tx: Option<SyncSender<EncoderMsg>>,
+    results: Receiver<Result<(u64, Vec<StagedFile>)>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Encoder {
+    pub fn spawn(staging_dir: &Path, props: WriterProperties) -> Self {
+        let (tx, rx) = sync_channel::<EncoderMsg>(1);
+        let (result_tx, results) = channel();
+        let staging_dir = staging_dir.to_path_buf();
+        let handle = std::thread::Builder::new()
+            .name("wxlake-encoder".into())
+            .spawn(move || {
+                let mut writers: BTreeMap<(u64, PartitionKey), StagedWriter> = BTreeMap::new();
+                for msg in rx {
+                    let result = match msg {
+                        EncoderMsg::Batch(seq, key, batch) => {
+                            let writer = match writers.entry((seq, key)) {
+                                Entry::Occupied(e) => Ok(e.into_mut()),
+                                Entry::Vacant(e) => {
+                                    StagedWriter::create(key, &staging_dir, props.clone())
+                                        .map(|w| e.insert(w))
+                                }
+                            };
+                            match writer.and_then(|w| w.write_row_group(&batch)) {
+                                Ok(()) => continue,
+                                Err(e) => Err(e),
+                            }
+                        }
+                        EncoderMsg::Seal(seq) => {
+                            let keys: Vec<_> = writers
+                                .range((seq, PartitionKey::MIN)..)
+                                .map(|(k, _)| *k)
+                                .collect();
+                            keys.into_iter()
+                                .filter(|(s, _)| *s == seq)
+                                .map(|k| writers.remove(&k).expect("listed").finish())
+                                .collect::<Result<Vec<_>>>()
+                                .map(|files| (seq, files))
+                        }
+                    };
+                    let failed = result.is_err();
+                    if result_tx.send(result).is_err() || failed {
+                        return; // the caller is gone, or it will see the error
+                    }
+                }
+            })
+            .expect("spawn the encoder thread");
+        Encoder {
+            tx: Some(tx),
+            results,
+            handle: Some(handle),
+        }
+    }
+
+    fn send(&mut self, msg: EncoderMsg) -> Result<()> {
+        let tx = self.tx.as_ref().expect("not finished");
+        if tx.send(msg).is_err() {
+            // The encoder stopped on an error: report it.
+            return Err(self.next_error());
+        }
+        Ok(())
+    }
+
+    fn next_error(&mut self) -> Error {
+        self.tx = None;
+        match self.results.recv() {
+            Ok(Err(e)) => e,
+            _ => Error::data("the encoder thread", "stopped unexpectedly"),
+        }
+    }
+
+    /// Queue one row group of `partition` for file `seq`.
+    pub fn write(&mut self, seq: u64, partition: PartitionKey, batch: RecordBatch) -> Result<()> {
+        self.send(EncoderMsg::Batch(seq, partition, batch))
+    }
+
+    /// Every row group of file `seq` has been queued.
+    pub fn seal(&mut self, seq: u64) -> Result<()> {
+        self.send(EncoderMsg::Seal(seq))
+    }
+
+    /// Wait for the staged files of the oldest sealed file, which must be `seq`.
+    pub fn sealed(&mut self, seq: u64) -> Result<Vec<StagedFile>> {
+        match self.results.recv() {
+            Ok(Ok((got, files))) if got == seq => Ok(files),
+            Ok(Ok((got, _))) => Err(Error::data(
+                "the encoder thread",
+                format!("sealed file {got} before {seq}"),
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::data("the encoder thread", "stopped unexpectedly")),
+        }
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take()
+            && let Err(panic) = h.join()
+            && !std::thread::panicking()
+        {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod failpoint;
 pub mod fsutil;
 pub mod ingest;
+pub mod json_object;
 pub mod json_text;
 pub mod jsonl;
 pub mod lake;

@@ -14,11 +14,8 @@
 //!   unusable `msg_id`/`create_time` reject the whole line.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
-
+use crate::json_object::{Entry, ObjectError, parse_object};
 use crate::json_text::{compact, compact_into, repair_lone_surrogates, unescape};
 use crate::record::{Record, TEXT_COLUMNS, col};
 
@@ -141,87 +138,20 @@ impl Normalized<'_> {
     }
 }
 
-type Entries<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+type Entries<'a> = Vec<Entry<'a>>;
 
 fn parse_entries(text: &str) -> Result<Entries<'_>, Reject> {
-    serde_json::from_str::<Object<'_>>(text)
-        .map(|o| o.0)
-        .map_err(|e| classify(&e, text))
-}
-
-fn classify(e: &serde_json::Error, text: &str) -> Reject {
-    let msg = e.to_string();
-    let found = match text.trim_start().as_bytes().first() {
-        Some(b'[') => "found an array",
-        Some(b'"') => "found a string",
-        Some(b't' | b'f') => "found a boolean",
-        Some(b'n') => "found null",
-        _ => "found a number",
-    };
-    if let Some(key) = msg.strip_prefix("duplicate key ") {
-        let key = key.split(" at line").next().unwrap_or(key);
-        return Reject::DuplicateKey(key.trim_matches('"').to_string());
-    }
-    match e.classify() {
-        serde_json::error::Category::Data => Reject::NotAnObject(found.to_string()),
-        _ if msg.starts_with("trailing characters") => Reject::TrailingData,
-        _ => Reject::InvalidJson(msg),
-    }
-}
-
-/// A JSON object as its keys (decoded) and raw values, in input order.
-struct Object<'a>(Entries<'a>);
-
-impl<'de> Deserialize<'de> for Object<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ObjectVisitor)
-    }
-}
-
-struct ObjectVisitor;
-
-impl<'de> Visitor<'de> for ObjectVisitor {
-    type Value = Object<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries: Entries<'de> = Vec::with_capacity(12);
-        while let Some(Key(key)) = map.next_key()? {
-            if entries.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format_args!("duplicate key \"{key}\"")));
-            }
-            let value: &'de RawValue = map.next_value()?;
-            entries.push((key, value));
+    let mut entries = Vec::with_capacity(12);
+    parse_object(text, &mut entries).map_err(|e| match e {
+        ObjectError::Syntax(msg) => Reject::InvalidJson(msg),
+        ObjectError::NotAnObject(found) => Reject::NotAnObject(found.to_string()),
+        ObjectError::Trailing => Reject::TrailingData,
+        ObjectError::DuplicateKey(key) => Reject::DuplicateKey(key),
+        ObjectError::BadKeyEscape => {
+            Reject::InvalidJson("lone surrogate escape in a key".to_string())
         }
-        Ok(Object(entries))
-    }
-}
-
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
+    })?;
+    Ok(entries)
 }
 
 /// The JSON kind of a raw value, read from its first byte.
@@ -359,7 +289,6 @@ fn build_record(entries: Entries<'_>) -> Result<Normalized<'_>, Reject> {
     let mut type_conflicts = 0;
     let mut extras: Vec<(&str, &str)> = Vec::new();
     for (key, raw) in entries.iter().map(|(k, r)| (k.as_ref(), *r)) {
-        let raw = raw.get();
         if kind(raw) == Kind::Null && key != col::MSG_ID && key != col::CREATE_TIME {
             if !is_known(key) {
                 extras.push((key, raw));

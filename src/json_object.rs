@@ -1,0 +1,290 @@
+//! A strict, single-pass parser for one JSON object per line: its keys (decoded) and the exact
+//! text of each value.
+//!
+//! Why not serde_json: a raw message line is a flat object whose values are mostly strings, and
+//! ingest needs each value's *text* (to keep integers of any size exactly and unknown fields
+//! verbatim) rather than a typed value. Scanning strings with memchr and validating nested values
+//! without building them is several times faster than serde_json's raw-value path, which was the
+//! largest cost of ingest. The grammar accepted is RFC 8259's, exactly; nesting is limited to 128
+//! levels like serde_json. Lone surrogate escapes are *not* an error here (they are valid JSON
+//! syntax); decoding such a string fails later and the line is repaired.
+
+use std::borrow::Cow;
+
+use crate::json_text::unescape;
+
+/// Nesting depth at which a value is refused (serde_json's limit).
+const MAX_DEPTH: usize = 128;
+
+/// Why a line is not one JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectError {
+    /// Not JSON at all; the message names the byte column.
+    Syntax(String),
+    /// A JSON value other than an object (`"found an array"`, ...).
+    NotAnObject(&'static str),
+    /// An object followed by more text.
+    Trailing,
+    /// A key that appears twice.
+    DuplicateKey(String),
+    /// A key with a lone surrogate escape (repairable).
+    BadKeyEscape,
+}
+
+/// One key and its value's exact text.
+pub type Entry<'a> = (Cow<'a, str>, &'a str);
+
+/// Parse `text` as one JSON object, appending its entries to `out` (cleared first).
+pub fn parse_object<'a>(text: &'a str, out: &mut Vec<Entry<'a>>) -> Result<(), ObjectError> {
+    out.clear();
+    let mut p = Parser {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    match p.peek() {
+        Some(b'{') => {}
+        Some(_) => {
+            // A complete other value is "not an object"; anything else is not JSON.
+            let found = match p.peek() {
+                Some(b'[') => "found an array",
+                Some(b'"') => "found a string",
+                Some(b't' | b'f') => "found a boolean",
+                Some(b'n') => "found null",
+                _ => "found a number",
+            };
+            p.value(0)?;
+            p.ws();
+            return if p.i == p.b.len() {
+                Err(ObjectError::NotAnObject(found))
+            } else {
+                Err(ObjectError::Trailing)
+            };
+        }
+        None => return Err(p.err("expected a JSON object, found nothing")),
+    }
+    p.i += 1;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            if p.peek() != Some(b'"') {
+                return Err(p.err("expected a string key"));
+            }
+            let key_start = p.i;
+            p.string()?;
+            let key_raw = &text[key_start + 1..p.i - 1];
+            let key = if memchr::memchr(b'\\', key_raw.as_bytes()).is_none() {
+                Cow::Borrowed(key_raw)
+            } else {
+                Cow::Owned(unescape(key_raw).map_err(|_| ObjectError::BadKeyEscape)?)
+            };
+            p.ws();
+            if p.peek() != Some(b':') {
+                return Err(p.err("expected ':'"));
+            }
+            p.i += 1;
+            p.ws();
+            let value_start = p.i;
+            p.value(1)?;
+            let value = &text[value_start..p.i];
+            if out.iter().any(|(k, _)| *k == key) {
+                return Err(ObjectError::DuplicateKey(key.into_owned()));
+            }
+            out.push((key, value));
+            p.ws();
+            match p.peek() {
+                Some(b',') => p.i += 1,
+                Some(b'}') => {
+                    p.i += 1;
+                    break;
+                }
+                _ => return Err(p.err("expected ',' or '}'")),
+            }
+        }
+    }
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(ObjectError::Trailing);
+    }
+    Ok(())
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn err(&self, what: &str) -> ObjectError {
+        match self.peek() {
+            None => ObjectError::Syntax(format!("{what} at column {} (end of line)", self.i + 1)),
+            Some(_) => ObjectError::Syntax(format!("{what} at column {}", self.i + 1)),
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// Skip one value, validating it.
+    fn value(&mut self, depth: usize) -> Result<(), ObjectError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        match self.peek() {
+            Some(b'"') => self.string(),
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.err("expected a value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), ObjectError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<(), ObjectError> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Skip a string starting at its opening quote, validating escapes and control characters.
+    fn string(&mut self) -> Result<(), ObjectError> {
+        self.i += 1;
+        loop {
+            let rest = &self.b[self.i..];
+            let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
+                return Err(self.err("unterminated string"));
+            };
+            if rest[..stop].iter().fold(false, |acc, &c| acc | (c < 0x20)) {
+                let bad = rest[..stop].iter().position(|&c| c < 0x20).unwrap_or(0);
+                self.i += bad;
+                return Err(self.err("control character in string"));
+            }
+            self.i += stop;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(());
+            }
+            // A backslash: one escape.
+            match self.b.get(self.i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+                Some(b'u') => {
+                    let hex = self.b.get(self.i + 2..self.i + 6);
+                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                        return Err(self.err("invalid \\u escape"));
+                    }
+                    self.i += 6;
+                }
+                _ => return Err(self.err("invalid escape")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), ObjectError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            self.string()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            self.value(depth + 1)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), ObjectError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            self.value(depth + 1)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or ']'")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! The parser is checked against serde_json as an oracle: on any input, both accept or both
+//! refuse, and accepted objects have the same keys and value texts.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use proptest::prelude::*;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::*;
+
+/// serde_json's view of a line: keys and raw values, duplicates refused.
+struct Oracle<'a>(Vec<(String, &'a str)>);
+
+impl<'de> Deserialize<'de> for Oracle<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Oracle<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out: Vec<(String, &'de str)> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    if out.iter().any(|(o, _)| *o == k) {
+                        return Err(de::Error::custom("duplicate key"));
+                    }
+                    out.push((k, v.get()));
+                }
+                Ok(Oracle(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn mine(text: &str) -> Result<Vec<(String, String)>, ObjectError> {
+    let mut out = Vec::new();
+    parse_object(text, &mut out)?;
+    Ok(out
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.to_string()))
+        .collect())
+}
+
+fn oracle(text: &str) -> Option<Vec<(String, String)>> {
+    serde_json::from_str::<Oracle<'_>>(text)
+        .ok()
+        .map(|o| o.0.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+}
+
+#[track_caller]
+fn agree(text: &str) {
+    let got = mine(text);
+    let want = oracle(text);
+    match (&got, &want) {
+        (Ok(g), Some(w)) => assert_eq!(g, w, "{text:?}"),
+        (Err(_), None) => {}
+        _ => panic!("disagree on {text:?}: mine {got:?}, serde_json {want:?}"),
+    }
+}
+
+#[test]
+fn accepts_what_messages_look_like() {
+    let line = r#"{"msg_id": 12345678901234567890, "create_time":"1767225600","content":"a\"b\\n\u4f60 😀","source":{"a":[1,2.5e-3,true,null,{}]},"x":-0.0,"e":[]}"#;
+    let got = mine(line).unwrap();
+    assert_eq!(
+        got[0],
+        ("msg_id".to_string(), "12345678901234567890".to_string())
+    );
+    assert_eq!(got[3].1, r#"{"a":[1,2.5e-3,true,null,{}]}"#);
+    agree(line);
+    agree("  {}  ");
+    agree(r#"{"k\u00e9":1}"#);
+}
+
+#[test]
+fn classifies_failures() {
+    let cases: [(&str, ObjectError); 6] = [
+        ("[1,2]", ObjectError::NotAnObject("found an array")),
+        ("42", ObjectError::NotAnObject("found a number")),
+        (r#"{"a":1} x"#, ObjectError::Trailing),
+        (r#"{"a":1}{"b":2}"#, ObjectError::Trailing),
+        (r#"{"a":1,"a":2}"#, ObjectError::DuplicateKey("a".into())),
+        (r#"{"\ud83d":1}"#, ObjectError::BadKeyEscape),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_object(text, &mut Vec::new()), Err(want), "{text}");
+    }
+    for bad in [
+        "",
+        "{",
+        r#"{"a"}"#,
+        r#"{"a":}"#,
+        r#"{"a":01}"#,
+        r#"{"a":1.}"#,
+        r#"{"a":.5}"#,
+        r#"{"a":1e}"#,
+        r#"{"a":tru}"#,
+        r#"{"a":"x\q"}"#,
+        r#"{"a":"\u12"}"#,
+        "{\"a\":\"\t\"}",
+        r#"{"a":[1,]}"#,
+        r#"{"a":1,}"#,
+        r#"{a:1}"#,
+        r#"{"a":-}"#,
+        "{\"a\":\"unterminated}",
+    ] {
+        assert!(
+            matches!(
+                parse_object(bad, &mut Vec::new()),
+                Err(ObjectError::Syntax(_))
+            ),
+            "{bad:?}"
+        );
+        agree(bad);
+    }
+}
+
+#[test]
+fn lone_surrogates_in_values_are_syntax_not_errors() {
+    let got = mine(r#"{"c":"\ud83d"}"#).unwrap();
+    assert_eq!(got[0].1, r#""\ud83d""#);
+}
+
+/// Fragments that make up JSON lines, valid and not.
+fn token() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        " ",
+        "\"",
+        "\\",
+        "\"a\"",
+        "\"msg_id\"",
+        "\"x\\\"y\"",
+        "\"\\u00e9\"",
+        "\"\\n\"",
+        "1",
+        "0",
+        "-",
+        "12345678901234567890",
+        ".",
+        "5",
+        "e",
+        "E",
+        "+",
+        "true",
+        "false",
+        "null",
+        "tru",
+        "\t",
+        "\u{1}",
+        "é",
+        "😀",
+        "\\u",
+        "00",
+        "\"k\":",
+        "\"v\"",
+        "{\"a\":1}",
+        "[1,2]",
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn agrees_with_serde_json_on_token_soup(tokens in prop::collection::vec(token(), 0..24)) {
+        agree(&tokens.concat());
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_objects_with_noise(
+        tokens in prop::collection::vec(token(), 0..12),
+        at in 0usize..200,
+    ) {
+        let mut text = String::from(r#"{"msg_id":1,"create_time":"2","content":"a\"b","source":{"x":[1,true]}}"#);
+        let at = text.char_indices().map(|(i, _)| i).nth(at % text.chars().count()).unwrap_or(0);
+        text.insert_str(at, &tokens.concat());
+        agree(&text);
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_truncations(cut in 0usize..80) {
+        let text = r#"{"msg_id":12,"create_time":1767225600123,"content":"\u4f60\"","ext":[{"a":null}],"f":-1.5E+3}"#;
+        let cut = cut.min(text.len());
+        if text.is_char_boundary(cut) {
+            agree(&text[..cut]);
+        }
+    }
+}
+
+#[test]
+fn keys_borrow_when_plain() {
+    let mut out = Vec::new();
+    parse_object(r#"{"plain":1,"esc\u0041":2}"#, &mut out).unwrap();
+    assert!(matches!(out[0].0, Cow::Borrowed("plain")));
+    assert!(matches!(&out[1].0, Cow::Owned(k) if k == "escA"));
+}

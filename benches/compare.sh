@@ -166,12 +166,15 @@ timed() {
     local workload="$1" tool="$2" run="$3" lake="$4"
     shift 4
     local tf="$WORK/time.txt" logp="$LOGS/$workload-$tool"
+    rm -f "$tf"
     sync
     log "$workload / $tool / run $run: $*"
     local rc=0
     "$TIME_BIN" -f '%e %M' -o "$tf" "$@" >"$logp.out" 2>"$logp.err" || rc=$?
-    local wall rss
-    read -r wall rss < <(tail -n 1 "$tf")
+    LAST_RC=$rc
+    local wall="" rss="" load
+    read -r wall rss < <(tail -n 1 "$tf" 2>/dev/null) || true
+    read -r load _ </proc/loadavg
     local stats='{}'
     if [[ "$rc" != 0 ]]; then
         log "  FAILED (exit $rc); last lines of $logp.err:"
@@ -179,8 +182,8 @@ timed() {
     else
         stats="$("$PY" "$PEERS/bench_util.py" stats "$lake")"
     fi
-    log "  wall ${wall}s, max RSS ${rss} KB, exit $rc, lake $stats"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$tool" "$run" "$wall" "$rss" "$rc" "$stats" >>"$TSV"
+    log "  wall ${wall}s, max RSS ${rss} KB, exit $rc, load $load, lake $stats"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$tool" "$run" "$wall" "$rss" "$rc" "$load" "$stats" >>"$TSV"
 }
 
 # The command a tool runs: full ingest (`full`) or one more day (`incr`).
@@ -210,36 +213,48 @@ fresh_full() {
     fi
 }
 
-run_full() { # run_full WORKLOAD TOOL -> leaves the last run's data dir in $WORK/run-WORKLOAD-TOOL
+# run_full WORKLOAD TOOL: leaves the last run's data dir in $WORK/run-WORKLOAD-TOOL,
+# and $WORK/run-WORKLOAD-TOOL.ok when that run succeeded.
+run_full() {
     local workload="$1" tool="$2" d="$WORK/run-$1-$2" run
     local -a cmd
     for ((run = 1; run <= RUNS; run++)); do
+        rm -f "$d.ok"
         fresh_full "$workload" "$tool" "$d"
         mapfile -t cmd < <(tool_cmd "$tool" full "$DATA/$workload/messages/raw" "$d")
         timed "$workload" "$tool" "$run" "$d/parquet/messages" "${cmd[@]}"
+        if [[ "$LAST_RC" == 0 ]]; then touch "$d.ok"; fi
     done
 }
 
 # prepare_oneday TOOL: $WORK/prep-TOOL = the tool's own lake of big60 (untimed),
-# taken from the last big60 run when there was one.
+# taken from the last big60 run when it succeeded. Returns 1 when it cannot.
 prepare_oneday() {
     local tool="$1" prep="$WORK/prep-$1"
-    [[ -d "$prep" ]] && return 0
-    if [[ -d "$WORK/run-big60-$tool" ]]; then
+    [[ -f "$prep.ok" ]] && return 0
+    rm -rf "$prep"
+    if [[ -f "$WORK/run-big60-$tool.ok" ]]; then
         mv "$WORK/run-big60-$tool" "$prep"
+        mv "$WORK/run-big60-$tool.ok" "$prep.ok"
         return 0
     fi
     log "oneday / $tool: preparing the big60 lake (untimed)"
     fresh_full big60 "$tool" "$prep"
     local -a cmd
     mapfile -t cmd < <(tool_cmd "$tool" full "$DATA/big60/messages/raw" "$prep")
-    "${cmd[@]}" >"$LOGS/prep-$tool.out" 2>"$LOGS/prep-$tool.err" \
-        || die "preparing the big60 lake with $tool failed; see $LOGS/prep-$tool.err"
+    if ! "${cmd[@]}" >"$LOGS/prep-$tool.out" 2>"$LOGS/prep-$tool.err"; then
+        log "oneday / $tool: preparing the big60 lake failed; see $LOGS/prep-$tool.err"
+        return 1
+    fi
+    touch "$prep.ok"
 }
 
 run_oneday() {
     local tool="$1" prep="$WORK/prep-$1" d="$WORK/run-oneday-$1" run
-    prepare_oneday "$tool"
+    if ! prepare_oneday "$tool"; then
+        printf 'oneday\t%s\t1\t\t\t99\t0\t{"problems": ["preparing the big60 lake failed"]}\n' "$tool" >>"$TSV"
+        return 0
+    fi
     local -a cmd
     for ((run = 1; run <= RUNS; run++)); do
         rm -rf "$d"
@@ -287,7 +302,7 @@ main() {
 
     ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" build --release
     ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" build --release --example generate
-    WXLAKE_BIN="$(cd "$(dirname "$WXLAKE_BIN")" && pwd)/$(basename "$WXLAKE_BIN")"
+    WXLAKE_SRC="$(cd "$(dirname "$WXLAKE_BIN")" && pwd)/$(basename "$WXLAKE_BIN")"
     PY="$(bench_venv)"
 
     DATA="$BENCH_DIR/data"
@@ -296,6 +311,18 @@ main() {
     TSV="$BENCH_DIR/timings.tsv"
     rm -rf "$WORK" "$LOGS"
     mkdir -p "$DATA" "$WORK" "$LOGS"
+    # Time a private copy: a cargo build running meanwhile must not swap the binary.
+    WXLAKE_BIN="$WORK/wxlake"
+    cp "$WXLAKE_SRC" "$WXLAKE_BIN"
+    local wx_sha wx_mtime
+    wx_sha="$(sha256sum "$WXLAKE_BIN" | cut -c1-16)"
+    wx_mtime="$(date -u -r "$WXLAKE_SRC" +%Y-%m-%dT%H:%M:%SZ)"
+    log "wxlake: $WXLAKE_SRC (built $wx_mtime, sha256 $wx_sha)"
+    local load
+    read -r load _ </proc/loadavg
+    if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+        log "warning: load average is $load before starting; timings will be noisy"
+    fi
     : >"$TSV"
     local expect_file="$BENCH_DIR/expected.tsv"
     : >"$expect_file"
@@ -312,7 +339,7 @@ main() {
                 gen_data big60
                 gen_data day61
                 printf 'oneday\t%s\n' "$(expected big60 day61)" >>"$expect_file"
-                for t in $TOOLS; do prepare_oneday "$t"; done
+                for t in $TOOLS; do prepare_oneday "$t" || true; done
                 warm "$DATA"/day61/messages/raw/*.jsonl
                 for t in $TOOLS; do run_oneday "$t"; done
                 ;;
@@ -333,7 +360,8 @@ main() {
     done
 
     local -a meta=(
-        --runs "$RUNS" --tools "$TOOLS" --wxlake-bin "$WXLAKE_BIN" --repo "$REPO"
+        --runs "$RUNS" --tools "$TOOLS" --wxlake-bin "$WXLAKE_SRC" --wxlake-sha "$wx_sha"
+        --wxlake-mtime "$wx_mtime" --repo "$REPO"
         --bench-dir "$BENCH_DIR" --expected "$expect_file" --data "$DATA"
     )
     "$PY" "$PEERS/bench_util.py" report "$TSV" "${meta[@]}" \

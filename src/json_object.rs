@@ -201,6 +201,19 @@ impl Parser<'_> {
     /// Skip a string starting at its opening quote, validating escapes and control characters.
     fn string(&mut self) -> Result<(), ObjectError> {
         self.i += 1;
+        // Most strings in a message are short (ids, usernames): a plain loop beats memchr's setup.
+        let head_end = (self.i + 32).min(self.b.len());
+        while self.i < head_end {
+            match self.b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                b'\\' => break,
+                c if c < 0x20 => return Err(self.err("control character in string")),
+                _ => self.i += 1,
+            }
+        }
         loop {
             let rest = &self.b[self.i..];
             let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {

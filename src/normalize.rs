@@ -125,7 +125,8 @@ fn to_line(result: Result<Normalized<'_>, Reject>) -> Line<'_> {
 
 /// Whether the line has a `\uD8..`–`\uDF..` escape (or something that looks like one).
 fn has_surrogate_escape(line: &[u8]) -> bool {
-    memchr::memmem::find_iter(line, b"\\u").any(|i| matches!(line.get(i + 2), Some(b'd' | b'D')))
+    memchr::memchr_iter(b'\\', line)
+        .any(|i| line.get(i + 1) == Some(&b'u') && matches!(line.get(i + 2), Some(b'd' | b'D')))
 }
 
 impl Normalized<'_> {
@@ -346,6 +347,17 @@ fn is_known(key: &str) -> bool {
         || TEXT_COLUMNS.contains(&key)
 }
 
+/// Append `s` as a JSON string literal.
+fn push_json_string(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
 fn extra_fields_json(extras: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(extras.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
     out.push('{');
@@ -353,7 +365,7 @@ fn extra_fields_json(extras: &[(&str, &str)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(key).expect("strings serialize"));
+        push_json_string(&mut out, key);
         out.push(':');
         compact_into(raw, &mut out);
     }

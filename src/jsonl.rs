@@ -248,3 +248,45 @@ mod tests {
         assert_eq!(lines[1].2, b"\xEF\xBB\xBFb".to_vec());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the chunk size, the lines handed out are exactly the complete lines of the
+        /// file, in order, with their offsets; an unterminated tail is held back unless closed.
+        #[test]
+        fn lines_and_offsets_match_the_file(
+            content in prop::collection::vec(prop_oneof![Just(b'\n'), Just(b'x'), Just(b'\r'), any::<u8>()], 0..300),
+            chunk in 1usize..64,
+            closed in any::<bool>(),
+        ) {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&content).unwrap();
+            let mut r = JsonlReader::new(f, 0, 1, closed).unwrap().with_chunk_size(chunk);
+            let start = if content.starts_with(BOM) { BOM.len() } else { 0 };
+            let mut rebuilt = Vec::new();
+            let mut expected_line = 1;
+            while let Some(c) = r.next_chunk().unwrap() {
+                for line in c.lines() {
+                    prop_assert_eq!(line.number, expected_line);
+                    prop_assert_eq!(line.offset as usize, start + rebuilt.len());
+                    expected_line += 1;
+                    rebuilt.extend_from_slice(line.bytes);
+                    if start + rebuilt.len() < content.len() && content[start + rebuilt.len()] == b'\n' {
+                        rebuilt.push(b'\n');
+                    }
+                }
+            }
+            let body = &content[start..];
+            let complete = if closed { body.len() } else { body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+            prop_assert_eq!(&rebuilt[..], &body[..complete]);
+            prop_assert_eq!(r.offset() as usize, start + complete);
+        }
+    }
+}

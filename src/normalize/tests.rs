@@ -300,3 +300,64 @@ fn reject_messages_name_the_problem() {
     };
     assert_eq!(r.to_string(), "duplicate key \"a\"");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any bytes at all: no panic, and a record always has what the contract promises.
+        #[test]
+        fn never_panics_and_records_are_well_formed(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            if let Line::Record(n) = normalize_line(&bytes) {
+                prop_assert!(!n.record.msg_id.is_empty());
+                prop_assert!(n.record.create_time > 0);
+                if let Some(extra) = &n.record.extra_fields {
+                    prop_assert!(serde_json::from_str::<serde_json::Value>(extra).is_ok(), "{}", extra);
+                }
+            }
+        }
+
+        /// Unknown fields survive exactly: parsing extra_fields gives back every unknown key
+        /// with its value.
+        #[test]
+        fn unknown_fields_round_trip(
+            keys in prop::collection::btree_set("[a-z]{1,8}", 0..5),
+            values in prop::collection::vec(prop_oneof![
+                Just("1".to_string()),
+                Just("12345678901234567890123".to_string()),
+                Just("-2.5e3".to_string()),
+                Just("true".to_string()),
+                Just("null".to_string()),
+                Just("\"s \\\" 😀\"".to_string()),
+                Just("{\"a\": [1, {\"b\": null}]}".to_string()),
+            ], 5),
+        ) {
+            let unknown: Vec<(String, String)> = keys
+                .into_iter()
+                .filter(|k| !["msg_id", "create_time", "msg_type", "content", "source"].contains(&k.as_str()))
+                .zip(values)
+                .collect();
+            let mut line = String::from(r#"{"msg_id":"x","create_time":5"#);
+            for (k, v) in &unknown {
+                line.push_str(&format!(",\"{k}\": {v}"));
+            }
+            line.push('}');
+            let n = record(&line);
+            match n.record.extra_fields {
+                None => prop_assert!(unknown.is_empty()),
+                Some(extra) => {
+                    let got: serde_json::Value = serde_json::from_str(&extra).unwrap();
+                    for (k, v) in &unknown {
+                        let want: serde_json::Value = serde_json::from_str(v).unwrap();
+                        prop_assert_eq!(&got[k.as_str()], &want);
+                    }
+                    prop_assert_eq!(got.as_object().unwrap().len(), unknown.len());
+                }
+            }
+        }
+    }
+}

@@ -27,7 +27,7 @@ use crate::failpoint;
 use crate::fsutil::create_dir_all_durable;
 use crate::ingest::RunContext;
 use crate::ingest::summary::FileSummary;
-use crate::jsonl::JsonlReader;
+use crate::jsonl::{JsonlReader, RawLine};
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row;
 use crate::lake::writer::{Encoder, RowBuffer, StagedFile, publish};
@@ -178,9 +178,11 @@ fn parse_lines(
         .map_err(|e| Error::io("read", &job.raw.path, e))?
     {
         counts.bytes_read += chunk.data.len() as u64;
-        for line in chunk.lines() {
+        let lines: Vec<RawLine<'_>> = chunk.lines().collect();
+        let (first, second) = normalize_all(&lines);
+        for (line, (normalized, hash)) in lines.iter().zip(first.into_iter().chain(second)) {
             counts.lines_read += 1;
-            let normalized = match normalize_line(line.bytes) {
+            let normalized = match normalized {
                 Line::Blank => {
                     counts.blank += 1;
                     continue;
@@ -205,7 +207,6 @@ fn parse_lines(
             counts.repaired += u64::from(normalized.repaired);
             let record = normalized.record;
             let key = ctx.partitioner.key(record.create_time);
-            let hash = record.content_hash();
             let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
             match seen.check_insert(&record.msg_id, hash) {
                 Seen::New => {
@@ -284,6 +285,34 @@ fn parse_lines(
         partitions,
     })
 }
+
+/// Normalize `lines` (and hash their records), in parallel halves when there are enough of
+/// them: the pure part of ingest spreads over both cores, and the order-dependent part (dedup,
+/// buffering) then runs over the results in line order.
+type Normalized<'a> = Vec<(Line<'a>, u64)>;
+
+fn normalize_all<'a>(lines: &[RawLine<'a>]) -> (Normalized<'a>, Normalized<'a>) {
+    fn one<'a>(line: &RawLine<'a>) -> (Line<'a>, u64) {
+        let normalized = normalize_line(line.bytes);
+        let hash = match &normalized {
+            Line::Record(n) => n.record.content_hash(),
+            _ => 0,
+        };
+        (normalized, hash)
+    }
+    if lines.len() < PARALLEL_MIN_LINES {
+        return (lines.iter().map(one).collect(), Vec::new());
+    }
+    let (first, second) = lines.split_at(lines.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
+        let first: Vec<_> = first.iter().map(one).collect();
+        (first, helper.join().expect("normalizing does not panic"))
+    })
+}
+
+/// Below this many lines in a chunk, normalizing on one thread is cheaper than a second one.
+const PARALLEL_MIN_LINES: usize = 512;
 
 /// Publish what the encoder staged for `parsed`, make its rejects durable, then advance its
 /// checkpoint.

@@ -95,6 +95,26 @@ impl Fingerprint {
     }
 }
 
+/// Size, modification time and inode of a raw file when its checkpoint was taken: when all
+/// three are unchanged the file is untouched, and a run skips it without reading a byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub inode: u64,
+}
+
+impl FileStat {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileStat {
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            inode: meta.ino(),
+        }
+    }
+}
+
 fn hash_range(file: &mut File, start: u64, len: u64) -> io::Result<u64> {
     let mut buf = vec![0u8; len as usize];
     file.seek(SeekFrom::Start(start))?;
@@ -124,6 +144,9 @@ pub struct Checkpoint {
     pub last_msg_id: Option<String>,
     pub last_create_time: Option<i64>,
     pub fingerprint: Fingerprint,
+    /// The file's stat at checkpoint time (absent in checkpoints of older versions).
+    #[serde(default)]
+    pub stat: Option<FileStat>,
     pub status: Status,
     pub error: Option<String>,
     /// Cumulative over every run since the file was first seen (or replaced).
@@ -215,6 +238,7 @@ mod tests {
                 head: "0".into(),
                 tail: "1".into(),
             },
+            stat: None,
             status: Status::Partial,
             error: None,
             counts: Counts::default(),

@@ -20,7 +20,7 @@ use std::fs::File;
 
 use chrono::NaiveDate;
 
-use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, Fingerprint, Status};
+use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, FileStat, Fingerprint, Status};
 use crate::dedup::{Seen, UNKNOWN_HASH};
 use crate::error::{Error, Result};
 use crate::failpoint;
@@ -85,16 +85,24 @@ struct ParseOutput {
 pub fn prepare(ctx: &RunContext, raw: &RawFile, today: NaiveDate) -> Result<Option<FileJob>> {
     let name = raw.name();
     let previous = Checkpoint::load(&ctx.layout.checkpoint_path(raw.date))?;
-    let mut file = File::open(&raw.path).map_err(|e| Error::io("open raw file", &raw.path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("stat", &raw.path, e))?
-        .len();
     let status = if raw.date < today {
         Status::Complete
     } else {
         Status::Partial
     };
+    let meta = std::fs::metadata(&raw.path).map_err(|e| Error::io("stat", &raw.path, e))?;
+    if let Some(cp) = &previous
+        && cp.status == status
+        && cp.stat == Some(FileStat::of(&meta))
+        && cp.offset == meta.len()
+    {
+        return Ok(None); // untouched since its checkpoint
+    }
+    let mut file = File::open(&raw.path).map_err(|e| Error::io("open raw file", &raw.path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", &raw.path, e))?
+        .len();
     let same_file = match &previous {
         Some(cp) => cp
             .fingerprint
@@ -379,6 +387,11 @@ pub fn commit(
             .or(previous.as_ref().and_then(|c| c.last_create_time)),
         fingerprint: Fingerprint::of(&mut file, end_offset)
             .map_err(|e| Error::io("read", &raw.path, e))?,
+        stat: Some(FileStat::of(
+            &file
+                .metadata()
+                .map_err(|e| Error::io("stat", &raw.path, e))?,
+        )),
         status,
         error: None,
         counts: cumulative,

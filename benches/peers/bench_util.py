@@ -26,8 +26,8 @@ TZ = "Asia/Shanghai"
 REPO = Path(__file__).resolve().parents[2]
 FILE_PATH = re.compile(r"year=\d{4}/month=\d{2}/day=\d{2}/[^/]+\.parquet")
 PARTS = ("year", "month", "day")
-TOOLS = ("wxlake", "duckdb", "pyarrow", "polars")
-LABEL = {"wxlake": "wxlake", "duckdb": "DuckDB", "pyarrow": "pyarrow", "polars": "Polars"}
+TOOLS = ("wxlake", "duckdbjson", "duckdb", "pyarrow", "polars")
+LABEL = {"wxlake": "wxlake", "duckdbjson": "DuckDB read_json", "duckdb": "DuckDB (faithful)", "pyarrow": "pyarrow", "polars": "Polars"}
 
 
 # ---------------------------------------------------------------- expected
@@ -247,14 +247,15 @@ def cmd_report(a):
     lines = []
     for w in order:
         wx = next((s for s in summary if s["workload"] == w and s["tool"] == "wxlake"), None)
-        dk = next((s for s in summary if s["workload"] == w and s["tool"] == "duckdb"), None)
-        if wx and dk and wx["median_wall_s"] and dk["median_wall_s"]:
-            r = wx["median_wall_s"] / dk["median_wall_s"]
-            verdict = f"wxlake {1 / r:.2f}× faster" if r < 1 else f"wxlake {r:.2f}× slower"
-            rss = ""
-            if wx["peak_rss_mb"] and dk["peak_rss_mb"]:
-                rss = f"; peak RSS wxlake/DuckDB = {wx['peak_rss_mb'] / dk['peak_rss_mb']:.2f}"
-            lines.append(f"- **{w}**: wxlake/DuckDB wall = **{r:.2f}** ({verdict}){rss}")
+        for peer in ("duckdbjson", "duckdb"):
+            dk = next((s for s in summary if s["workload"] == w and s["tool"] == peer), None)
+            if wx and dk and wx["median_wall_s"] and dk["median_wall_s"]:
+                r = wx["median_wall_s"] / dk["median_wall_s"]
+                verdict = f"wxlake {1 / r:.2f}× faster" if r < 1 else f"wxlake {r:.2f}× slower"
+                rss = ""
+                if wx["peak_rss_mb"] and dk["peak_rss_mb"]:
+                    rss = f"; peak RSS wxlake/{LABEL[peer]} = {wx['peak_rss_mb'] / dk['peak_rss_mb']:.2f}"
+                lines.append(f"- **{w}**: wxlake/{LABEL[peer]} wall = **{r:.2f}** ({verdict}){rss}")
     if lines:
         md.append("wxlake / DuckDB (median wall time; < 1 means wxlake is faster):")
         md.append("")

@@ -40,14 +40,24 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
     }
 }
 
+/// A temp-file builder whose files end up readable like any file the process creates
+/// (0644 less the umask), not tempfile's private 0600: the lake is read by other users' tools.
+pub fn temp_builder<'a>(prefix: &'a str, suffix: &'a str) -> tempfile::Builder<'a, 'a> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut builder = tempfile::Builder::new();
+    builder
+        .prefix(prefix)
+        .suffix(suffix)
+        .permissions(std::fs::Permissions::from_mode(0o644));
+    builder
+}
+
 /// Atomically replace `path` with `bytes`. `label` names the failpoints
 /// `{label}.before_rename` (temp file written and synced) and `{label}.after_rename`.
 pub fn write_atomic(path: &Path, bytes: &[u8], label: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+    let mut tmp = temp_builder(&format!(".{name}."), ".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     tmp.write_all(bytes)
@@ -120,6 +130,16 @@ mod tests {
         write_atomic(&p, b"two", "test").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn published_files_are_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lake.json");
+        write_atomic(&p, b"{}", "test").unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o044, 0o044, "mode {mode:o}");
     }
 
     #[test]

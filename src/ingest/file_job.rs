@@ -82,22 +82,30 @@ struct ParseOutput {
 }
 
 /// Decide whether `raw` has anything new. `None` when it does not.
-pub fn prepare(ctx: &RunContext, raw: &RawFile, today: NaiveDate) -> Result<Option<FileJob>> {
+pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<Option<FileJob>> {
     let name = raw.name();
-    let previous = Checkpoint::load(&ctx.layout.checkpoint_path(raw.date))?;
     let status = if raw.date < today {
         Status::Complete
     } else {
         Status::Partial
     };
     let meta = std::fs::metadata(&raw.path).map_err(|e| Error::io("stat", &raw.path, e))?;
+    let stat = FileStat::of(&meta);
+    if status == Status::Complete && ctx.settled.is_settled(&name, &stat) {
+        return Ok(None); // fully ingested and untouched since
+    }
+    let previous = Checkpoint::load(&ctx.layout.checkpoint_path(raw.date))?;
     if let Some(cp) = &previous
         && cp.status == status
-        && cp.stat == Some(FileStat::of(&meta))
+        && cp.stat == Some(stat)
         && cp.offset == meta.len()
     {
+        if status == Status::Complete {
+            ctx.settled.settle(&name, stat);
+        }
         return Ok(None); // untouched since its checkpoint
     }
+    ctx.settled.unsettle(&name);
     let mut file = File::open(&raw.path).map_err(|e| Error::io("open raw file", &raw.path, e))?;
     let len = file
         .metadata()
@@ -402,6 +410,12 @@ pub fn commit(
     create_dir_all_durable(cp_path.parent().expect("checkpoints dir"))?;
     checkpoint.save(&cp_path)?;
     failpoint::hit("ingest.after_checkpoint");
+    if let Some(stat) = checkpoint.stat
+        && status == Status::Complete
+        && stat.size == end_offset
+    {
+        ctx.settled.settle(&checkpoint.raw_file, stat);
+    }
 
     Ok(FileSummary {
         counts: file_counts,

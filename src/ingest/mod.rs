@@ -7,6 +7,7 @@
 
 pub mod file_job;
 pub mod lake_ids;
+pub mod settled;
 pub mod summary;
 
 use std::collections::BTreeSet;
@@ -73,6 +74,7 @@ pub struct RunContext {
     pub buffer_budget: usize,
     /// See [`ROW_GROUP_BYTES`].
     pub row_group_bytes: usize,
+    pub settled: settled::SettledIndex,
     pub partitions_written: BTreeSet<PartitionKey>,
 }
 
@@ -106,6 +108,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         run_id: run_id(),
         buffer_budget: opts.buffer_budget,
         row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),
+        settled: settled::SettledIndex::load(&layout),
         partitions_written: BTreeSet::new(),
         layout,
     };
@@ -124,7 +127,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         .iter()
         .filter(|f| until.is_none_or(|u| f.date <= u));
     for (seq, raw) in (0u64..).zip(selected) {
-        let Some(job) = file_job::prepare(&ctx, raw, today)? else {
+        let Some(job) = file_job::prepare(&mut ctx, raw, today)? else {
             continue;
         };
         let parsed = file_job::parse(&mut ctx, job, &mut encoder, seq)?;
@@ -138,6 +141,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     if let Some((seq, parsed)) = pending {
         commit(&mut ctx, &mut encoder, &mut summary, seq, parsed)?;
     }
+    ctx.settled.save(&ctx.layout)?;
     summary.partitions = ctx.partitions_written.len();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let c = &summary.counts;

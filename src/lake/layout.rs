@@ -7,6 +7,7 @@
 //! <data>/metadata/lake.json                     time zone and schema version of the lake
 //! <data>/metadata/schema_registry.json          every schema version
 //! <data>/metadata/checkpoints/YYYY-MM-DD.json   per raw file: how far ingest got
+//! <data>/metadata/raw_index.json                fully ingested raw files (a shortcut)
 //! <data>/metadata/rejects/YYYY-MM-DD.jsonl      quarantined lines of each raw file
 //! <data>/metadata/wxlake.lock                   the writer lock (never deleted)
 //! ```
@@ -90,6 +91,10 @@ impl Layout {
     pub fn checkpoint_path(&self, date: NaiveDate) -> PathBuf {
         let name = format!("{}.json", date.format("%Y-%m-%d"));
         self.metadata_dir().join("checkpoints").join(name)
+    }
+    /// The index of fully ingested raw files (see `ingest::settled`).
+    pub fn settled_index_path(&self) -> PathBuf {
+        self.metadata_dir().join("raw_index.json")
     }
     pub fn rejects_dir(&self) -> PathBuf {
         self.metadata_dir().join("rejects")

@@ -279,9 +279,7 @@ impl StagedWriter {
         staging_dir: &Path,
         props: WriterProperties,
     ) -> Result<Self> {
-        let tmp = tempfile::Builder::new()
-            .prefix(".part-")
-            .suffix(".parquet.tmp")
+        let tmp = crate::fsutil::temp_builder(".part-", ".parquet.tmp")
             .tempfile_in(staging_dir)
             .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
         let (file, tmp) = tmp.into_parts();

@@ -6,14 +6,15 @@
 //! verbatim) rather than a typed value. Scanning strings with memchr and validating nested values
 //! without building them is several times faster than serde_json's raw-value path, which was the
 //! largest cost of ingest. The grammar accepted is RFC 8259's, exactly; nesting is limited to 128
-//! levels like serde_json. Lone surrogate escapes are *not* an error here (they are valid JSON
+//! levels. Lone surrogate escapes are *not* an error here (they are valid JSON
 //! syntax); decoding such a string fails later and the line is repaired.
 
 use std::borrow::Cow;
 
 use crate::json_text::unescape;
 
-/// Nesting depth at which a value is refused (serde_json's limit).
+/// Containers may nest this deep, the line's own object included. serde_json's raw values have no
+/// limit; ours bounds the recursion of the skipper, and a deeper line is rejected to quarantine.
 const MAX_DEPTH: usize = 128;
 
 /// Why a line is not one JSON object.
@@ -137,10 +138,10 @@ impl Parser<'_> {
 
     /// Skip one value, validating it.
     fn value(&mut self, depth: usize) -> Result<(), ObjectError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
-        }
         match self.peek() {
+            Some(b'{' | b'[') if depth >= MAX_DEPTH => {
+                Err(self.err("nesting deeper than 128 levels"))
+            }
             Some(b'"') => self.string(),
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),

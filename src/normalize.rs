@@ -22,8 +22,8 @@ use crate::record::{Record, TEXT_COLUMNS, col};
 /// Unix seconds at and above which a `create_time` is taken to be in milliseconds.
 pub const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
-/// 10000-01-01T00:00:00Z: partitions have four-digit years.
-const MAX_SECONDS: i64 = 253_402_300_800;
+/// A day before 10000-01-01T00:00:00Z: partitions have four-digit years in every time zone.
+const MAX_SECONDS: i64 = 253_402_300_800 - 86_400;
 
 /// What one line turned into.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,11 @@ impl Reject {
 /// Normalize one line (without its line terminator; a trailing CR is tolerated).
 pub fn normalize_line(line: &[u8]) -> Line<'_> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.iter().all(u8::is_ascii_whitespace) {
+    // JSON whitespace only: a form feed is not blank, it is invalid JSON.
+    if line
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    {
         return Line::Blank;
     }
     let text = match std::str::from_utf8(line) {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::fsutil::create_dir_all_durable;
+use crate::fsutil::{create_dir_all_durable, fsync_dir};
 use crate::normalize::Reject;
 
 /// One quarantined line.
@@ -87,6 +87,21 @@ impl Quarantine {
         })
     }
 
+    /// Open the quarantine of a raw file that is read again from the start because it was
+    /// replaced: the old entries are moved aside to `aside` (they describe the old content), so
+    /// the lines of the new content are quarantined once. Repeatable after a crash: when `aside`
+    /// already exists, the current file only holds entries of the interrupted run and is emptied.
+    pub fn open_replaced(path: &Path, aside: &Path) -> Result<Self> {
+        if path.exists() && !aside.exists() {
+            std::fs::rename(path, aside).map_err(|e| Error::io("move aside", path, e))?;
+            if let Some(dir) = path.parent() {
+                fsync_dir(dir)?;
+            }
+            tracing::info!(old = %aside.display(), "kept the quarantine of the raw file's previous content aside");
+        }
+        Quarantine::open(path, 0)
+    }
+
     /// Append one entry.
     pub fn push(&mut self, entry: &RejectEntry<'_>) -> Result<()> {
         if self.out.is_none() {
@@ -117,6 +132,10 @@ impl Quarantine {
                 .map_err(|e| Error::io("write quarantine", &self.path, e.into_error()))?;
             f.sync_all()
                 .map_err(|e| Error::io("fsync quarantine", &self.path, e))?;
+            // The file may be new: make its directory entry durable too.
+            if let Some(dir) = self.path.parent() {
+                fsync_dir(dir)?;
+            }
         }
         Ok(self.len)
     }

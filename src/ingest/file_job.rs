@@ -91,10 +91,12 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     };
     let meta = std::fs::metadata(&raw.path).map_err(|e| Error::io("stat", &raw.path, e))?;
     let stat = FileStat::of(&meta);
-    if status == Status::Complete && ctx.settled.is_settled(&name, &stat) {
+    let cp_path = ctx.layout.checkpoint_path(raw.date);
+    // The checkpoint must still be there: moving it aside is how an operator asks for a re-read.
+    if status == Status::Complete && ctx.settled.is_settled(&name, &stat) && cp_path.exists() {
         return Ok(None); // fully ingested and untouched since
     }
-    let previous = Checkpoint::load(&ctx.layout.checkpoint_path(raw.date))?;
+    let previous = Checkpoint::load(&cp_path)?;
     if let Some(cp) = &previous
         && cp.status == status
         && cp.stat == Some(stat)
@@ -174,8 +176,15 @@ fn parse_lines(
     seq: u64,
 ) -> Result<ParseOutput> {
     let name = job.name.as_str();
-    let committed = job.previous.as_ref().map_or(0, |cp| cp.rejects_bytes);
-    let mut quarantine = Quarantine::open(&ctx.layout.rejects_path(job.raw.date), committed)?;
+    let rejects = ctx.layout.rejects_path(job.raw.date);
+    let mut quarantine = match &job.previous {
+        Some(cp) if job.reprocessed => {
+            let aside = rejects.with_extension(format!("jsonl.replaced-{}", cp.fingerprint.tail));
+            Quarantine::open_replaced(&rejects, &aside)?
+        }
+        Some(cp) => Quarantine::open(&rejects, cp.rejects_bytes)?,
+        None => Quarantine::open(&rejects, 0)?,
+    };
     let file = job
         .file
         .try_clone()

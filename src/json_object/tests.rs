@@ -199,6 +199,28 @@ proptest! {
 }
 
 #[test]
+fn nesting_deeper_than_128_levels_is_refused() {
+    // serde_json's raw values have no depth limit; ours bounds the recursion of the skipper.
+    for inner in ["1", ""] {
+        let nested = |depth: usize| {
+            format!(
+                "{{\"a\":{}{}{}}}",
+                "[".repeat(depth),
+                inner,
+                "]".repeat(depth)
+            )
+        };
+        agree(&nested(100));
+        assert!(mine(&nested(127)).is_ok(), "{inner:?}");
+        let err = mine(&nested(128)).unwrap_err();
+        assert!(
+            matches!(&err, ObjectError::Syntax(m) if m.contains("nesting")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
 fn keys_borrow_when_plain() {
     let mut out = Vec::new();
     parse_object(r#"{"plain":1,"esc\u0041":2}"#, &mut out).unwrap();

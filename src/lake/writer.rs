@@ -403,11 +403,16 @@ impl Encoder {
         Ok(())
     }
 
+    /// The error that stopped the encoder. Results of files sealed before it may still be
+    /// queued ahead of it; they are skipped (their files are dropped, so their temp files go).
     fn next_error(&mut self) -> Error {
         self.tx = None;
-        match self.results.recv() {
-            Ok(Err(e)) => e,
-            _ => Error::data("the encoder thread", "stopped unexpectedly"),
+        loop {
+            match self.results.recv() {
+                Ok(Ok(_sealed_earlier)) => continue,
+                Ok(Err(e)) => return e,
+                Err(_) => return Error::data("the encoder thread", "stopped unexpectedly"),
+            }
         }
     }
 
@@ -463,4 +468,54 @@ pub fn publish(staged: StagedFile, partition_dir: &Path, run_id: &str) -> Result
         }
     }
     unreachable!("some name is free")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::text;
+
+    fn batch(n: usize) -> RecordBatch {
+        let mut buffer = RowBuffer::default();
+        for i in 0..n {
+            let mut r = Record {
+                msg_id: i.to_string().into(),
+                create_time: 100 - i as i64,
+                ..Default::default()
+            };
+            r.text[text::CHATROOM] = Some(if i % 2 == 0 { "b" } else { "a" }.into());
+            buffer.push(&r);
+        }
+        buffer.take_batch()
+    }
+
+    #[test]
+    fn sort_orders_by_chatroom_then_time() {
+        let sorted = sort_batch(&batch(4));
+        let ids = sorted.column(0).as_string::<i32>();
+        // a: ids 3 (t=97), 1 (t=99); b: ids 2 (t=98), 0 (t=100)
+        assert_eq!(
+            ids.iter().flatten().collect::<Vec<_>>(),
+            ["3", "1", "2", "0"]
+        );
+    }
+
+    #[test]
+    fn encoder_reports_the_io_error_that_stopped_it() {
+        // Regression: a sealed file's OK result queued ahead of the error was taken for the
+        // error, and the run ended with "stopped unexpectedly" (exit 65) instead of the I/O error.
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("staging");
+        std::fs::create_dir(&staging).unwrap();
+        let key = PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        let mut encoder = Encoder::spawn(&staging, writer_properties(Codec::Snappy).unwrap());
+        encoder.write(0, key, batch(3)).unwrap();
+        encoder.seal(0).unwrap();
+        std::fs::remove_dir(&staging)
+            .unwrap_or_else(|_| std::fs::remove_dir_all(&staging).unwrap());
+        let err = (0..100)
+            .find_map(|_| encoder.write(1, key, batch(3)).err())
+            .expect("the encoder stops once it cannot create a file");
+        assert_eq!(err.exit_code() as u8, 74, "{err}");
+    }
 }

@@ -244,6 +244,11 @@ fn lone_surrogates_are_repaired() {
 fn blank_lines_bom_free_and_crlf() {
     assert_eq!(normalize_line(b""), Line::Blank);
     assert_eq!(normalize_line(b"  \t\r"), Line::Blank);
+    // A form feed is not JSON whitespace (regression: it used to count as blank).
+    assert!(matches!(
+        normalize_line(b"\x0c"),
+        Line::Reject(Reject::InvalidJson(_))
+    ));
     assert_eq!(
         record("{\"msg_id\":1,\"create_time\":1}\r").record.msg_id,
         "1"

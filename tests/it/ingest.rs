@@ -472,3 +472,48 @@ fn two_ingests_at_once_leave_the_lake_intact() {
     assert!(a.status.success() && b.status.success());
     assert_eq!(env.id_counts().len(), expected + 1);
 }
+
+#[test]
+fn a_replaced_raw_file_quarantines_its_bad_lines_once() {
+    // Regression: the old quarantine was kept and the same bad lines were appended again.
+    let env = TestEnv::new();
+    let t = shanghai(2026, 1, 20, 8, 0, 0);
+    let content = msg("1", t, "a") + "{\"msg_id\": broken\n" + &msg("2", t, "b");
+    env.append_raw("2026-01-20", &content);
+    env.ingest(&[]);
+    // The collector rewrote the file: same bad line, one message changed, one added.
+    let replaced =
+        msg("1", t, "a") + "{\"msg_id\": broken\n" + &msg("2", t, "B") + &msg("3", t, "c");
+    fs::write(env.raw_path("2026-01-20"), replaced).unwrap();
+    let v = env.ingest(&[]);
+    assert_eq!(v["files"]["2026-01-20.jsonl"]["reprocessed"], true);
+    assert_eq!(v["rejected"], 1);
+    let current = fs::read_to_string(env.data.join("metadata/rejects/2026-01-20.jsonl")).unwrap();
+    assert_eq!(
+        current.lines().count(),
+        1,
+        "the current quarantine holds the bad line once"
+    );
+    let aside: Vec<_> = fs::read_dir(env.data.join("metadata/rejects"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".replaced-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old content's quarantine is kept aside");
+    assert_eq!(env.id_counts().len(), 3);
+}
+
+#[test]
+fn moving_a_checkpoint_aside_reads_the_file_again() {
+    let env = TestEnv::new();
+    let t = shanghai(2026, 1, 20, 8, 0, 0);
+    env.append_raw("2026-01-20", &(msg("1", t, "a") + &msg("2", t, "b")));
+    env.ingest(&[]);
+    assert_eq!(env.ingest(&[])["lines_read"], 0);
+    let cp = env.data.join("metadata/checkpoints/2026-01-20.json");
+    fs::rename(&cp, env.data.join("old-checkpoint.json")).unwrap();
+    let v = env.ingest(&[]);
+    assert_eq!(v["lines_read"], 2);
+    assert_eq!(v["duplicates"], 2);
+    assert_eq!(v["written"], 0);
+}

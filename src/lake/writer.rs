@@ -237,21 +237,41 @@ pub fn sort_batch(batch: &RecordBatch) -> RecordBatch {
         .enumerate()
         .map(|(i, r)| (*r, i as u32 + 1))
         .collect();
-    let mut keys: Vec<(u32, i64, u32)> = (0..batch.num_rows())
+    let room_of: Vec<u32> = (0..batch.num_rows())
         .map(|i| {
-            let room = if rooms.is_valid(i) {
+            if rooms.is_valid(i) {
                 rank[rooms.value(i)]
             } else {
                 0
-            };
-            (room, times.value(i), i as u32)
+            }
         })
         .collect();
-    if keys.is_sorted() {
+    // Counting sort by chatroom (stable, so arrival order within a room), then fix up the rooms
+    // whose rows did not arrive in time order (late arrivals): usually none.
+    let mut starts = vec![0usize; distinct.len() + 2];
+    for &r in &room_of {
+        starts[r as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut order = vec![0u32; room_of.len()];
+    let mut next = starts.clone();
+    for (i, &r) in room_of.iter().enumerate() {
+        order[next[r as usize]] = i as u32;
+        next[r as usize] += 1;
+    }
+    for room in starts.windows(2) {
+        let group = &mut order[room[0]..room[1]];
+        if !group.is_sorted_by_key(|&i| times.value(i as usize)) {
+            group.sort_by_key(|&i| times.value(i as usize)); // stable: ties keep arrival order
+        }
+    }
+    if order.iter().enumerate().all(|(pos, &i)| pos as u32 == i) {
         return batch.clone();
     }
-    keys.sort_unstable();
-    let indices = UInt32Array::from_iter_values(keys.iter().map(|k| k.2));
+    let keys = order;
+    let indices = UInt32Array::from(keys);
     take_record_batch(batch, &indices).expect("indices are in bounds")
 }
 

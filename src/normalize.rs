@@ -339,7 +339,7 @@ fn build_record(entries: Entries<'_>) -> Result<Normalized<'_>, Reject> {
         return Err(Reject::Missing(col::CREATE_TIME));
     }
     if !extras.is_empty() {
-        record.extra_fields = Some(extra_fields_json(&extras));
+        record.extra_fields = Some(Cow::Owned(extra_fields_json(&extras)));
     }
     Ok(Normalized {
         record,

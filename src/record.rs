@@ -50,7 +50,7 @@ pub struct Record<'a> {
     /// from_username, to_username, chatroom, chatroom_sender, content, source (see [`TEXT_COLUMNS`]).
     pub text: [Option<Cow<'a, str>>; 6],
     /// A JSON object text of every key the schema does not know, or that had an unusable type.
-    pub extra_fields: Option<String>,
+    pub extra_fields: Option<Cow<'a, str>>,
 }
 
 /// Index into [`Record::text`].
@@ -76,7 +76,7 @@ impl Record<'_> {
             create_time: self.create_time,
             msg_type: self.msg_type,
             text: self.text.map(|t| t.map(|s| Cow::Owned(s.into_owned()))),
-            extra_fields: self.extra_fields,
+            extra_fields: self.extra_fields.map(|s| Cow::Owned(s.into_owned())),
         }
     }
 

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
+use std::sync::mpsc::sync_channel;
 
 use chrono::NaiveDate;
 
@@ -26,12 +27,12 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::fsutil::create_dir_all_durable;
 use crate::ingest::RunContext;
+use crate::ingest::chunk_rows::{BatchRows, ChunkRows, run_normalizer};
 use crate::ingest::summary::FileSummary;
-use crate::jsonl::{JsonlReader, RawLine};
+use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row;
 use crate::lake::writer::{Encoder, RowBuffer, StagedFile, publish};
-use crate::normalize::{Line, normalize_line};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
 
@@ -190,83 +191,42 @@ fn parse_lines(
         .try_clone()
         .map_err(|e| Error::io("open", &job.raw.path, e))?;
     let closed = job.status == Status::Complete;
-    let mut reader = JsonlReader::new(file, job.start, job.next_line, closed)
+    let reader = JsonlReader::new(file, job.start, job.next_line, closed)
         .map_err(|e| Error::io("read", &job.raw.path, e))?;
-    let mut counts = Counts::default();
-    let mut buffers: BTreeMap<PartitionKey, RowBuffer> = BTreeMap::new();
-    let mut lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>> = HashMap::new();
-    let mut last: Option<(String, i64)> = None;
-    let mut buffered = 0usize;
-
-    while let Some(chunk) = reader
-        .next_chunk()
-        .map_err(|e| Error::io("read", &job.raw.path, e))?
-    {
-        counts.bytes_read += chunk.data.len() as u64;
-        let lines: Vec<RawLine<'_>> = chunk.lines().collect();
-        let (first, second) = normalize_all(&lines);
-        for (line, (normalized, hash)) in lines.iter().zip(first.into_iter().chain(second)) {
-            counts.lines_read += 1;
-            let normalized = match normalized {
-                Line::Blank => {
-                    counts.blank += 1;
-                    continue;
-                }
-                Line::Reject(reject) => {
-                    counts.rejected += 1;
-                    if counts.rejected <= LOG_LIMIT {
-                        tracing::warn!(raw_file = name, line = line.number, offset = line.offset, reason = %reject, "rejected line quarantined");
-                    }
-                    quarantine.push(&RejectEntry::new(
-                        name,
-                        line.number,
-                        line.offset,
-                        &reject,
-                        line.bytes,
-                    ))?;
-                    continue;
-                }
-                Line::Record(n) => n,
-            };
-            counts.type_conflicts += u64::from(normalized.type_conflicts);
-            counts.repaired += u64::from(normalized.repaired);
-            let record = normalized.record;
-            let key = ctx.partitioner.key(record.create_time);
-            let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
-            match seen.check_insert(&record.msg_id, hash) {
-                Seen::New => {
-                    let buffer = buffers.entry(key).or_default();
-                    let before = buffer.bytes();
-                    buffer.push(&record);
-                    buffered += buffer.bytes() - before;
-                    counts.written += 1;
-                    if buffer.bytes() >= ctx.row_group_bytes {
-                        buffered -= buffer.bytes();
-                        encoder.write(seq, key, buffer.take_batch())?;
-                    }
-                }
-                Seen::Duplicate { first_hash } => {
-                    counts.duplicates += 1;
-                    if first_hash == UNKNOWN_HASH {
-                        lake_duplicates.entry(key).or_default().push(LakeDuplicate {
-                            msg_id: record.msg_id.to_string(),
-                            hash,
-                            line: line.number,
-                        });
-                    } else if first_hash != hash {
-                        counts.conflicting_duplicates += 1;
-                        if counts.conflicting_duplicates <= LOG_LIMIT {
-                            warn_conflict(name, line.number, &record.msg_id);
-                        }
-                    }
-                }
-            }
-            last = Some((record.msg_id.into_owned(), record.create_time));
-            if buffered > ctx.buffer_budget {
-                buffered = flush_largest(&mut buffers, encoder, seq)?;
-            }
-        }
-    }
+    let mut state = ApplyState {
+        name,
+        seq,
+        counts: Counts::default(),
+        buffers: BTreeMap::new(),
+        lake_duplicates: HashMap::new(),
+        last: None,
+        buffered: 0,
+    };
+    // One thread reads and normalizes chunk N+1 while this one deduplicates and buffers chunk N.
+    let (tx, rx) = sync_channel(1);
+    let (reader, applied) = std::thread::scope(|scope| {
+        let normalizer = std::thread::Builder::new()
+            .name("wxlake-normalizer".into())
+            .spawn_scoped(scope, move || run_normalizer(reader, tx))
+            .expect("spawn the normalizer thread");
+        let applied = rx.iter().try_for_each(|rows| {
+            let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
+            state.apply(ctx, rows, &mut quarantine, encoder)
+        });
+        drop(rx); // unblocks the normalizer if this side stopped early
+        (
+            normalizer.join().expect("the normalizer does not panic"),
+            applied,
+        )
+    });
+    applied?;
+    let ApplyState {
+        mut counts,
+        buffers,
+        lake_duplicates,
+        last,
+        ..
+    } = state;
     let held_back_bytes = if reader.has_held_back_tail() {
         let len = job
             .file
@@ -311,33 +271,82 @@ fn parse_lines(
     })
 }
 
-/// Normalize `lines` (and hash their records), in parallel halves when there are enough of
-/// them: the pure part of ingest spreads over both cores, and the order-dependent part (dedup,
-/// buffering) then runs over the results in line order.
-type Normalized<'a> = Vec<(Line<'a>, u64)>;
-
-fn normalize_all<'a>(lines: &[RawLine<'a>]) -> (Normalized<'a>, Normalized<'a>) {
-    fn one<'a>(line: &RawLine<'a>) -> (Line<'a>, u64) {
-        let normalized = normalize_line(line.bytes);
-        let hash = match &normalized {
-            Line::Record(n) => n.record.content_hash(),
-            _ => 0,
-        };
-        (normalized, hash)
-    }
-    if lines.len() < PARALLEL_MIN_LINES {
-        return (lines.iter().map(one).collect(), Vec::new());
-    }
-    let (first, second) = lines.split_at(lines.len() / 2);
-    std::thread::scope(|scope| {
-        let helper = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
-        let first: Vec<_> = first.iter().map(one).collect();
-        (first, helper.join().expect("normalizing does not panic"))
-    })
+/// The order-dependent half of reading a file: dedup and partition buffering, chunk by chunk.
+struct ApplyState<'a> {
+    name: &'a str,
+    seq: u64,
+    counts: Counts,
+    buffers: BTreeMap<PartitionKey, RowBuffer>,
+    lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>>,
+    last: Option<(String, i64)>,
+    buffered: usize,
 }
 
-/// Below this many lines in a chunk, normalizing on one thread is cheaper than a second one.
-const PARALLEL_MIN_LINES: usize = 512;
+impl ApplyState<'_> {
+    fn apply(
+        &mut self,
+        ctx: &mut RunContext,
+        rows: ChunkRows,
+        quarantine: &mut Quarantine,
+        encoder: &mut Encoder,
+    ) -> Result<()> {
+        let name = self.name;
+        for (k, r) in (1..).zip(&rows.rejects) {
+            if self.counts.rejected + k <= LOG_LIMIT {
+                tracing::warn!(raw_file = name, line = r.line, offset = r.offset, reason = %r.reject, "rejected line quarantined");
+            }
+            quarantine.push(&RejectEntry::new(
+                name, r.line, r.offset, &r.reject, &r.bytes,
+            ))?;
+        }
+        self.counts += rows.counts;
+        let view = BatchRows::new(&rows.batch);
+        for (i, meta) in rows.rows.iter().enumerate() {
+            let record = view.record(i);
+            let key = ctx.partitioner.key(record.create_time);
+            let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
+            match seen.check_insert(&record.msg_id, meta.hash) {
+                Seen::New => {
+                    let buffer = self.buffers.entry(key).or_default();
+                    let before = buffer.bytes();
+                    buffer.push(&record);
+                    self.buffered += buffer.bytes() - before;
+                    self.counts.written += 1;
+                    if buffer.bytes() >= ctx.row_group_bytes {
+                        self.buffered -= buffer.bytes();
+                        encoder.write(self.seq, key, buffer.take_batch())?;
+                    }
+                }
+                Seen::Duplicate { first_hash } => {
+                    self.counts.duplicates += 1;
+                    if first_hash == UNKNOWN_HASH {
+                        self.lake_duplicates
+                            .entry(key)
+                            .or_default()
+                            .push(LakeDuplicate {
+                                msg_id: record.msg_id.to_string(),
+                                hash: meta.hash,
+                                line: meta.line,
+                            });
+                    } else if first_hash != meta.hash {
+                        self.counts.conflicting_duplicates += 1;
+                        if self.counts.conflicting_duplicates <= LOG_LIMIT {
+                            warn_conflict(name, meta.line, &record.msg_id);
+                        }
+                    }
+                }
+            }
+            if self.buffered > ctx.buffer_budget {
+                self.buffered = flush_largest(&mut self.buffers, encoder, self.seq)?;
+            }
+        }
+        if let Some(i) = rows.rows.len().checked_sub(1) {
+            let record = view.record(i);
+            self.last = Some((record.msg_id.into_owned(), record.create_time));
+        }
+        Ok(())
+    }
+}
 
 /// Publish what the encoder staged for `parsed`, make its rejects durable, then advance its
 /// checkpoint.

@@ -5,6 +5,7 @@
 //! file with unprocessed bytes are read, so the nightly run for `today` also finishes yesterday's
 //! tail and catches up after a missed night.
 
+pub mod chunk_rows;
 pub mod file_job;
 pub mod lake_ids;
 pub mod settled;

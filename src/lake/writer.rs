@@ -156,7 +156,7 @@ impl RowBuffer {
             bytes += value.as_ref().map_or(0, |v| v.len());
         }
         self.extra_fields.append_option(r.extra_fields.as_deref());
-        bytes += r.extra_fields.as_ref().map_or(0, String::len);
+        bytes += r.extra_fields.as_ref().map_or(0, |s| s.len());
         self.rows += 1;
         self.bytes += bytes;
     }

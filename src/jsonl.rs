@@ -103,7 +103,7 @@ impl JsonlReader {
             next_line,
             closed,
             eof: false,
-            chunk_size: 8 << 20,
+            chunk_size: 4 << 20,
         })
     }
 

@@ -31,7 +31,7 @@ pub use summary::{FileSummary, IngestSummary};
 
 /// Bytes of rows buffered across all partitions before the largest is written out as a row
 /// group. Bounds ingest's memory independently of the raw file's size.
-pub const DEFAULT_BUFFER_BUDGET: usize = 32 << 20;
+pub const DEFAULT_BUFFER_BUDGET: usize = 24 << 20;
 
 /// Bytes of rows in one partition's buffer that make a row group. Smaller than the budget so
 /// that the encoder thread starts while the raw file is still being read.

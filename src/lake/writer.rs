@@ -124,8 +124,7 @@ pub struct RowBuffer {
     extra_fields: StringBuilder,
     rows: usize,
     bytes: usize,
-    /// Value bytes per string column in the last batch: capacity hints for the next one.
-    last_sizes: [usize; 8],
+    /// Rows of the previous batch: with this one, a capacity hint for the next.
     last_rows: usize,
 }
 
@@ -139,7 +138,6 @@ impl Default for RowBuffer {
             extra_fields: StringBuilder::new(),
             rows: 0,
             bytes: 0,
-            last_sizes: [0; 8],
             last_rows: 0,
         }
     }
@@ -206,7 +204,6 @@ impl RowBuffer {
             *b = StringBuilder::with_capacity(rows_cap, cap(sizes[i + 1]));
         }
         self.extra_fields = StringBuilder::with_capacity(rows_cap, cap(sizes[7]));
-        self.last_sizes = sizes;
         self.last_rows = rows;
         self.rows = 0;
         self.bytes = 0;

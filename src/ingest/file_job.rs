@@ -15,8 +15,9 @@
 //! [`commit`] (steps 1–4, once the encoder has finished the file's row groups). The run parses
 //! file N+1 while the encoder finishes file N.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use chrono::NaiveDate;
@@ -31,7 +32,7 @@ use crate::ingest::chunk_rows::{BatchRows, ChunkRows, run_normalizer};
 use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
-use crate::lake::reader::for_each_row;
+use crate::lake::reader::for_each_row_with_ids;
 use crate::lake::writer::{Encoder, RowBuffer, StagedFile, publish};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
@@ -94,7 +95,10 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     let stat = FileStat::of(&meta);
     let cp_path = ctx.layout.checkpoint_path(raw.date);
     // The checkpoint must still be there: moving it aside is how an operator asks for a re-read.
-    if status == Status::Complete && ctx.settled.is_settled(&name, &stat) && cp_path.exists() {
+    if status == Status::Complete
+        && ctx.settled.is_settled(&name, &stat)
+        && ctx.checkpoints_at_start.contains(&raw.date)
+    {
         return Ok(None); // fully ingested and untouched since
     }
     let previous = Checkpoint::load(&cp_path)?;
@@ -494,18 +498,15 @@ fn compare_with_stored(
 ) -> Result<u64> {
     let mut conflicting = 0;
     for (key, dups) in dups {
-        let wanted: HashMap<&str, u64> = dups.iter().map(|d| (d.msg_id.as_str(), d.hash)).collect();
+        let wanted: Arc<HashSet<String>> =
+            Arc::new(dups.iter().map(|d| d.msg_id.clone()).collect());
         let mut stored: HashMap<String, u64> = HashMap::new();
         for path in ctx.layout.partition_files(key)? {
-            for_each_row(
-                &path,
-                |id| wanted.contains_key(id),
-                |row| {
-                    stored
-                        .entry(row.msg_id.to_string())
-                        .or_insert_with(|| row.content_hash());
-                },
-            )?;
+            for_each_row_with_ids(&path, wanted.clone(), |row| {
+                stored
+                    .entry(row.msg_id.to_string())
+                    .or_insert_with(|| row.content_hash());
+            })?;
         }
         for d in &dups {
             if stored.get(&d.msg_id).is_some_and(|h| *h != d.hash) {

@@ -76,6 +76,9 @@ pub struct RunContext {
     /// See [`ROW_GROUP_BYTES`].
     pub row_group_bytes: usize,
     pub settled: settled::SettledIndex,
+    /// Dates whose checkpoint existed when the run started (one directory listing instead of a
+    /// `stat` per raw file).
+    pub checkpoints_at_start: BTreeSet<chrono::NaiveDate>,
     pub partitions_written: BTreeSet<PartitionKey>,
 }
 
@@ -110,6 +113,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         buffer_budget: opts.buffer_budget,
         row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),
         settled: settled::SettledIndex::load(&layout),
+        checkpoints_at_start: layout.checkpoint_dates()?,
         partitions_written: BTreeSet::new(),
         layout,
     };

@@ -96,6 +96,28 @@ impl Layout {
     pub fn settled_index_path(&self) -> PathBuf {
         self.metadata_dir().join("raw_index.json")
     }
+    /// Dates that have a checkpoint file.
+    pub fn checkpoint_dates(&self) -> Result<std::collections::BTreeSet<NaiveDate>> {
+        let dir = self.metadata_dir().join("checkpoints");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        let mut dates = std::collections::BTreeSet::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+            let name = entry.file_name();
+            if let Some(date) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(crate::dates::parse_ymd)
+            {
+                dates.insert(date);
+            }
+        }
+        Ok(dates)
+    }
     pub fn rejects_dir(&self) -> PathBuf {
         self.metadata_dir().join("rejects")
     }

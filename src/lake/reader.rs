@@ -3,14 +3,18 @@
 //! Schema-on-read: a column a file does not have reads as null, and columns a file has beyond
 //! the current schema are ignored.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter,
+};
 
 use crate::error::{Error, Result};
 use crate::record::{RowView, TEXT_COLUMNS, col};
@@ -21,9 +25,31 @@ fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Open `path` reading only `columns` (those it has).
 pub fn open_projected(path: &Path, columns: &[&str]) -> Result<ParquetRecordBatchReader> {
+    open_filtered(path, columns, None)
+}
+
+/// Like [`open_projected`], but with `ids`, decode the other columns only for rows whose msg_id
+/// is in `ids` (a Parquet row filter: the msg_id column is read first).
+fn open_filtered(
+    path: &Path,
+    columns: &[&str],
+    ids: Option<Arc<HashSet<String>>>,
+) -> Result<ParquetRecordBatchReader> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(path, e))?;
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(path, e))?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    if let Some(ids) = ids {
+        let id_mask = ProjectionMask::columns(builder.parquet_schema(), [col::MSG_ID]);
+        let predicate = ArrowPredicateFn::new(id_mask, move |batch: RecordBatch| {
+            let column = batch.column(0).as_string::<i32>();
+            Ok(column
+                .iter()
+                .map(|id| Some(id.is_some_and(|id| ids.contains(id))))
+                .collect::<BooleanArray>())
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
     builder
         .with_projection(mask)
         .with_batch_size(8192)
@@ -49,6 +75,26 @@ pub fn for_each_msg_id(path: &Path, mut f: impl FnMut(&str)) -> Result<u64> {
 /// Call `f` with every full row of `path` for which `want(msg_id)` holds.
 pub fn for_each_row(
     path: &Path,
+    want: impl FnMut(&str) -> bool,
+    f: impl FnMut(RowView<'_>),
+) -> Result<()> {
+    rows(path, None, want, f)
+}
+
+/// Call `f` with every full row of `path` whose msg_id is in `ids`, decoding the other columns
+/// only for those rows.
+pub fn for_each_row_with_ids(
+    path: &Path,
+    ids: Arc<HashSet<String>>,
+    f: impl FnMut(RowView<'_>),
+) -> Result<()> {
+    let wanted = ids.clone();
+    rows(path, Some(ids), move |id| wanted.contains(id), f)
+}
+
+fn rows(
+    path: &Path,
+    ids: Option<Arc<HashSet<String>>>,
     mut want: impl FnMut(&str) -> bool,
     mut f: impl FnMut(RowView<'_>),
 ) -> Result<()> {
@@ -59,7 +105,7 @@ pub fn for_each_row(
         col::EXTRA_FIELDS,
     ];
     columns.extend(TEXT_COLUMNS);
-    for batch in open_projected(path, &columns)? {
+    for batch in open_filtered(path, &columns, ids)? {
         let batch = batch.map_err(|e| corrupt(path, e))?;
         let ids =
             string_column(&batch, col::MSG_ID).ok_or_else(|| corrupt(path, "no msg_id column"))?;
@@ -161,6 +207,10 @@ mod tests {
         .unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0], ("2".to_string(), Some("hello 2".to_string())));
+        let ids: Arc<HashSet<String>> = Arc::new(["2".to_string(), "4".to_string()].into());
+        let mut filtered = Vec::new();
+        for_each_row_with_ids(&path, ids, |r| filtered.push(r.msg_id.to_string())).unwrap();
+        assert_eq!(filtered, ["2", "4"]);
         let back = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(back, 1, "the staged temp file is gone after publishing");
     }

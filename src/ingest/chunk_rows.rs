@@ -40,8 +40,6 @@ pub struct ChunkRows {
     /// The chunk's records in line order.
     pub batch: RecordBatch,
     pub rows: Vec<RowMeta>,
-    /// Approximate bytes of the batch's values.
-    pub bytes: usize,
 }
 
 /// Normalize every line of `chunk`, collecting records in `buffer` (reused across chunks).
@@ -76,13 +74,11 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer) -> ChunkRows {
             }
         }
     }
-    let bytes = buffer.bytes();
     ChunkRows {
         counts,
         rejects,
         batch: buffer.take_batch(),
         rows,
-        bytes,
     }
 }
 

@@ -33,7 +33,7 @@ use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;
-use crate::lake::writer::{Encoder, Pieces, StagedFile, publish};
+use crate::lake::writer::{Encoder, RowBuffer, StagedFile, publish};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
 
@@ -257,10 +257,10 @@ fn parse_lines(
         );
     }
     let mut partitions = BTreeSet::new();
-    for (key, mut pieces) in buffers {
+    for (key, mut buffer) in buffers {
         partitions.insert(key);
-        if pieces.rows() > 0 {
-            encoder.write(seq, key, pieces.take())?;
+        if buffer.rows() > 0 {
+            encoder.write(seq, key, buffer.take_batch())?;
         }
     }
     encoder.seal(seq)?;
@@ -280,7 +280,7 @@ struct ApplyState<'a> {
     name: &'a str,
     seq: u64,
     counts: Counts,
-    buffers: BTreeMap<PartitionKey, Pieces>,
+    buffers: BTreeMap<PartitionKey, RowBuffer>,
     lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>>,
     last: Option<(String, i64)>,
     buffered: usize,
@@ -305,16 +305,21 @@ impl ApplyState<'_> {
         }
         self.counts += rows.counts;
         let view = BatchRows::new(&rows.batch);
-        // New rows of this chunk per partition, in line order; buffered after the loop.
-        let mut selected: BTreeMap<PartitionKey, Vec<u32>> = BTreeMap::new();
         for (i, meta) in rows.rows.iter().enumerate() {
             let record = view.record(i);
             let key = ctx.partitioner.key(record.create_time);
             let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
             match seen.check_insert(&record.msg_id, meta.hash) {
                 Seen::New => {
-                    selected.entry(key).or_default().push(i as u32);
+                    let buffer = self.buffers.entry(key).or_default();
+                    let before = buffer.bytes();
+                    buffer.push(&record);
+                    self.buffered += buffer.bytes() - before;
                     self.counts.written += 1;
+                    if buffer.bytes() >= ctx.row_group_bytes {
+                        self.buffered -= buffer.bytes();
+                        encoder.write(self.seq, key, buffer.take_batch())?;
+                    }
                 }
                 Seen::Duplicate { first_hash } => {
                     self.counts.duplicates += 1;
@@ -335,25 +340,13 @@ impl ApplyState<'_> {
                     }
                 }
             }
+            if self.buffered > ctx.buffer_budget {
+                self.buffered = flush_largest(&mut self.buffers, encoder, self.seq)?;
+            }
         }
         if let Some(i) = rows.rows.len().checked_sub(1) {
             let record = view.record(i);
             self.last = Some((record.msg_id.into_owned(), record.create_time));
-        }
-        let total = rows.rows.len().max(1);
-        let batch = Arc::new(rows.batch);
-        for (key, sel) in selected {
-            let bytes = rows.bytes * sel.len() / total;
-            let pieces = self.buffers.entry(key).or_default();
-            pieces.add(&batch, sel, bytes);
-            self.buffered += bytes;
-            if pieces.bytes() >= ctx.row_group_bytes {
-                self.buffered -= pieces.bytes();
-                encoder.write(self.seq, key, pieces.take())?;
-            }
-        }
-        if self.buffered > ctx.buffer_budget {
-            self.buffered = flush_largest(&mut self.buffers, encoder, self.seq)?;
         }
         Ok(())
     }
@@ -486,14 +479,14 @@ fn warn_conflict(raw_file: &str, line: u64, msg_id: &str) {
 
 /// Hand the largest buffer to the encoder as one row group; returns the bytes still buffered.
 fn flush_largest(
-    buffers: &mut BTreeMap<PartitionKey, Pieces>,
+    buffers: &mut BTreeMap<PartitionKey, RowBuffer>,
     encoder: &mut Encoder,
     seq: u64,
 ) -> Result<usize> {
-    if let Some((key, pieces)) = buffers.iter_mut().max_by_key(|(_, b)| b.bytes()) {
-        encoder.write(seq, *key, pieces.take())?;
+    if let Some((key, buffer)) = buffers.iter_mut().max_by_key(|(_, b)| b.bytes()) {
+        encoder.write(seq, *key, buffer.take_batch())?;
     }
-    Ok(buffers.values().map(Pieces::bytes).sum())
+    Ok(buffers.values().map(RowBuffer::bytes).sum())
 }
 
 /// Count the duplicates of stored rows whose fields differ from the stored copy.

@@ -17,8 +17,7 @@ use std::thread::JoinHandle;
 use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow_select::interleave::interleave_record_batch;
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_select::take::take_record_batch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -212,145 +211,65 @@ impl RowBuffer {
     }
 }
 
-/// Rows of one partition waiting to become a row group: selections of chunk batches, shared
-/// rather than copied. A small selection (a few late arrivals in a chunk that belongs to another
-/// day) is copied out, so that it does not keep its whole chunk alive.
-#[derive(Debug, Default)]
-pub struct Pieces {
-    parts: Vec<(Arc<RecordBatch>, Vec<u32>)>,
-    rows: usize,
-    bytes: usize,
-}
-
-impl Pieces {
-    /// All rows of `batch`, in order.
-    pub fn whole(batch: RecordBatch) -> Self {
-        let mut pieces = Pieces::default();
-        let n = batch.num_rows();
-        pieces.add(&Arc::new(batch), (0..n as u32).collect(), 0);
-        pieces
-    }
-
-    /// Add rows `rows` (in arrival order) of `batch`; `bytes` estimates their size.
-    pub fn add(&mut self, batch: &Arc<RecordBatch>, rows: Vec<u32>, bytes: usize) {
-        self.rows += rows.len();
-        self.bytes += bytes;
-        if rows.len() * 2 < batch.num_rows() {
-            let n = rows.len() as u32;
-            let small =
-                take_record_batch(batch, &UInt32Array::from(rows)).expect("indices are in bounds");
-            self.parts.push((Arc::new(small), (0..n).collect()));
-        } else {
-            self.parts.push((batch.clone(), rows));
-        }
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Estimated bytes of the rows held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// Take everything, leaving this empty.
-    pub fn take(&mut self) -> Pieces {
-        std::mem::take(self)
-    }
-
-    /// One batch of all the rows, sorted by (chatroom, nulls first; create_time), ties in arrival
-    /// order. Chatrooms are few: they are ranked once, rows are counting-sorted by rank, and only
-    /// rooms whose rows did not arrive in time order (late arrivals) are sorted by time. The rows
-    /// are copied once, straight into sorted order.
-    pub fn sorted_batch(&self) -> RecordBatch {
-        let columns: Vec<(&StringArray, &Int64Array)> = self
-            .parts
-            .iter()
-            .map(|(batch, _)| {
-                let rooms = batch
-                    .column_by_name(col::CHATROOM)
-                    .expect("lake column")
-                    .as_string::<i32>();
-                let times = batch
-                    .column_by_name(col::CREATE_TIME)
-                    .expect("lake column")
-                    .as_primitive::<Int64Type>();
-                (rooms, times)
-            })
-            .collect();
-        let mut distinct: Vec<&str> =
-            HashSet::<&str>::from_iter(self.parts.iter().zip(&columns).flat_map(
-                |((_, rows), (rooms, _))| {
-                    rows.iter()
-                        .filter(|&&r| rooms.is_valid(r as usize))
-                        .map(|&r| rooms.value(r as usize))
-                },
-            ))
-            .into_iter()
-            .collect();
-        distinct.sort_unstable();
-        let rank: HashMap<&str, u32> = distinct
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (*r, i as u32 + 1))
-            .collect();
-        // (part, row, room) in arrival order.
-        let flat: Vec<(usize, usize, u32)> = self
-            .parts
-            .iter()
-            .zip(&columns)
-            .enumerate()
-            .flat_map(|(p, ((_, rows), (rooms, _)))| {
-                let rank = &rank;
-                rows.iter().map(move |&r| {
-                    let r = r as usize;
-                    let room = if rooms.is_valid(r) {
-                        rank[rooms.value(r)]
-                    } else {
-                        0
-                    };
-                    (p, r, room)
-                })
-            })
-            .collect();
-        let mut starts = vec![0usize; distinct.len() + 2];
-        for &(_, _, room) in &flat {
-            starts[room as usize + 1] += 1;
-        }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut order = vec![(0usize, 0usize); flat.len()];
-        let mut next = starts.clone();
-        for &(p, r, room) in &flat {
-            order[next[room as usize]] = (p, r);
-            next[room as usize] += 1;
-        }
-        let time = |&(p, r): &(usize, usize)| columns[p].1.value(r);
-        for room in starts.windows(2) {
-            let group = &mut order[room[0]..room[1]];
-            if !group.is_sorted_by_key(time) {
-                group.sort_by_key(time); // stable: ties keep arrival order
-            }
-        }
-        if let [(batch, rows)] = self.parts.as_slice()
-            && rows.len() == batch.num_rows()
-            && order.iter().enumerate().all(|(i, &(_, r))| i == r)
-        {
-            return batch.as_ref().clone();
-        }
-        let batches: Vec<&RecordBatch> = self.parts.iter().map(|(b, _)| b.as_ref()).collect();
-        if batches.is_empty() {
-            return RecordBatch::new_empty(arrow_schema());
-        }
-        interleave_record_batch(&batches, &order).expect("indices are in bounds")
-    }
-}
-
-/// Sort a batch of lake rows by (chatroom, nulls first; create_time) (see [`Pieces::sorted_batch`]).
+/// Sort a batch of lake rows by (chatroom, nulls first; create_time), keeping arrival order for
+/// ties. Chatrooms are few, so they are ranked once and the rows sorted on integer keys.
 pub fn sort_batch(batch: &RecordBatch) -> RecordBatch {
-    Pieces::whole(batch.clone()).sorted_batch()
+    let rooms = batch
+        .column_by_name(col::CHATROOM)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .expect("lake batch has a chatroom column");
+    let times = batch
+        .column_by_name(col::CREATE_TIME)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .expect("lake batch has a create_time column");
+    let mut distinct: Vec<&str> = rooms
+        .iter()
+        .flatten()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    distinct.sort_unstable();
+    let rank: HashMap<&str, u32> = distinct
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (*r, i as u32 + 1))
+        .collect();
+    let room_of: Vec<u32> = (0..batch.num_rows())
+        .map(|i| {
+            if rooms.is_valid(i) {
+                rank[rooms.value(i)]
+            } else {
+                0
+            }
+        })
+        .collect();
+    // Counting sort by chatroom (stable, so arrival order within a room), then fix up the rooms
+    // whose rows did not arrive in time order (late arrivals): usually none.
+    let mut starts = vec![0usize; distinct.len() + 2];
+    for &r in &room_of {
+        starts[r as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut order = vec![0u32; room_of.len()];
+    let mut next = starts.clone();
+    for (i, &r) in room_of.iter().enumerate() {
+        order[next[r as usize]] = i as u32;
+        next[r as usize] += 1;
+    }
+    for room in starts.windows(2) {
+        let group = &mut order[room[0]..room[1]];
+        if !group.is_sorted_by_key(|&i| times.value(i as usize)) {
+            group.sort_by_key(|&i| times.value(i as usize)); // stable: ties keep arrival order
+        }
+    }
+    if order.iter().enumerate().all(|(pos, &i)| pos as u32 == i) {
+        return batch.clone();
+    }
+    let keys = order;
+    let indices = UInt32Array::from(keys);
+    take_record_batch(batch, &indices).expect("indices are in bounds")
 }
 
 /// A finished file in the staging directory, not yet part of the lake.
@@ -393,12 +312,7 @@ impl StagedWriter {
 
     /// Sort `batch` and write it as one row group.
     pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.write_pieces(&Pieces::whole(batch.clone()))
-    }
-
-    /// Sort the rows of `pieces` and write them as one row group.
-    pub fn write_pieces(&mut self, pieces: &Pieces) -> Result<()> {
-        let sorted = pieces.sorted_batch();
+        let sorted = sort_batch(batch);
         self.writer
             .write(&sorted)
             .and_then(|()| self.writer.flush())
@@ -431,7 +345,7 @@ impl StagedWriter {
 /// Work for the encoder thread.
 enum EncoderMsg {
     /// One row group of a partition, for the file with this sequence number.
-    Batch(u64, PartitionKey, Pieces),
+    Batch(u64, PartitionKey, RecordBatch),
     /// Every row group of this sequence number has been sent: close its files.
     Seal(u64),
 }
@@ -458,7 +372,7 @@ impl Encoder {
                 let mut writers: BTreeMap<(u64, PartitionKey), StagedWriter> = BTreeMap::new();
                 for msg in rx {
                     let result = match msg {
-                        EncoderMsg::Batch(seq, key, pieces) => {
+                        EncoderMsg::Batch(seq, key, batch) => {
                             let writer = match writers.entry((seq, key)) {
                                 Entry::Occupied(e) => Ok(e.into_mut()),
                                 Entry::Vacant(e) => {
@@ -466,7 +380,7 @@ impl Encoder {
                                         .map(|w| e.insert(w))
                                 }
                             };
-                            match writer.and_then(|w| w.write_pieces(&pieces)) {
+                            match writer.and_then(|w| w.write_row_group(&batch)) {
                                 Ok(()) => continue,
                                 Err(e) => Err(e),
                             }
@@ -520,8 +434,8 @@ impl Encoder {
     }
 
     /// Queue one row group of `partition` for file `seq`.
-    pub fn write(&mut self, seq: u64, partition: PartitionKey, pieces: Pieces) -> Result<()> {
-        self.send(EncoderMsg::Batch(seq, partition, pieces))
+    pub fn write(&mut self, seq: u64, partition: PartitionKey, batch: RecordBatch) -> Result<()> {
+        self.send(EncoderMsg::Batch(seq, partition, batch))
     }
 
     /// Every row group of file `seq` has been queued.
@@ -612,12 +526,12 @@ mod tests {
         std::fs::create_dir(&staging).unwrap();
         let key = PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
         let mut encoder = Encoder::spawn(&staging, writer_properties(Codec::Snappy).unwrap());
-        encoder.write(0, key, Pieces::whole(batch(3))).unwrap();
+        encoder.write(0, key, batch(3)).unwrap();
         encoder.seal(0).unwrap();
         std::fs::remove_dir(&staging)
             .unwrap_or_else(|_| std::fs::remove_dir_all(&staging).unwrap());
         let err = (0..100)
-            .find_map(|_| encoder.write(1, key, Pieces::whole(batch(3))).err())
+            .find_map(|_| encoder.write(1, key, batch(3)).err())
             .expect("the encoder stops once it cannot create a file");
         assert_eq!(err.exit_code() as u8, 74, "{err}");
     }

@@ -32,15 +32,15 @@ keys (json_merge_patch), with the original value of a known field whose type
 was unusable. Not replicated: lines with a duplicate key are accepted (the
 first value wins), numbers inside extra_fields are re-serialized by DuckDB.
 """
-import os
 import shutil
 import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import duckdb
+
+import peer_cli
 
 TZ = "Asia/Shanghai"
 STRING_FIELDS = ("from_username", "to_username", "chatroom", "chatroom_sender", "content")
@@ -136,17 +136,7 @@ def parse_sql(files):
 
 
 def main(argv):
-    args = [a for a in argv if not a.startswith("--")]
-    flags = {a for a in argv if a.startswith("--")}
-    if len(args) != 2 or not flags <= {"--incremental"}:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 64
-    raw_dir, out = Path(args[0]), Path(args[1])
-    incremental = "--incremental" in flags
-    files = sorted(raw_dir.glob("*.jsonl"), key=lambda p: p.name)
-    if not files:
-        print(f"no *.jsonl in {raw_dir}", file=sys.stderr)
-        return 64
+    files, out, incremental = peer_cli.parse(argv, __doc__)
     t0 = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".duckdb-tmp-", dir=out.parent)

@@ -15,9 +15,10 @@ import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import duckdb
+
+import peer_cli
 
 TZ = "Asia/Shanghai"
 TEXT = ("from_username", "to_username", "chatroom", "chatroom_sender", "content", "source")
@@ -28,16 +29,7 @@ def q(s: str) -> str:
 
 
 def main(argv):
-    args = [a for a in argv if not a.startswith("--")]
-    incremental = "--incremental" in argv
-    if len(args) != 2:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 64
-    raw_dir, out = Path(args[0]), Path(args[1])
-    files = sorted(raw_dir.glob("*.jsonl"), key=lambda p: p.name)
-    if not files:
-        print(f"no *.jsonl in {raw_dir}", file=sys.stderr)
-        return 64
+    files, out, incremental = peer_cli.parse(argv, __doc__)
     t0 = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".duckdb-tmp-", dir=out.parent)

@@ -36,9 +36,10 @@ import json
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import polars as pl
+
+import peer_cli
 
 TZ = "Asia/Shanghai"
 STRING_FIELDS = ("from_username", "to_username", "chatroom", "chatroom_sender", "content")
@@ -125,17 +126,7 @@ def decode(buf: io.BytesIO) -> pl.DataFrame:
 
 
 def main(argv):
-    args = [a for a in argv if not a.startswith("--")]
-    flags = {a for a in argv if a.startswith("--")}
-    if len(args) != 2 or not flags <= {"--incremental"}:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 64
-    raw_dir, out = Path(args[0]), Path(args[1])
-    incremental = "--incremental" in flags
-    files = sorted(raw_dir.glob("*.jsonl"), key=lambda p: p.name)
-    if not files:
-        print(f"no *.jsonl in {raw_dir}", file=sys.stderr)
-        return 64
+    files, out, incremental = peer_cli.parse(argv, __doc__)
     t0 = time.monotonic()
     lines = read_lines(files)
     buf = to_ndjson(lines)

@@ -34,6 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+import peer_cli
+
 TZ = "Asia/Shanghai"
 MS_THRESHOLD = 10**11
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -157,17 +159,7 @@ def existing_ids(out: Path, key: int):
 
 
 def main(argv):
-    args = [a for a in argv if not a.startswith("--")]
-    flags = {a for a in argv if a.startswith("--")}
-    if len(args) != 2 or not flags <= {"--incremental"}:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 64
-    raw_dir, out = Path(args[0]), Path(args[1])
-    incremental = "--incremental" in flags
-    files = sorted(raw_dir.glob("*.jsonl"), key=lambda p: p.name)
-    if not files:
-        print(f"no *.jsonl in {raw_dir}", file=sys.stderr)
-        return 64
+    files, out, incremental = peer_cli.parse(argv, __doc__)
     t0 = time.monotonic()
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     seen, loaded = set(), set()

@@ -98,15 +98,8 @@ impl Layout {
     }
     /// Dates that have a checkpoint file.
     pub fn checkpoint_dates(&self) -> Result<std::collections::BTreeSet<NaiveDate>> {
-        let dir = self.metadata_dir().join("checkpoints");
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Default::default()),
-            Err(e) => return Err(Error::io("list", &dir, e)),
-        };
         let mut dates = std::collections::BTreeSet::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+        for entry in entries_or_none(&self.metadata_dir().join("checkpoints"))? {
             let name = entry.file_name();
             if let Some(date) = name
                 .to_str()
@@ -181,15 +174,21 @@ impl Layout {
     }
 }
 
-fn subdirs(dir: &Path) -> Result<Vec<String>> {
+/// The entries of `dir`; none when it does not exist.
+fn entries_or_none(dir: &Path) -> Result<Vec<fs::DirEntry>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("list", dir, e)),
     };
+    entries
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| Error::io("list", dir, e))
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+    for entry in entries_or_none(dir)? {
         if entry.file_type().is_ok_and(|t| t.is_dir())
             && let Some(name) = entry.file_name().to_str()
             && !name.starts_with('.')
@@ -203,14 +202,8 @@ fn subdirs(dir: &Path) -> Result<Vec<String>> {
 
 /// `*.parquet` files in `dir` whose names do not start with `.` or `_`, sorted.
 pub fn list_data_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("list", dir, e)),
-    };
     let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+    for entry in entries_or_none(dir)? {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(".parquet") && !name.starts_with('.') && !name.starts_with('_') {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
+use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
 
 /// Turn daily WeChat message logs (JSONL) into a Hive-partitioned Parquet lake.
 #[derive(Debug, Parser)]
@@ -54,6 +55,165 @@ pub enum LogFormat {
 pub enum Command {
     /// Read new raw lines into the lake (exactly once; safe to rerun at any time).
     Ingest(IngestArgs),
+    /// Print the messages of a date range, filtered, sorted by time.
+    ///
+    /// Examples:
+    ///   wxlake query --start yesterday --chatroom 123@chatroom
+    ///   wxlake query --start 2026-01-01 --end 2026-01-31 --chatroom 123@chatroom --output jan.csv
+    ///   wxlake query --start 2026-01-20T09:00 --end 2026-01-20T18:00 --from wxid_abc --count
+    #[command(verbatim_doc_comment)]
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// First day or instant: YYYY-MM-DD, today, yesterday, or a local YYYY-MM-DDTHH:MM[:SS]
+    /// (in the lake's time zone).
+    #[arg(long, value_name = "WHEN")]
+    pub start: Bound,
+
+    /// Last day or instant, inclusive (a day includes all of it, HH:MM the whole minute)
+    /// [default: the end of --start's day].
+    #[arg(long, value_name = "WHEN")]
+    pub end: Option<Bound>,
+
+    /// Only this chatroom (repeat for any of several).
+    #[arg(long, value_name = "ID")]
+    pub chatroom: Vec<String>,
+
+    /// Only messages from this user: from_username or chatroom_sender (repeatable).
+    #[arg(long = "from", value_name = "USER")]
+    pub from: Vec<String>,
+
+    /// Only this msg_type, e.g. 1 text, 3 image, 34 voice, 49 app (repeatable).
+    #[arg(long = "type", value_name = "N")]
+    pub msg_type: Vec<i32>,
+
+    /// Only this msg_id (repeatable).
+    #[arg(long = "msg-id", value_name = "ID")]
+    pub msg_id: Vec<String>,
+
+    /// Only messages whose content contains TEXT (repeatable: any of them).
+    #[arg(long, value_name = "TEXT")]
+    pub contains: Vec<String>,
+
+    /// Make --contains ignore case.
+    #[arg(long, requires = "contains")]
+    pub ignore_case: bool,
+
+    /// Output format [default: table on a terminal, else jsonl; with --output, from the file
+    /// extension (.csv, .jsonl, .json, .parquet)].
+    #[arg(long, value_enum, env = "WXLAKE_QUERY_FORMAT")]
+    pub format: Option<FormatArg>,
+
+    /// Write to FILE instead of stdout (created atomically; required for parquet).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Comma-separated columns to print, e.g. create_time,chatroom,content.
+    #[arg(long, value_name = "A,B,..", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+
+    /// Print at most N messages.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Print only the number of matching messages.
+    #[arg(long, conflicts_with_all = ["columns", "format"])]
+    pub count: bool,
+
+    /// Order by create_time, then msg_id.
+    #[arg(long, value_enum, default_value_t = OrderArg::Asc)]
+    pub order: OrderArg,
+
+    /// Skip unreadable Parquet files with a warning instead of failing.
+    #[arg(long)]
+    pub skip_corrupt: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Csv,
+    Jsonl,
+    Json,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    Asc,
+    Desc,
+}
+
+impl QueryArgs {
+    /// The library options; `stdout_is_terminal` and `terminal_width` pick the table defaults.
+    pub fn into_options(
+        self,
+        global: &Global,
+        stdout_is_terminal: bool,
+        terminal_width: usize,
+    ) -> QueryOptions {
+        let QueryArgs {
+            start,
+            end,
+            chatroom,
+            from,
+            msg_type,
+            msg_id,
+            contains,
+            ignore_case,
+            format,
+            output,
+            columns,
+            limit,
+            count,
+            order,
+            skip_corrupt,
+        } = self;
+        let format = match (format, &output) {
+            (Some(f), _) => match f {
+                FormatArg::Table => Format::Table,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Jsonl => Format::Jsonl,
+                FormatArg::Json => Format::Json,
+                FormatArg::Parquet => Format::Parquet,
+            },
+            (None, Some(path)) => match path.extension().and_then(|e| e.to_str()) {
+                Some("csv") => Format::Csv,
+                Some("json") => Format::Json,
+                Some("parquet") => Format::Parquet,
+                _ => Format::Jsonl,
+            },
+            (None, None) if stdout_is_terminal => Format::Table,
+            (None, None) => Format::Jsonl,
+        };
+        QueryOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+            start,
+            end,
+            filter: Filter {
+                chatrooms: chatroom,
+                senders: from,
+                types: msg_type,
+                msg_ids: msg_id,
+                contains,
+                ignore_case,
+            },
+            format,
+            output,
+            columns,
+            limit,
+            count,
+            order: match order {
+                OrderArg::Asc => Order::Asc,
+                OrderArg::Desc => Order::Desc,
+            },
+            skip_corrupt,
+            terminal_width,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,13 @@ pub enum Error {
         requested: String,
     },
 
+    /// The data directory holds no lake.
+    #[error(
+        "no wxlake lake at {path} (neither metadata/lake.json nor parquet/messages exists); \
+         pass the right --data-dir (or WXLAKE_DATA_DIR), or run `wxlake ingest` first"
+    )]
+    NotALake { path: PathBuf },
+
     /// A file or directory could not be read or written.
     #[error("cannot {action} {path}: {source}")]
     Io {
@@ -111,7 +118,9 @@ impl Error {
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Usage { .. } | Error::TimeZoneMismatch { .. } => ExitCode::Usage,
+            Error::Usage { .. } | Error::TimeZoneMismatch { .. } | Error::NotALake { .. } => {
+                ExitCode::Usage
+            }
             Error::Data { .. } => ExitCode::Data,
             Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData => {
                 ExitCode::Data

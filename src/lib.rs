@@ -24,6 +24,7 @@ pub mod lock;
 pub mod normalize;
 pub mod partition;
 pub mod quarantine;
+pub mod query;
 pub mod record;
 
 pub use error::{Error, ExitCode, Result};

@@ -59,6 +59,21 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             print_stdout(&text);
             Ok(())
         }
+        Command::Query(args) => {
+            let stdout = std::io::stdout();
+            let terminal = stdout.is_terminal();
+            let width = terminal_size::terminal_size()
+                .map(|(w, _)| usize::from(w.0))
+                .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+                .unwrap_or(120);
+            let opts = args.into_options(global, terminal, width);
+            let mut out = stdout;
+            let report = wxlake::query::run(&opts, &mut out)?;
+            if report.pipe_closed {
+                tracing::debug!("stdout closed by the reader; stopped early");
+            }
+            Ok(())
+        }
     }
 }
 

@@ -30,6 +30,20 @@ pub mod col {
     pub const EXTRA_FIELDS: &str = "extra_fields";
 }
 
+/// Every column, in schema order.
+pub const COLUMNS: [&str; 10] = [
+    col::MSG_ID,
+    col::CREATE_TIME,
+    col::MSG_TYPE,
+    col::FROM_USERNAME,
+    col::TO_USERNAME,
+    col::CHATROOM,
+    col::CHATROOM_SENDER,
+    col::CONTENT,
+    col::SOURCE,
+    col::EXTRA_FIELDS,
+];
+
 /// The string columns of a record after `msg_id`, in schema order.
 pub const TEXT_COLUMNS: [&str; 6] = [
     col::FROM_USERNAME,

@@ -36,6 +36,9 @@ pub const CODEC_KEY: &str = "wxlake.codec";
 /// Key-value metadata key recording the zstd level (Parquet itself does not keep it).
 pub const CODEC_LEVEL_KEY: &str = "wxlake.codec_level";
 
+/// Rows per data page (at most).
+pub const PAGE_ROWS: usize = 1024;
+
 /// The compression a file is written with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -83,6 +86,10 @@ pub fn writer_properties(codec: Codec) -> Result<WriterProperties> {
     kv.extend(codec.metadata());
     let mut builder = WriterProperties::builder()
         .set_compression(codec.parquet()?)
+        // Pages of at most 1,024 rows give the page index something to skip: rows are sorted
+        // by chatroom, so a one-chatroom query reads only that chatroom's pages.
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_write_batch_size(PAGE_ROWS)
         .set_created_by(format!("wxlake {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(kv))
         .set_sorting_columns(Some(vec![

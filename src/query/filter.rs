@@ -1,0 +1,287 @@
+//! The row filters of a query and how they are decided, for one row or for a whole row group or
+//! page at once from its statistics.
+//!
+//! Pure. Filters combine with AND; the values of one repeated flag combine with OR. A null (or
+//! a column the file does not have) matches no filter. Decisions on statistics are conservative:
+//! "may match" is true unless the statistics prove that no row can match.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow_schema::ArrowError;
+use memchr::memmem::Finder;
+use rustc_hash::FxHashSet;
+
+use crate::query::time_range::TimeRange;
+use crate::record::col;
+
+/// What rows a query keeps, besides its time range.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `--chatroom`: chatroom is one of these.
+    pub chatrooms: Vec<String>,
+    /// `--from`: from_username or chatroom_sender is one of these.
+    pub senders: Vec<String>,
+    /// `--type`: msg_type is one of these.
+    pub types: Vec<i32>,
+    /// `--msg-id`: msg_id is one of these.
+    pub msg_ids: Vec<String>,
+    /// `--contains`: content contains one of these.
+    pub contains: Vec<String>,
+    /// `--ignore-case`: `contains` ignores case.
+    pub ignore_case: bool,
+}
+
+/// Statistics of one column over a set of rows (a row group or a page). `None` is unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats<T> {
+    pub min: Option<T>,
+    pub max: Option<T>,
+    /// Whether every row is null.
+    pub all_null: bool,
+}
+
+impl Filter {
+    /// Whether no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.chatrooms.is_empty()
+            && self.senders.is_empty()
+            && self.types.is_empty()
+            && self.msg_ids.is_empty()
+            && self.contains.is_empty()
+    }
+
+    /// The columns the filters read.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut cols = Vec::new();
+        if !self.msg_ids.is_empty() {
+            cols.push(col::MSG_ID);
+        }
+        if !self.types.is_empty() {
+            cols.push(col::MSG_TYPE);
+        }
+        if !self.senders.is_empty() {
+            cols.push(col::FROM_USERNAME);
+        }
+        if !self.chatrooms.is_empty() {
+            cols.push(col::CHATROOM);
+        }
+        if !self.senders.is_empty() {
+            cols.push(col::CHATROOM_SENDER);
+        }
+        if !self.contains.is_empty() {
+            cols.push(col::CONTENT);
+        }
+        cols
+    }
+
+    /// The string values that `column` must equal (one of); `None` if it is unconstrained.
+    fn equals(&self, column: &str) -> Option<&[String]> {
+        let values = match column {
+            col::CHATROOM => &self.chatrooms,
+            col::MSG_ID => &self.msg_ids,
+            col::FROM_USERNAME | col::CHATROOM_SENDER => &self.senders,
+            _ => return None,
+        };
+        (!values.is_empty()).then_some(values.as_slice())
+    }
+
+    /// The columns whose statistics can rule rows out, in groups: a row may match only if, in
+    /// every group, one of the group's columns may match (`--from` is one group of two).
+    pub fn pruning_groups(&self) -> Vec<&'static [&'static str]> {
+        let mut groups: Vec<&'static [&'static str]> = Vec::new();
+        if !self.chatrooms.is_empty() {
+            groups.push(&[col::CHATROOM]);
+        }
+        if !self.senders.is_empty() {
+            groups.push(&[col::FROM_USERNAME, col::CHATROOM_SENDER]);
+        }
+        if !self.types.is_empty() {
+            groups.push(&[col::MSG_TYPE]);
+        }
+        if !self.msg_ids.is_empty() {
+            groups.push(&[col::MSG_ID]);
+        }
+        groups
+    }
+
+    /// Whether rows whose string `column` has these statistics may satisfy its filter.
+    pub fn string_may_match(&self, column: &str, stats: Stats<&str>) -> bool {
+        self.equals(column)
+            .is_none_or(|values| any_in_range(values.iter().map(String::as_str), stats))
+    }
+
+    /// Whether rows whose msg_type has these statistics may satisfy `--type`.
+    pub fn type_may_match(&self, stats: Stats<i32>) -> bool {
+        self.types.is_empty() || any_in_range(self.types.iter().copied(), stats)
+    }
+
+    /// The rows of `batch` that pass the filters and, with `time`, lie in the time range.
+    /// `batch` holds (at least) the columns of [`Filter::columns`] it has, plus create_time when
+    /// `time` is given.
+    pub fn evaluate(
+        &self,
+        batch: &RecordBatch,
+        time: Option<&TimeRange>,
+        matcher: &TextMatcher,
+    ) -> Result<BooleanArray, ArrowError> {
+        let n = batch.num_rows();
+        let mut keep = vec![true; n];
+        if let Some(range) = time {
+            let times = batch
+                .column_by_name(col::CREATE_TIME)
+                .and_then(|c| c.as_primitive_opt::<Int64Type>())
+                .ok_or_else(|| ArrowError::SchemaError("no create_time column".into()))?;
+            for (k, i) in keep.iter_mut().zip(0..n) {
+                *k = times.is_valid(i) && range.overlaps(times.value(i), times.value(i));
+            }
+        }
+        let strings = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+        };
+        for column in [col::CHATROOM, col::MSG_ID] {
+            if let Some(values) = self.equals(column) {
+                let set = ValueSet::new(values);
+                and_strings(&mut keep, strings(column), |v| set.contains(v));
+            }
+        }
+        if !self.senders.is_empty() {
+            let set = ValueSet::new(&self.senders);
+            let from = strings(col::FROM_USERNAME);
+            let sender = strings(col::CHATROOM_SENDER);
+            for (i, k) in keep.iter_mut().enumerate() {
+                if *k {
+                    let hit = |a: Option<&StringArray>| {
+                        a.is_some_and(|a| a.is_valid(i) && set.contains(a.value(i)))
+                    };
+                    *k = hit(from) || hit(sender);
+                }
+            }
+        }
+        if !self.types.is_empty() {
+            let types = batch
+                .column_by_name(col::MSG_TYPE)
+                .and_then(|c| c.as_primitive_opt::<Int32Type>());
+            for (i, k) in keep.iter_mut().enumerate() {
+                *k = *k && types.is_some_and(|t| t.is_valid(i) && self.types.contains(&t.value(i)));
+            }
+        }
+        if !self.contains.is_empty() {
+            let mut scratch = String::new();
+            and_strings(&mut keep, strings(col::CONTENT), |v| {
+                matcher.matches(v, &mut scratch)
+            });
+        }
+        Ok(BooleanArray::from(keep))
+    }
+}
+
+/// `keep[i] &= pred(value)`, false for nulls and for an absent column.
+fn and_strings(
+    keep: &mut [bool],
+    column: Option<&StringArray>,
+    mut pred: impl FnMut(&str) -> bool,
+) {
+    match column {
+        None => keep.fill(false),
+        Some(a) => {
+            for (i, k) in keep.iter_mut().enumerate() {
+                *k = *k && a.is_valid(i) && pred(a.value(i));
+            }
+        }
+    }
+}
+
+/// Whether some value lies within the statistics' [min, max].
+fn any_in_range<T: PartialOrd + Copy>(
+    values: impl IntoIterator<Item = T>,
+    stats: Stats<T>,
+) -> bool {
+    !stats.all_null
+        && values
+            .into_iter()
+            .any(|v| stats.min.is_none_or(|min| min <= v) && stats.max.is_none_or(|max| v <= max))
+}
+
+/// A set of strings: a scan for a few, a hash set for many.
+enum ValueSet<'a> {
+    Few(&'a [String]),
+    Many(FxHashSet<&'a str>),
+}
+
+impl<'a> ValueSet<'a> {
+    fn new(values: &'a [String]) -> Self {
+        if values.len() <= 8 {
+            ValueSet::Few(values)
+        } else {
+            ValueSet::Many(values.iter().map(String::as_str).collect())
+        }
+    }
+
+    fn contains(&self, v: &str) -> bool {
+        match self {
+            ValueSet::Few(values) => values.iter().any(|x| x == v),
+            ValueSet::Many(set) => set.contains(v),
+        }
+    }
+}
+
+/// `--contains` needles, compiled once: substring search, optionally ignoring case (both sides
+/// lowercased character by character, as SQL's `lower()` does; ASCII text takes a fast path).
+#[derive(Clone)]
+pub struct TextMatcher {
+    finders: Arc<Vec<Finder<'static>>>,
+    ignore_case: bool,
+}
+
+impl TextMatcher {
+    pub fn new(needles: &[String], ignore_case: bool) -> Self {
+        let finders = needles
+            .iter()
+            .map(|n| {
+                let n = if ignore_case {
+                    n.chars().flat_map(char::to_lowercase).collect()
+                } else {
+                    n.clone()
+                };
+                Finder::new(n.as_bytes()).into_owned()
+            })
+            .collect();
+        TextMatcher {
+            finders: Arc::new(finders),
+            ignore_case,
+        }
+    }
+
+    /// Whether `text` contains one of the needles. `scratch` is reused between calls.
+    pub fn matches(&self, text: &str, scratch: &mut String) -> bool {
+        let hay: &str = if !self.ignore_case {
+            text
+        } else if text.is_ascii() {
+            scratch.clear();
+            scratch.push_str(text);
+            scratch.make_ascii_lowercase();
+            scratch
+        } else {
+            scratch.clear();
+            scratch.extend(text.chars().flat_map(char::to_lowercase));
+            scratch
+        };
+        self.finders
+            .iter()
+            .any(|f| f.find(hay.as_bytes()).is_some())
+    }
+}
+
+impl std::fmt::Debug for TextMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextMatcher")
+            .field("needles", &self.finders.len())
+            .field("ignore_case", &self.ignore_case)
+            .finish()
+    }
+}

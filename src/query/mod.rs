@@ -1,0 +1,440 @@
+//! `wxlake query`: the messages of a date range that pass some filters, sorted by time, in a
+//! format for people (table) or programs (CSV, JSON Lines, JSON, Parquet).
+//!
+//! How it stays fast: only the partition directories of the range's days are opened (no other
+//! directory is listed, so a day costs the same in a week-old and a two-year-old lake); inside a
+//! file, statistics and the page index skip row groups and pages, only the needed columns are
+//! decoded, and filters run on Arrow arrays ([`scan`]). How it stays small: one partition at a
+//! time is read, sorted by (create_time, msg_id) and streamed out, so memory is bounded by one
+//! day's matching rows. It takes no lock: each partition is read from a consistent snapshot of
+//! its files ([`snapshot`]).
+
+pub mod filter;
+pub mod output;
+pub mod scan;
+pub mod snapshot;
+pub mod time_range;
+pub mod value;
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{RecordBatch, UInt32Array};
+use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
+use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_select::concat::concat_batches;
+use arrow_select::take::take_record_batch;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::lake::Layout;
+use crate::lake::meta::resolve_timezone;
+use crate::partition::PartitionKey;
+use crate::record::{arrow_schema, col};
+
+pub use filter::Filter;
+pub use output::Format;
+pub use scan::ScanStats;
+pub use time_range::{Bound, TimeRange};
+
+/// The columns a table shows unless `--columns` says otherwise.
+pub const TABLE_COLUMNS: [&str; 6] = [
+    col::CREATE_TIME,
+    col::CHATROOM,
+    col::FROM_USERNAME,
+    col::CHATROOM_SENDER,
+    col::MSG_TYPE,
+    col::CONTENT,
+];
+
+/// Result order: by create_time, then msg_id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// Everything one query needs.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    pub data_dir: PathBuf,
+    /// `--timezone`: must match the lake's if given.
+    pub timezone: Option<String>,
+    pub start: Bound,
+    pub end: Option<Bound>,
+    pub filter: Filter,
+    pub format: Format,
+    /// Write here (atomically: a temp file renamed at the end) instead of stdout.
+    pub output: Option<PathBuf>,
+    /// Column names; `None` for the format's default.
+    pub columns: Option<Vec<String>>,
+    pub limit: Option<u64>,
+    /// Print only the number of matching rows.
+    pub count: bool,
+    pub order: Order,
+    /// Skip unreadable Parquet files with a warning instead of failing.
+    pub skip_corrupt: bool,
+    /// Terminal width for tables.
+    pub terminal_width: usize,
+}
+
+/// What a query did.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryReport {
+    /// Rows written (or counted).
+    pub rows: u64,
+    /// The reader stopped reading stdout (`| head`): output ended early, not an error.
+    pub pipe_closed: bool,
+    pub scan: ScanStats,
+    pub elapsed_ms: u64,
+}
+
+/// Run a query, writing results to `stdout` (or to `--output`).
+pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<QueryReport> {
+    let started = Instant::now();
+    let layout = Layout::new(&opts.data_dir);
+    if !layout.lake_meta_path().exists() && !layout.lake_dir().is_dir() {
+        return Err(Error::NotALake {
+            path: opts.data_dir.clone(),
+        });
+    }
+    let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;
+    let columns = output_columns(opts)?;
+    if opts.format == Format::Parquet && opts.output.is_none() && !opts.count {
+        return Err(Error::usage(
+            "--format",
+            "parquet",
+            "Parquet output needs a file: add --output FILE",
+        ));
+    }
+
+    // The scan reads the output columns plus the sort keys.
+    let mut scan_columns = columns.clone();
+    for key in [col::CREATE_TIME, col::MSG_ID] {
+        if !scan_columns.contains(&key) {
+            scan_columns.push(key);
+        }
+    }
+    let full = arrow_schema();
+    let nullable = |name: &str| {
+        let f = full.field_with_name(name).expect("validated column");
+        Field::new(name, f.data_type().clone(), true)
+    };
+    let scan_schema: SchemaRef = Arc::new(Schema::new(
+        scan_columns.iter().map(|c| nullable(c)).collect::<Vec<_>>(),
+    ));
+    let out_schema: SchemaRef = Arc::new(Schema::new(
+        columns.iter().map(|c| nullable(c)).collect::<Vec<_>>(),
+    ));
+    let plan = scan::ScanPlan {
+        range,
+        filter: Arc::new(opts.filter.clone()),
+        matcher: filter::TextMatcher::new(&opts.filter.contains, opts.filter.ignore_case),
+        schema: scan_schema,
+    };
+
+    let mut target = OutputTarget::open(opts.output.as_deref())?;
+    let mut report = QueryReport {
+        rows: 0,
+        pipe_closed: false,
+        scan: ScanStats::default(),
+        elapsed_ms: 0,
+    };
+    let result = {
+        let writer: Box<dyn Write + Send + '_> = match &mut target {
+            OutputTarget::Stdout => Box::new(&mut *stdout),
+            OutputTarget::File { file, .. } => {
+                Box::new(io::BufWriter::with_capacity(256 * 1024, file))
+            }
+        };
+        execute(opts, &layout, &plan, &out_schema, tz, writer, &mut report)
+    };
+    match result {
+        Ok(()) => {}
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe && target.is_stdout() => {
+            report.pipe_closed = true;
+        }
+        Err(Failure::Output(e)) => return Err(Error::io("write", target.name(), e)),
+        Err(Failure::Lake(e)) => return Err(e),
+    }
+    target.commit()?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(rows = report.rows, scan = ?report.scan, elapsed_ms = report.elapsed_ms, "query done");
+    Ok(report)
+}
+
+/// Why a query stopped: the lake (an [`Error`]) or the output (an I/O error, maybe a closed pipe).
+enum Failure {
+    Lake(Error),
+    Output(io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Lake(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+fn execute(
+    opts: &QueryOptions,
+    layout: &Layout,
+    plan: &scan::ScanPlan,
+    out_schema: &SchemaRef,
+    tz: chrono_tz::Tz,
+    mut writer: Box<dyn Write + Send + '_>,
+    report: &mut QueryReport,
+) -> std::result::Result<(), Failure> {
+    let days: Vec<_> = match opts.order {
+        Order::Asc => plan.range.days().collect(),
+        Order::Desc => plan.range.days().rev().collect(),
+    };
+    let mut remaining = opts.limit.unwrap_or(u64::MAX);
+    if opts.count {
+        for day in days {
+            if remaining == 0 {
+                break;
+            }
+            let n = count_partition(opts, layout, plan, day, &mut report.scan)?;
+            let n = n.min(remaining);
+            remaining -= n;
+            report.rows += n;
+        }
+        writer.write_all(format!("{}\n", report.rows).as_bytes())?;
+        writer.flush()?;
+        return Ok(());
+    }
+    let mut sink = output::sink(opts.format, writer, out_schema, tz, opts.terminal_width)?;
+    for day in days {
+        if remaining == 0 {
+            break;
+        }
+        let Some(batch) = read_partition(opts, layout, plan, day, remaining, &mut report.scan)?
+        else {
+            continue;
+        };
+        let batch = project(&batch, out_schema);
+        let n = batch.num_rows();
+        let mut offset = 0;
+        while offset < n {
+            let len = (n - offset).min(8192);
+            sink.write_batch(&batch.slice(offset, len))?;
+            offset += len;
+        }
+        report.rows += n as u64;
+        remaining -= n as u64;
+    }
+    sink.finish()?;
+    Ok(())
+}
+
+/// Run `f` on each data file of partition `day`, honouring `--skip-corrupt`.
+fn each_file<T>(
+    opts: &QueryOptions,
+    layout: &Layout,
+    day: chrono::NaiveDate,
+    stats: &mut ScanStats,
+    mut f: impl FnMut(&Path, File, &mut ScanStats) -> Result<T>,
+) -> Result<Vec<T>> {
+    let files = snapshot::open_partition(&layout.partition_dir(PartitionKey(day)))?;
+    if !files.is_empty() {
+        stats.partitions += 1;
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for (path, file) in files {
+        match f(&path, file, stats) {
+            Ok(v) => out.push(v),
+            Err(e @ Error::Data { .. }) if opts.skip_corrupt => {
+                stats.files_skipped_corrupt += 1;
+                tracing::warn!("skipping a corrupt file (--skip-corrupt): {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+fn count_partition(
+    opts: &QueryOptions,
+    layout: &Layout,
+    plan: &scan::ScanPlan,
+    day: chrono::NaiveDate,
+    stats: &mut ScanStats,
+) -> Result<u64> {
+    let counts = each_file(
+        opts,
+        layout,
+        day,
+        stats,
+        |path, file, stats| match scan::scan_file(path, file, plan, true, stats)? {
+            scan::FileRows::Count(n) => Ok(n),
+            scan::FileRows::Batches(_) => unreachable!("count_only"),
+        },
+    )?;
+    Ok(counts.iter().sum())
+}
+
+/// The matching rows of partition `day`, sorted, at most `limit` of them; `None` if there are none.
+fn read_partition(
+    opts: &QueryOptions,
+    layout: &Layout,
+    plan: &scan::ScanPlan,
+    day: chrono::NaiveDate,
+    limit: u64,
+    stats: &mut ScanStats,
+) -> Result<Option<RecordBatch>> {
+    let per_file = each_file(
+        opts,
+        layout,
+        day,
+        stats,
+        |path, file, stats| match scan::scan_file(path, file, plan, false, stats)? {
+            scan::FileRows::Batches(b) => Ok(b),
+            scan::FileRows::Count(_) => unreachable!("not count_only"),
+        },
+    )?;
+    let batches: Vec<RecordBatch> = per_file.into_iter().flatten().collect();
+    if batches.is_empty() {
+        return Ok(None);
+    }
+    let all = concat_batches(&plan.schema, &batches).map_err(|e| internal(day, e))?;
+    drop(batches);
+    let options = SortOptions {
+        descending: opts.order == Order::Desc,
+        nulls_first: opts.order == Order::Asc,
+    };
+    let key = |name: &str| SortColumn {
+        values: Arc::clone(all.column_by_name(name).expect("sort keys are scanned")),
+        options: Some(options),
+    };
+    let limit = usize::try_from(limit).ok().filter(|&l| l < all.num_rows());
+    let indices: UInt32Array =
+        lexsort_to_indices(&[key(col::CREATE_TIME), key(col::MSG_ID)], limit)
+            .map_err(|e| internal(day, e))?;
+    let sorted = take_record_batch(&all, &indices).map_err(|e| internal(day, e))?;
+    Ok(Some(sorted))
+}
+
+fn internal(day: chrono::NaiveDate, e: impl std::fmt::Display) -> Error {
+    Error::data(
+        PathBuf::from(PartitionKey(day).to_string()),
+        format!("cannot sort the partition's rows: {e}"),
+    )
+}
+
+/// `batch` restricted to the columns of `schema`, in its order.
+fn project(batch: &RecordBatch, schema: &SchemaRef) -> RecordBatch {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| Arc::clone(batch.column_by_name(f.name()).expect("scanned")))
+        .collect();
+    RecordBatch::try_new(Arc::clone(schema), columns).expect("same columns")
+}
+
+/// The validated output columns.
+fn output_columns(opts: &QueryOptions) -> Result<Vec<&'static str>> {
+    let all = arrow_schema();
+    let known: Vec<&'static str> = crate::record::COLUMNS.to_vec();
+    let Some(requested) = &opts.columns else {
+        return Ok(if opts.format == Format::Table {
+            TABLE_COLUMNS.to_vec()
+        } else {
+            known
+        });
+    };
+    let mut out: Vec<&'static str> = Vec::new();
+    for name in requested {
+        let name = name.trim();
+        let Some(c) = known.iter().find(|k| **k == name) else {
+            return Err(Error::usage(
+                "--columns",
+                requested.join(","),
+                format!(
+                    "unknown column '{name}'; the columns are {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        if out.contains(c) {
+            return Err(Error::usage(
+                "--columns",
+                requested.join(","),
+                format!("column '{name}' is listed twice"),
+            ));
+        }
+        out.push(c);
+    }
+    if out.is_empty() {
+        return Err(Error::usage("--columns", "", "name at least one column"));
+    }
+    debug_assert!(out.iter().all(|c| all.field_with_name(c).is_ok()));
+    Ok(out)
+}
+
+/// Stdout, or a temp file next to `--output` renamed over it once everything is written.
+enum OutputTarget {
+    Stdout,
+    File {
+        file: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl OutputTarget {
+    fn open(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else {
+            return Ok(OutputTarget::Stdout);
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create a file in", dir, e))?;
+        Ok(OutputTarget::File {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn is_stdout(&self) -> bool {
+        matches!(self, OutputTarget::Stdout)
+    }
+
+    fn name(&self) -> PathBuf {
+        match self {
+            OutputTarget::Stdout => PathBuf::from("standard output"),
+            OutputTarget::File { path, .. } => path.clone(),
+        }
+    }
+
+    fn commit(self) -> Result<()> {
+        if let OutputTarget::File { file, path } = self {
+            file.as_file()
+                .sync_all()
+                .map_err(|e| Error::io("write", &path, e))?;
+            file.persist(&path)
+                .map_err(|e| Error::io("write", &path, e.error))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! CSV as in RFC 4180 (with LF line ends): a header line of column names, then one line per message. A field is quoted
+//! when it holds a comma, a quote or a line break; null is an empty field. create_time is the
+//! local date-time with its offset; extra_fields stays one JSON text.
+
+use std::io::{self, Write};
+
+use arrow_array::RecordBatch;
+
+use super::{Buffered, LocalTimeFormat, Sink};
+use crate::query::value::{Cell, cells};
+use arrow_schema::SchemaRef;
+
+pub struct CsvSink<'w> {
+    out: Buffered<'w>,
+    time: LocalTimeFormat,
+}
+
+impl<'w> CsvSink<'w> {
+    pub fn new(out: Box<dyn Write + Send + 'w>, time: LocalTimeFormat, schema: &SchemaRef) -> Self {
+        let mut out = Buffered::new(out);
+        for (i, field) in schema.fields().iter().enumerate() {
+            if i > 0 {
+                out.buf.push(b',');
+            }
+            push_field(&mut out.buf, field.name());
+        }
+        out.buf.push(b'\n');
+        CsvSink { out, time }
+    }
+}
+
+/// Append `s` as one CSV field.
+pub fn push_field(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for part in s.split('"').enumerate() {
+            if part.0 > 0 {
+                out.extend_from_slice(b"\"\"");
+            }
+            out.extend_from_slice(part.1.as_bytes());
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+impl Sink for CsvSink<'_> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let columns = cells(batch);
+        let mut itoa = itoa::Buffer::new();
+        for row in 0..batch.num_rows() {
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    self.out.buf.push(b',');
+                }
+                match column.get(row) {
+                    Cell::Null => {}
+                    Cell::Str(s) => push_field(&mut self.out.buf, s),
+                    Cell::Int(n) => self.out.buf.extend_from_slice(itoa.format(n).as_bytes()),
+                    Cell::Time(t) => self.time.push(t, &mut self.out.buf),
+                }
+            }
+            self.out.buf.push(b'\n');
+            self.out.maybe_flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.finish()
+    }
+}

@@ -1,0 +1,111 @@
+//! JSON Lines (one object per message) and JSON (one array of those objects).
+//!
+//! An object holds the typed columns that are not null, in schema order, then the members of
+//! `extra_fields` merged back in as the collector sent them (numbers keep their digits). So
+//! exporting a day gives back the collector's messages, modulo the documented normalizations:
+//! msg_id is a string, create_time is in seconds, an explicit `null` of a known field is absent,
+//! and keys come in schema order.
+
+use std::io::{self, Write};
+
+use arrow_array::RecordBatch;
+
+use super::{Buffered, Sink};
+use crate::query::value::{Cell, cells};
+use crate::record::col;
+
+pub struct JsonSink<'w> {
+    out: Buffered<'w>,
+    /// An array rather than lines.
+    array: bool,
+    rows: u64,
+}
+
+impl<'w> JsonSink<'w> {
+    pub fn new(out: Box<dyn Write + Send + 'w>, array: bool) -> Self {
+        JsonSink {
+            out: Buffered::new(out),
+            array,
+            rows: 0,
+        }
+    }
+}
+
+/// Append `s` as a JSON string literal.
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// The members of a JSON object text (`{"a":1,"b":2}` → `"a":1,"b":2`), if it is one.
+fn object_members(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?.trim();
+    (!inner.is_empty()).then_some(inner)
+}
+
+impl Sink for JsonSink<'_> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let schema = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let columns = cells(batch);
+        let mut itoa = itoa::Buffer::new();
+        for row in 0..batch.num_rows() {
+            let buf = &mut self.out.buf;
+            if self.array {
+                buf.extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
+            }
+            self.rows += 1;
+            buf.push(b'{');
+            let mut first = true;
+            for (name, column) in names.iter().zip(&columns) {
+                let value = column.get(row);
+                if value == Cell::Null {
+                    continue;
+                }
+                if *name == col::EXTRA_FIELDS
+                    && let Cell::Str(text) = value
+                    && let Some(members) = object_members(text)
+                {
+                    if !first {
+                        buf.push(b',');
+                    }
+                    buf.extend_from_slice(members.as_bytes());
+                    first = false;
+                    continue;
+                }
+                if !first {
+                    buf.push(b',');
+                }
+                first = false;
+                push_json_string(buf, name);
+                buf.push(b':');
+                match value {
+                    Cell::Null => unreachable!("skipped above"),
+                    Cell::Str(s) => push_json_string(buf, s),
+                    Cell::Int(n) => buf.extend_from_slice(itoa.format(n).as_bytes()),
+                    Cell::Time(t) => buf.extend_from_slice(itoa.format(t).as_bytes()),
+                }
+            }
+            buf.extend_from_slice(b"}");
+            if !self.array {
+                buf.push(b'\n');
+            }
+            self.out.maybe_flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.array {
+            self.out
+                .buf
+                .extend_from_slice(if self.rows == 0 { b"[]\n" } else { b"\n]\n" });
+        }
+        self.out.finish()
+    }
+}

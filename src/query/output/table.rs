@@ -1,0 +1,198 @@
+//! Aligned columns for a person at a terminal: create_time as a local date-time, line breaks
+//! and tabs shown as spaces, and the text columns cut (with `…`) so that a line fits the
+//! terminal width. Column widths are fixed from the first batch, so the table streams.
+
+use std::io::{self, Write};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use unicode_width::UnicodeWidthChar;
+
+use super::{Buffered, LocalTimeFormat, Sink};
+use crate::query::value::{Cell, cells};
+use crate::record::col;
+
+/// Columns that take the width the others leave.
+const FLEXIBLE: [&str; 3] = [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS];
+/// The widest a non-flexible column gets.
+const MAX_FIXED: usize = 24;
+/// The narrowest a flexible column gets, whatever the terminal.
+const MIN_FLEXIBLE: usize = 16;
+const GAP: &str = "  ";
+
+pub struct TableSink<'w> {
+    out: Buffered<'w>,
+    time: LocalTimeFormat,
+    terminal_width: usize,
+    names: Vec<String>,
+    widths: Option<Vec<usize>>,
+    rows: u64,
+    scratch: Vec<u8>,
+}
+
+impl<'w> TableSink<'w> {
+    pub fn new(
+        out: Box<dyn Write + Send + 'w>,
+        time: LocalTimeFormat,
+        terminal_width: usize,
+        schema: &SchemaRef,
+    ) -> Self {
+        TableSink {
+            out: Buffered::new(out),
+            time,
+            terminal_width,
+            names: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            widths: None,
+            rows: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The text of one cell, as shown (before cutting).
+    fn render(&mut self, cell: Cell<'_>) -> String {
+        match cell {
+            Cell::Null => String::new(),
+            Cell::Str(s) => s.to_string(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Time(t) => {
+                self.scratch.clear();
+                self.time.push(t, &mut self.scratch);
+                String::from_utf8_lossy(&self.scratch).into_owned()
+            }
+        }
+    }
+
+    /// Fix the column widths from the rows of `batch` (the first one) and print the header.
+    fn layout(&mut self, sample: &[Vec<String>]) {
+        let mut widths: Vec<usize> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let longest = sample
+                    .iter()
+                    .map(|r| display_width(&r[i]))
+                    .max()
+                    .unwrap_or(0);
+                let w = longest.max(name.len());
+                if FLEXIBLE.contains(&name.as_str()) {
+                    w
+                } else {
+                    w.min(MAX_FIXED.max(name.len()))
+                }
+            })
+            .collect();
+        let flexible: Vec<usize> = (0..widths.len())
+            .filter(|&i| FLEXIBLE.contains(&self.names[i].as_str()))
+            .collect();
+        if !flexible.is_empty() {
+            let fixed: usize = (0..widths.len())
+                .filter(|i| !flexible.contains(i))
+                .map(|i| widths[i])
+                .sum::<usize>()
+                + GAP.len() * (widths.len() - 1);
+            let share =
+                (self.terminal_width.saturating_sub(fixed) / flexible.len()).max(MIN_FLEXIBLE);
+            for i in flexible {
+                widths[i] = widths[i].min(share).max(self.names[i].len());
+            }
+        }
+        let header: Vec<String> = self.names.clone();
+        self.push_line(&header, &widths);
+        let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+        self.push_line(&rule, &widths);
+        self.widths = Some(widths);
+    }
+
+    fn push_line(&mut self, cells: &[String], widths: &[usize]) {
+        let last = cells.len().saturating_sub(1);
+        for (i, (text, &width)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                self.out.buf.extend_from_slice(GAP.as_bytes());
+            }
+            let shown = fit(text, width);
+            self.out.buf.extend_from_slice(shown.as_bytes());
+            if i < last {
+                let pad = width.saturating_sub(display_width(&shown));
+                self.out.buf.resize(self.out.buf.len() + pad, b' ');
+            }
+        }
+        self.out.buf.push(b'\n');
+    }
+}
+
+/// The width of `s` on a terminal (East Asian wide characters count two).
+fn display_width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// `s` on one line, cut to `width` columns with `…` when longer.
+fn fit(s: &str, width: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(width * 4));
+    let mut used = 0;
+    let total = display_width(s);
+    for c in s.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        let w = c.width().unwrap_or(0);
+        if total > width && used + w + 1 > width {
+            out.push('…');
+            return out;
+        }
+        if used + w > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out
+}
+
+impl Sink for TableSink<'_> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let columns = cells(batch);
+        let rows: Vec<Vec<String>> = (0..batch.num_rows())
+            .map(|row| columns.iter().map(|c| c.get(row)).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|row| row.into_iter().map(|cell| self.render(cell)).collect())
+            .collect();
+        if self.widths.is_none() {
+            self.layout(&rows);
+        }
+        let widths = self.widths.clone().expect("laid out");
+        for row in &rows {
+            self.push_line(row, &widths);
+            self.rows += 1;
+            self.out.maybe_flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.widths.is_none() {
+            self.layout(&[]);
+        }
+        let line = format!(
+            "({} row{})\n",
+            self.rows,
+            if self.rows == 1 { "" } else { "s" }
+        );
+        self.out.buf.extend_from_slice(line.as_bytes());
+        self.out.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_by_display_width() {
+        assert_eq!(fit("hello", 10), "hello");
+        assert_eq!(fit("hello world", 8), "hello w…");
+        assert_eq!(fit("你好世界你好", 7), "你好世…");
+        assert_eq!(display_width(&fit("你好世界你好", 7)), 7);
+        assert_eq!(fit("a\nb\tc", 9), "a b c");
+        assert_eq!(fit("exactly8", 8), "exactly8");
+    }
+}

@@ -1,0 +1,390 @@
+//! Reading one lake file for a query, touching as little of it as the statistics allow.
+//!
+//! In order: row groups whose create_time, chatroom, sender, type or msg_id statistics rule them
+//! out are skipped; inside the rest, the page index skips the pages those columns rule out; the
+//! remaining rows are filtered on Arrow arrays by a Parquet row filter, which decodes only the
+//! filter columns first and the other projected columns only for matching rows.
+//!
+//! Schema-on-read: types come from the Parquet schema (not the embedded Arrow schema), a column
+//! the file lacks reads as null, columns it has beyond the query's are never read. A file whose
+//! footer, statistics or pages cannot be decoded is an [`Error::Data`] naming it.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array, new_null_array};
+use arrow_schema::{Schema, SchemaRef};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
+    RowSelector,
+};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::query::filter::{Filter, Stats, TextMatcher};
+use crate::query::time_range::TimeRange;
+use crate::record::col;
+
+/// What every file of one query is read for.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    pub range: TimeRange,
+    pub filter: Arc<Filter>,
+    pub matcher: TextMatcher,
+    /// The columns to return (all nullable), in this order.
+    pub schema: SchemaRef,
+}
+
+/// Counters of what the scan read and skipped.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ScanStats {
+    pub partitions: u64,
+    pub files: u64,
+    pub files_skipped_corrupt: u64,
+    pub row_groups: u64,
+    pub row_groups_skipped: u64,
+    /// Rows of kept row groups that the page index ruled out without decoding them.
+    pub rows_skipped_by_page_index: u64,
+    pub rows_matched: u64,
+}
+
+/// What a file gave.
+pub enum FileRows {
+    /// Only the number of matching rows was asked for.
+    Count(u64),
+    /// The matching rows, in [`ScanPlan::schema`].
+    Batches(Vec<RecordBatch>),
+}
+
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::data(path, format!("unreadable Parquet file: {e}"))
+}
+
+/// Read the rows of `file` (at `path`) that `plan` asks for.
+pub fn scan_file(
+    path: &Path,
+    file: File,
+    plan: &ScanPlan,
+    count_only: bool,
+    stats: &mut ScanStats,
+) -> Result<FileRows> {
+    stats.files += 1;
+    let options = ArrowReaderOptions::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
+        .with_skip_arrow_metadata(true);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(|e| corrupt(path, e))?;
+    let metadata = Arc::clone(builder.metadata());
+    let file_schema = Arc::clone(builder.schema());
+    let pruning = Pruning::new(path, &metadata, &file_schema, plan)?;
+    stats.row_groups += metadata.num_row_groups() as u64;
+    stats.row_groups_skipped += (metadata.num_row_groups() - pruning.row_groups.len()) as u64;
+    let total: usize = pruning
+        .row_groups
+        .iter()
+        .map(|&rg| metadata.row_group(rg).num_rows() as usize)
+        .sum();
+    let selected = pruning
+        .selection
+        .as_ref()
+        .map_or(total, RowSelection::row_count);
+    stats.rows_skipped_by_page_index += (total - selected) as u64;
+    let filter = &plan.filter;
+    let has = |name: &str| file_schema.column_with_name(name).is_some();
+    if selected == 0 || (!filter.contains.is_empty() && !has(col::CONTENT)) {
+        return Ok(empty(count_only));
+    }
+    let needs_predicate = !filter.is_empty() || pruning.needs_time_filter;
+    if count_only && !needs_predicate && pruning.selection.is_none() {
+        stats.rows_matched += total as u64;
+        return Ok(FileRows::Count(total as u64));
+    }
+
+    let parquet_schema = metadata.file_metadata().schema_descr_ptr();
+    let mut builder = builder
+        .with_row_groups(pruning.row_groups.clone())
+        .with_batch_size(8192);
+    if let Some(selection) = pruning.selection {
+        builder = builder.with_row_selection(selection);
+    }
+    if needs_predicate {
+        let mut columns = filter.columns();
+        if pruning.needs_time_filter {
+            columns.push(col::CREATE_TIME);
+        }
+        let mask =
+            ProjectionMask::columns(&parquet_schema, columns.iter().copied().filter(|c| has(c)));
+        let (filter, matcher) = (Arc::clone(filter), plan.matcher.clone());
+        let time = pruning.needs_time_filter.then_some(plan.range);
+        let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+            filter.evaluate(&batch, time.as_ref(), &matcher)
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
+    let output: Vec<&str> = if count_only {
+        vec![col::CREATE_TIME]
+    } else {
+        plan.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
+    };
+    let mask = ProjectionMask::columns(&parquet_schema, output.iter().copied().filter(|c| has(c)));
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| corrupt(path, e))?;
+    let mut count = 0u64;
+    let mut batches = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| corrupt(path, e))?;
+        count += batch.num_rows() as u64;
+        if !count_only && batch.num_rows() > 0 {
+            batches.push(conform(path, &batch, &plan.schema)?);
+        }
+    }
+    stats.rows_matched += count;
+    Ok(if count_only {
+        FileRows::Count(count)
+    } else {
+        FileRows::Batches(batches)
+    })
+}
+
+fn empty(count_only: bool) -> FileRows {
+    if count_only {
+        FileRows::Count(0)
+    } else {
+        FileRows::Batches(Vec::new())
+    }
+}
+
+/// `batch` with exactly the columns of `schema`: missing ones null, a different type an error.
+fn conform(path: &Path, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(Arc::clone(c)),
+            Some(c) => Err(Error::data(
+                path,
+                format!(
+                    "column {} is {}, but wxlake reads it as {}",
+                    field.name(),
+                    c.data_type(),
+                    field.data_type()
+                ),
+            )),
+            None => Ok(new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect::<Result<_>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| corrupt(path, e))
+}
+
+/// Which row groups and rows of a file the statistics leave to read.
+struct Pruning {
+    row_groups: Vec<usize>,
+    /// Rows of `row_groups` (concatenated) to read; `None` for all.
+    selection: Option<RowSelection>,
+    /// Whether some kept row group has rows outside the time range.
+    needs_time_filter: bool,
+}
+
+impl Pruning {
+    fn new(
+        path: &Path,
+        metadata: &ParquetMetaData,
+        file_schema: &Schema,
+        plan: &ScanPlan,
+    ) -> Result<Self> {
+        let parquet_schema = metadata.file_metadata().schema_descr();
+        let converter = |name: &str| {
+            file_schema
+                .column_with_name(name)
+                .and_then(|_| StatisticsConverter::try_new(name, file_schema, parquet_schema).ok())
+        };
+        let err = |e| corrupt(path, e);
+        let time = converter(col::CREATE_TIME)
+            .ok_or_else(|| Error::data(path, "no create_time column: not a wxlake file"))?;
+        let groups = plan.filter.pruning_groups();
+        let rgs = metadata.row_groups();
+        let time_stats = column_stats(&time, rgs, None).map_err(err)?;
+        let mut group_stats = Vec::new();
+        for group in &groups {
+            let mut members = Vec::new();
+            for name in group.iter() {
+                if let Some(conv) = converter(name) {
+                    members.push((*name, column_stats(&conv, rgs, None).map_err(err)?, conv));
+                }
+            }
+            group_stats.push(members);
+        }
+
+        let mut pruning = Pruning {
+            row_groups: Vec::new(),
+            selection: None,
+            needs_time_filter: false,
+        };
+        let page_index = metadata.page_index().filter(|p| p.is_complete());
+        let mut selectors: Vec<RowSelector> = Vec::new();
+        let mut skipped_any = false;
+        for rg in 0..rgs.len() {
+            let (tmin, tmax) = time_stats.int64(rg);
+            let time_known = tmin.is_some() && tmax.is_some();
+            if time_known && !plan.range.overlaps(tmin.unwrap(), tmax.unwrap()) {
+                continue;
+            }
+            if !group_stats.iter().all(|members| {
+                members
+                    .iter()
+                    .any(|(name, s, _)| s.may_match(&plan.filter, name, rg))
+            }) {
+                continue;
+            }
+            let covered = time_known && plan.range.covers(tmin.unwrap(), tmax.unwrap());
+            let rows = rgs[rg].num_rows() as usize;
+            let Some(page_index) = page_index else {
+                pruning.needs_time_filter |= !covered;
+                pruning.row_groups.push(rg);
+                selectors.push(RowSelector::select(rows));
+                continue;
+            };
+            let pages = |conv: &StatisticsConverter| {
+                column_stats(conv, rgs, Some((page_index.as_ref(), rg))).map_err(err)
+            };
+            let mut selection = RowSelection::from(vec![RowSelector::select(rows)]);
+            if !covered {
+                let p = pages(&time)?;
+                selection = selection.intersection(&p.selection(rows, |i| {
+                    let (lo, hi) = p.int64(i);
+                    lo.zip(hi)
+                        .is_none_or(|(lo, hi)| plan.range.overlaps(lo, hi))
+                }));
+            }
+            for members in &group_stats {
+                let mut any = RowSelection::from(vec![RowSelector::skip(rows)]);
+                for (name, _, conv) in members {
+                    let p = pages(conv)?;
+                    any = any.union(&p.selection(rows, |i| p.may_match(&plan.filter, name, i)));
+                }
+                selection = selection.intersection(&any);
+            }
+            if !selection.selects_any() {
+                continue;
+            }
+            pruning.needs_time_filter |= !covered;
+            pruning.row_groups.push(rg);
+            skipped_any |= selection.row_count() < rows;
+            selectors.extend(selection.iter().copied());
+        }
+        if skipped_any {
+            pruning.selection = Some(RowSelection::from(selectors));
+        }
+        Ok(pruning)
+    }
+}
+
+/// Min/max/null statistics of one column, per row group or per page of one row group.
+struct ColumnStats {
+    mins: ArrayRef,
+    maxes: ArrayRef,
+    nulls: UInt64Array,
+    rows: Option<UInt64Array>,
+}
+
+fn column_stats(
+    conv: &StatisticsConverter,
+    rgs: &[parquet::file::metadata::RowGroupMetaData],
+    pages_of: Option<(
+        &dyn parquet::file::metadata::page_index::PageIndexProvider,
+        usize,
+    )>,
+) -> parquet::errors::Result<ColumnStats> {
+    match pages_of {
+        None => Ok(ColumnStats {
+            mins: conv.row_group_mins(rgs)?,
+            maxes: conv.row_group_maxes(rgs)?,
+            nulls: conv.row_group_null_counts(rgs)?,
+            rows: conv.row_group_row_counts(rgs)?,
+        }),
+        Some((index, rg)) => Ok(ColumnStats {
+            mins: conv.data_page_mins(index, [&rg])?,
+            maxes: conv.data_page_maxes(index, [&rg])?,
+            nulls: conv.data_page_null_counts(index, [&rg])?,
+            rows: conv.data_page_row_counts(index, rgs, [&rg])?,
+        }),
+    }
+}
+
+impl ColumnStats {
+    fn int64(&self, i: usize) -> (Option<i64>, Option<i64>) {
+        let get = |a: &ArrayRef| {
+            a.as_primitive_opt::<Int64Type>()
+                .and_then(|a| a.is_valid(i).then(|| a.value(i)))
+        };
+        (get(&self.mins), get(&self.maxes))
+    }
+
+    fn all_null(&self, i: usize) -> bool {
+        let rows = self
+            .rows
+            .as_ref()
+            .and_then(|r| r.is_valid(i).then(|| r.value(i)));
+        let nulls = self.nulls.is_valid(i).then(|| self.nulls.value(i));
+        matches!((nulls, rows), (Some(n), Some(r)) if n == r)
+    }
+
+    /// Whether entry `i` (a row group or a page) may satisfy the filter on column `name`.
+    fn may_match(&self, filter: &Filter, name: &str, i: usize) -> bool {
+        let all_null = self.all_null(i);
+        if name == col::MSG_TYPE {
+            let get = |a: &ArrayRef| {
+                a.as_primitive_opt::<Int32Type>()
+                    .and_then(|a| a.is_valid(i).then(|| a.value(i)))
+            };
+            return filter.type_may_match(Stats {
+                min: get(&self.mins),
+                max: get(&self.maxes),
+                all_null,
+            });
+        }
+        fn get(a: &ArrayRef, i: usize) -> Option<&str> {
+            a.as_string_opt::<i32>()
+                .and_then(|a| a.is_valid(i).then(|| a.value(i)))
+        }
+        filter.string_may_match(
+            name,
+            Stats {
+                min: get(&self.mins, i),
+                max: get(&self.maxes, i),
+                all_null,
+            },
+        )
+    }
+
+    /// The rows of a row group of `rows` rows whose page `i` satisfies `keep(i)`. Without
+    /// page row counts, every row.
+    fn selection(&self, rows: usize, keep: impl Fn(usize) -> bool) -> RowSelection {
+        let Some(counts) = &self.rows else {
+            return RowSelection::from(vec![RowSelector::select(rows)]);
+        };
+        if counts.null_count() > 0 || counts.values().iter().sum::<u64>() != rows as u64 {
+            return RowSelection::from(vec![RowSelector::select(rows)]);
+        }
+        let mut start = 0;
+        let ranges = counts.values().iter().enumerate().filter_map(|(i, &n)| {
+            let range = start..start + n as usize;
+            start += n as usize;
+            keep(i).then_some(range)
+        });
+        let ranges: Vec<_> = ranges.collect();
+        RowSelection::from_consecutive_ranges(ranges.into_iter(), rows)
+    }
+}

@@ -165,7 +165,19 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     }
     target.commit()?;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
-    tracing::debug!(rows = report.rows, scan = ?report.scan, elapsed_ms = report.elapsed_ms, "query done");
+    let s = &report.scan;
+    tracing::debug!(
+        rows = report.rows,
+        partitions = s.partitions,
+        files = s.files,
+        files_skipped_corrupt = s.files_skipped_corrupt,
+        row_groups = s.row_groups,
+        row_groups_skipped = s.row_groups_skipped,
+        rows_skipped_by_page_index = s.rows_skipped_by_page_index,
+        rows_matched = s.rows_matched,
+        elapsed_ms = report.elapsed_ms,
+        "query done"
+    );
     Ok(report)
 }
 

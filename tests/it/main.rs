@@ -3,3 +3,4 @@
 mod common;
 mod crash;
 mod ingest;
+mod query;

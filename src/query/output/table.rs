@@ -14,7 +14,7 @@ use crate::record::col;
 
 /// Columns that take the width the others leave.
 const FLEXIBLE: [&str; 3] = [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS];
-/// The widest a non-flexible column gets.
+/// The widest a non-flexible column other than create_time gets.
 const MAX_FIXED: usize = 24;
 /// The narrowest a flexible column gets, whatever the terminal.
 const MIN_FLEXIBLE: usize = 16;
@@ -75,7 +75,7 @@ impl<'w> TableSink<'w> {
                     .max()
                     .unwrap_or(0);
                 let w = longest.max(name.len());
-                if FLEXIBLE.contains(&name.as_str()) {
+                if FLEXIBLE.contains(&name.as_str()) || name == col::CREATE_TIME {
                     w
                 } else {
                     w.min(MAX_FIXED.max(name.len()))

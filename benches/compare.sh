@@ -47,42 +47,9 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 
 # ---------------------------------------------------------------- python venv
 
-# bench_venv: create (or reuse) a venv with benches/peers/requirements.txt and
-# print its python. Same approach as .ci/python-env.sh (whose venv has only
-# pyarrow + duckdb): cached under $WXLAKE_BENCH_CACHE/venv-<12 hex of
-# sha256(requirements)>, reused only when the marker of a complete install is
-# there; a changed requirements file gets a fresh venv.
-bench_venv() {
-    local req="$PEERS/requirements.txt"
-    [[ -f "$req" ]] || { echo "bench_venv: missing $req" >&2; return 1; }
-    local hash
-    hash="$(sha256sum "$req" | cut -c1-12)"
-    [[ "$hash" =~ ^[0-9a-f]{12}$ ]] || { echo "bench_venv: cannot hash $req" >&2; return 1; }
-    local cache="${WXLAKE_BENCH_CACHE:-$HOME/.cache/wxlake-bench}"
-    local venv="$cache/venv-$hash"
-    local py="$venv/bin/python"
-    local marker="$venv/.wxlake-bench-installed"
-    if [[ -x "$py" && -f "$marker" ]]; then
-        printf '%s\n' "$py"
-        return 0
-    fi
-    mkdir -p "$cache" || return 1
-    rm -rf "$venv"   # incomplete (interrupted) venv: start over
-    echo "bench_venv: creating $venv" >&2
-    if python3 -m venv "$venv" >&2 2>/dev/null && "$py" -m pip --version >/dev/null 2>&1; then
-        "$py" -m pip install --quiet --disable-pip-version-check --no-input -r "$req" >&2 \
-            || { echo "bench_venv: pip install failed" >&2; return 1; }
-    else
-        # python3 without ensurepip (Debian without python3-venv): drive the outer pip.
-        rm -rf "$venv"
-        python3 -m venv --without-pip "$venv" >&2 || { echo "bench_venv: python3 -m venv failed" >&2; return 1; }
-        python3 -m pip --python "$py" install --quiet --disable-pip-version-check --no-input -r "$req" >&2 \
-            || { echo "bench_venv: pip install failed" >&2; return 1; }
-    fi
-    "$py" -c 'import pyarrow, duckdb, polars' >&2 || { echo "bench_venv: import check failed" >&2; return 1; }
-    touch "$marker"
-    printf '%s\n' "$py"
-}
+# bench_venv (create or reuse the peers' cached venv, print its python).
+# shellcheck source=benches/bench_lib.sh
+source "$REPO/benches/bench_lib.sh"
 
 # ---------------------------------------------------------------- binaries
 

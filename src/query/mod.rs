@@ -22,11 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::{RecordBatch, UInt32Array};
-use arrow_ord::sort::{SortColumn, SortOptions, lexsort_to_indices};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema, SchemaRef};
-use arrow_select::concat::concat_batches;
-use arrow_select::take::take_record_batch;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -212,43 +211,70 @@ fn execute(
         Order::Asc => plan.range.days().collect(),
         Order::Desc => plan.range.days().rev().collect(),
     };
-    let mut remaining = opts.limit.unwrap_or(u64::MAX);
+    let limit = opts.limit.unwrap_or(u64::MAX);
     if opts.count {
         for day in days {
-            if remaining == 0 {
+            if report.rows >= limit {
                 break;
             }
             let n = count_partition(opts, layout, plan, day, &mut report.scan)?;
-            let n = n.min(remaining);
-            remaining -= n;
-            report.rows += n;
+            report.rows += n.min(limit - report.rows);
         }
         writer.write_all(format!("{}\n", report.rows).as_bytes())?;
         writer.flush()?;
         return Ok(());
     }
     let mut sink = output::sink(opts.format, writer, out_schema, tz, opts.terminal_width)?;
-    for day in days {
-        if remaining == 0 {
-            break;
-        }
-        let Some(batch) = read_partition(opts, layout, plan, day, remaining, &mut report.scan)?
-        else {
-            continue;
-        };
-        let batch = project(&batch, out_schema);
-        let n = batch.num_rows();
-        let mut offset = 0;
-        while offset < n {
-            let len = (n - offset).min(8192);
-            sink.write_batch(&batch.slice(offset, len))?;
-            offset += len;
-        }
-        report.rows += n as u64;
-        remaining -= n as u64;
-    }
-    sink.finish()?;
-    Ok(())
+    // One thread reads and sorts the next day while this one writes the current one.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SortedDay>>(1);
+        let reader = scope.spawn(move || {
+            let mut stats = ScanStats::default();
+            let mut produced = 0u64;
+            for day in days {
+                if produced >= limit {
+                    break;
+                }
+                let sorted = read_partition(opts, layout, plan, day, limit - produced, &mut stats);
+                if let Ok(sorted) = &sorted {
+                    produced += sorted.rows.len() as u64;
+                }
+                let failed = sorted.is_err();
+                if tx.send(sorted).is_err() || failed {
+                    break;
+                }
+            }
+            stats
+        });
+        let written = (|| -> std::result::Result<(), Failure> {
+            for sorted in rx.iter() {
+                let sorted = sorted?;
+                if sorted.rows.is_empty() {
+                    continue;
+                }
+                let batches: Vec<RecordBatch> = sorted
+                    .batches
+                    .iter()
+                    .map(|b| project(b, out_schema))
+                    .collect();
+                for chunk in sorted.rows.chunks(8192) {
+                    sink.write_rows(&batches, chunk)?;
+                }
+                report.rows += sorted.rows.len() as u64;
+            }
+            sink.finish()?;
+            Ok(())
+        })();
+        drop(rx);
+        report.scan = reader.join().expect("the reader thread does not panic");
+        written
+    })
+}
+
+/// One day's matching rows: the batches as read, and the (batch, row) positions in output order.
+struct SortedDay {
+    batches: Vec<RecordBatch>,
+    rows: Vec<(u32, u32)>,
 }
 
 /// Run `f` on each data file of partition `day`, honouring `--skip-corrupt`.
@@ -297,7 +323,7 @@ fn count_partition(
     Ok(counts.iter().sum())
 }
 
-/// The matching rows of partition `day`, sorted, at most `limit` of them; `None` if there are none.
+/// The matching rows of partition `day`, sorted by (create_time, msg_id), at most `limit`.
 fn read_partition(
     opts: &QueryOptions,
     layout: &Layout,
@@ -305,7 +331,7 @@ fn read_partition(
     day: chrono::NaiveDate,
     limit: u64,
     stats: &mut ScanStats,
-) -> Result<Option<RecordBatch>> {
+) -> Result<SortedDay> {
     let per_file = each_file(
         opts,
         layout,
@@ -317,32 +343,59 @@ fn read_partition(
         },
     )?;
     let batches: Vec<RecordBatch> = per_file.into_iter().flatten().collect();
-    if batches.is_empty() {
-        return Ok(None);
+    let keys: Vec<(&Int64Array, &StringArray)> = batches
+        .iter()
+        .map(|b| {
+            let time = b.column_by_name(col::CREATE_TIME).expect("scanned");
+            let id = b.column_by_name(col::MSG_ID).expect("scanned");
+            (time.as_primitive::<Int64Type>(), id.as_string::<i32>())
+        })
+        .collect();
+    let mut rows: Vec<(u32, u32)> = keys
+        .iter()
+        .enumerate()
+        .flat_map(|(b, (t, _))| (0..t.len() as u32).map(move |r| (b as u32, r)))
+        .collect();
+    // Nulls (a file without msg_id) sort last either way, as in SQL engines.
+    let key = |&(b, r): &(u32, u32)| {
+        let (t, id) = keys[b as usize];
+        let r = r as usize;
+        (
+            t.is_valid(r).then(|| t.value(r)),
+            id.is_valid(r).then(|| id.value(r).as_bytes()),
+        )
+    };
+    let cmp = |a: &(u32, u32), b: &(u32, u32)| {
+        let ((ta, ia), (tb, ib)) = (key(a), key(b));
+        let time = match (ta, tb) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (x, y) => y.is_some().cmp(&x.is_some()),
+        };
+        let time = if opts.order == Order::Desc {
+            time.reverse()
+        } else {
+            time
+        };
+        time.then_with(|| {
+            let id = match (ia, ib) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (x, y) => return y.is_some().cmp(&x.is_some()),
+            };
+            if opts.order == Order::Desc {
+                id.reverse()
+            } else {
+                id
+            }
+        })
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if limit < rows.len() {
+        rows.select_nth_unstable_by(limit, cmp);
+        rows.truncate(limit);
     }
-    let all = concat_batches(&plan.schema, &batches).map_err(|e| internal(day, e))?;
-    drop(batches);
-    let options = SortOptions {
-        descending: opts.order == Order::Desc,
-        nulls_first: opts.order == Order::Asc,
-    };
-    let key = |name: &str| SortColumn {
-        values: Arc::clone(all.column_by_name(name).expect("sort keys are scanned")),
-        options: Some(options),
-    };
-    let limit = usize::try_from(limit).ok().filter(|&l| l < all.num_rows());
-    let indices: UInt32Array =
-        lexsort_to_indices(&[key(col::CREATE_TIME), key(col::MSG_ID)], limit)
-            .map_err(|e| internal(day, e))?;
-    let sorted = take_record_batch(&all, &indices).map_err(|e| internal(day, e))?;
-    Ok(Some(sorted))
-}
-
-fn internal(day: chrono::NaiveDate, e: impl std::fmt::Display) -> Error {
-    Error::data(
-        PathBuf::from(PartitionKey(day).to_string()),
-        format!("cannot sort the partition's rows: {e}"),
-    )
+    rows.sort_unstable_by(cmp);
+    drop(keys);
+    Ok(SortedDay { batches, rows })
 }
 
 /// `batch` restricted to the columns of `schema`, in its order.
@@ -417,9 +470,8 @@ impl OutputTarget {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let file = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
+        let prefix = format!(".{name}.");
+        let file = crate::fsutil::temp_builder(&prefix, ".tmp")
             .tempfile_in(dir)
             .map_err(|e| Error::io("create a file in", dir, e))?;
         Ok(OutputTarget::File {
@@ -441,9 +493,8 @@ impl OutputTarget {
 
     fn commit(self) -> Result<()> {
         if let OutputTarget::File { file, path } = self {
-            file.as_file()
-                .sync_all()
-                .map_err(|e| Error::io("write", &path, e))?;
+            // Not fsynced: an export is visible only when complete, but its durability
+            // across a power cut is not promised (the lake's own files are fsynced).
             file.persist(&path)
                 .map_err(|e| Error::io("write", &path, e.error))?;
         }

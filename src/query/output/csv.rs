@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use arrow_array::RecordBatch;
 
 use super::{Buffered, LocalTimeFormat, Sink};
-use crate::query::value::{Cell, cells};
+use crate::query::value::{Cell, Column, cells};
 use arrow_schema::SchemaRef;
 
 pub struct CsvSink<'w> {
@@ -31,26 +31,31 @@ impl<'w> CsvSink<'w> {
 
 /// Append `s` as one CSV field.
 pub fn push_field(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push(b'"');
-        for part in s.split('"').enumerate() {
-            if part.0 > 0 {
-                out.extend_from_slice(b"\"\"");
-            }
-            out.extend_from_slice(part.1.as_bytes());
-        }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(s.as_bytes());
+    let bytes = s.as_bytes();
+    let special = memchr::memchr3(b',', b'"', b'\n', bytes).is_some()
+        || memchr::memchr(b'\r', bytes).is_some();
+    if !special {
+        out.extend_from_slice(bytes);
+        return;
     }
+    out.push(b'"');
+    let mut rest = bytes;
+    while let Some(i) = memchr::memchr(b'"', rest) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(b'"');
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
 }
 
 impl Sink for CsvSink<'_> {
-    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let columns = cells(batch);
+    fn write_rows(&mut self, batches: &[RecordBatch], rows: &[(u32, u32)]) -> io::Result<()> {
+        let columns: Vec<Vec<Column<'_>>> = batches.iter().map(cells).collect();
         let mut itoa = itoa::Buffer::new();
-        for row in 0..batch.num_rows() {
-            for (i, column) in columns.iter().enumerate() {
+        for &(b, row) in rows {
+            let row = row as usize;
+            for (i, column) in columns[b as usize].iter().enumerate() {
                 if i > 0 {
                     self.out.buf.push(b',');
                 }

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use arrow_array::RecordBatch;
 
 use super::{Buffered, Sink};
-use crate::query::value::{Cell, cells};
+use crate::query::value::{Cell, Column, cells};
 use crate::record::col;
 
 pub struct JsonSink<'w> {
@@ -33,7 +33,11 @@ impl<'w> JsonSink<'w> {
 
 /// Append `s` as a JSON string literal.
 pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    // A branch-free scan (it vectorizes); escaping is rare.
+    let special = s.bytes().fold(false, |acc, b| {
+        acc | (b == b'"') | (b == b'\\') | (b < 0x20)
+    });
+    if special {
         serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
     } else {
         out.push(b'"');
@@ -49,12 +53,16 @@ fn object_members(text: &str) -> Option<&str> {
 }
 
 impl Sink for JsonSink<'_> {
-    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let schema = batch.schema();
+    fn write_rows(&mut self, batches: &[RecordBatch], rows: &[(u32, u32)]) -> io::Result<()> {
+        let Some(first) = batches.first() else {
+            return Ok(());
+        };
+        let schema = first.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let columns = cells(batch);
+        let all: Vec<Vec<Column<'_>>> = batches.iter().map(cells).collect();
         let mut itoa = itoa::Buffer::new();
-        for row in 0..batch.num_rows() {
+        for &(b, row) in rows {
+            let (columns, row) = (&all[b as usize], row as usize);
             let buf = &mut self.out.buf;
             if self.array {
                 buf.extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
@@ -62,7 +70,7 @@ impl Sink for JsonSink<'_> {
             self.rows += 1;
             buf.push(b'{');
             let mut first = true;
-            for (name, column) in names.iter().zip(&columns) {
+            for (name, column) in names.iter().zip(columns) {
                 let value = column.get(row);
                 if value == Cell::Null {
                     continue;

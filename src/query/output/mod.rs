@@ -51,8 +51,9 @@ impl FromStr for Format {
 
 /// Where results go.
 pub trait Sink {
-    /// Write the rows of `batch` (columns in the query's column order).
-    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()>;
+    /// Write rows `rows` (as (batch, row) positions, in output order) of `batches`, whose
+    /// columns are the query's, in its order.
+    fn write_rows(&mut self, batches: &[RecordBatch], rows: &[(u32, u32)]) -> io::Result<()>;
     /// Write whatever closes the output (a JSON array's `]`, a Parquet footer) and flush.
     fn finish(&mut self) -> io::Result<()>;
 }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use arrow_select::interleave::interleave_record_batch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
@@ -37,9 +38,15 @@ impl<'w> ParquetSink<'w> {
 }
 
 impl Sink for ParquetSink<'_> {
-    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
+    fn write_rows(&mut self, batches: &[RecordBatch], rows: &[(u32, u32)]) -> io::Result<()> {
         let writer = self.writer.as_mut().expect("not finished");
-        writer.write(batch).map_err(to_io)
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        let indices: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|&(b, r)| (b as usize, r as usize))
+            .collect();
+        let batch = interleave_record_batch(&refs, &indices).map_err(io::Error::other)?;
+        writer.write(&batch).map_err(to_io)
     }
 
     fn finish(&mut self) -> io::Result<()> {

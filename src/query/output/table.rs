@@ -9,7 +9,7 @@ use arrow_schema::SchemaRef;
 use unicode_width::UnicodeWidthChar;
 
 use super::{Buffered, LocalTimeFormat, Sink};
-use crate::query::value::{Cell, cells};
+use crate::query::value::{Cell, Column, cells};
 use crate::record::col;
 
 /// Columns that take the width the others leave.
@@ -148,19 +148,23 @@ fn fit(s: &str, width: usize) -> String {
 }
 
 impl Sink for TableSink<'_> {
-    fn write_batch(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let columns = cells(batch);
-        let rows: Vec<Vec<String>> = (0..batch.num_rows())
-            .map(|row| columns.iter().map(|c| c.get(row)).collect::<Vec<_>>())
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|row| row.into_iter().map(|cell| self.render(cell)).collect())
+    fn write_rows(&mut self, batches: &[RecordBatch], rows: &[(u32, u32)]) -> io::Result<()> {
+        let all: Vec<Vec<Column<'_>>> = batches.iter().map(cells).collect();
+        let rendered: Vec<Vec<String>> = rows
+            .iter()
+            .map(|&(b, row)| {
+                let cells: Vec<Cell<'_>> = all[b as usize]
+                    .iter()
+                    .map(|c| c.get(row as usize))
+                    .collect();
+                cells.into_iter().map(|cell| self.render(cell)).collect()
+            })
             .collect();
         if self.widths.is_none() {
-            self.layout(&rows);
+            self.layout(&rendered);
         }
         let widths = self.widths.clone().expect("laid out");
-        for row in &rows {
+        for row in &rendered {
             self.push_line(row, &widths);
             self.rows += 1;
             self.out.maybe_flush()?;

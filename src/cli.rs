@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use wxlake::compact::CompactOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
 use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
@@ -63,6 +64,95 @@ pub enum Command {
     ///   wxlake query --start 2026-01-20T09:00 --end 2026-01-20T18:00 --from wxid_abc --count
     #[command(verbatim_doc_comment)]
     Query(QueryArgs),
+    /// Merge each partition's small files into as few as the target size allows.
+    ///
+    /// Rows are deduplicated by msg_id and sorted by (chatroom, create_time); each partition's
+    /// files are swapped atomically, so readers never see a half-done partition.
+    /// Examples:
+    ///   wxlake compact --dry-run
+    ///   wxlake compact --start 2026-01-01 --end 2026-01-31 --target-file-size 256MiB
+    #[command(verbatim_doc_comment)]
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// First partition day to consider: YYYY-MM-DD, today or yesterday [default: the oldest].
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<DateArg>,
+
+    /// Last partition day to consider, inclusive [default: the newest].
+    #[arg(long, value_name = "DATE")]
+    pub end: Option<DateArg>,
+
+    /// Aim for files of this size, e.g. 64MiB, 1GiB, 500MB.
+    #[arg(long, env = "WXLAKE_TARGET_FILE_SIZE", value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    pub target_file_size: u64,
+
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
+    #[arg(long, env = "WXLAKE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+impl CompactArgs {
+    /// The library options and whether to print JSON.
+    pub fn into_options(self, global: &Global) -> (CompactOptions, bool) {
+        let CompactArgs {
+            start,
+            end,
+            target_file_size,
+            dry_run,
+            json,
+            wait,
+        } = self;
+        let opts = CompactOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+            start,
+            end,
+            target_file_size,
+            dry_run,
+            wait,
+        };
+        (opts, json)
+    }
+}
+
+/// `128MiB`, `1GiB`, `500MB`, `64KiB`, or a number of bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size; use e.g. 128MiB, 1GiB or 500MB"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{s}'; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    match n.checked_mul(factor) {
+        Some(0) => Err("the size must be more than 0".to_string()),
+        Some(v) => Ok(v),
+        None => Err(format!("'{s}' is too large")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +375,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
     }
 
     #[test]

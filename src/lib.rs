@@ -10,6 +10,7 @@
 //! The pure core (normalize, partition, dedup, json_text, dates) never touches a disk.
 
 pub mod checkpoint;
+pub mod compact;
 pub mod dates;
 pub mod dedup;
 pub mod error;

@@ -59,6 +59,17 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             print_stdout(&text);
             Ok(())
         }
+        Command::Compact(args) => {
+            let (opts, json) = args.into_options(global);
+            let summary = wxlake::compact::run(&opts)?;
+            let text = if json {
+                serde_json::to_string(&summary).expect("summaries serialize") + "\n"
+            } else {
+                summary.render()
+            };
+            print_stdout(&text);
+            Ok(())
+        }
         Command::Query(args) => {
             let stdout = std::io::stdout();
             let terminal = stdout.is_terminal();

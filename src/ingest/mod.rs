@@ -98,6 +98,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let until = opts.date.map(|d| d.resolve(today));
     clean_staging(&layout)?;
+    crate::lake::swap::recover(&layout)?;
 
     let raw_files = layout.raw_files()?;
     if let Some(until) = until
@@ -109,7 +110,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         partitioner: Partitioner::new(tz),
         lake_ids: LakeIds::default(),
         props: writer_properties(Codec::Snappy)?,
-        run_id: run_id(),
+        run_id: crate::lake::run_id(),
         buffer_budget: opts.buffer_budget,
         row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),
         settled: settled::SettledIndex::load(&layout),
@@ -219,16 +220,4 @@ fn clean_staging(layout: &Layout) -> Result<()> {
         std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     }
     Ok(())
-}
-
-/// `20260125T020001Z-1234-5f3a`: time, pid and a few random bits; never reused.
-fn run_id() -> String {
-    let now = chrono::Utc::now();
-    let nanos = now.timestamp_subsec_nanos();
-    format!(
-        "{}-{}-{:05x}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        std::process::id(),
-        nanos & 0xfffff
-    )
 }

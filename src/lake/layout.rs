@@ -4,6 +4,8 @@
 //! <data>/messages/raw/YYYY-MM-DD.jsonl          input, appended by the collector
 //! <data>/parquet/messages/year=YYYY/month=MM/day=DD/*.parquet   the lake
 //! <data>/parquet/.staging/                      temp files being written (never listed by readers)
+//! <data>/parquet/.swap/                         partitions being rebuilt by compact/archive
+//! <data>/metadata/journal/                      swaps in progress (see lake::swap)
 //! <data>/metadata/lake.json                     time zone and schema version of the lake
 //! <data>/metadata/schema_registry.json          every schema version
 //! <data>/metadata/checkpoints/YYYY-MM-DD.json   per raw file: how far ingest got
@@ -75,6 +77,14 @@ impl Layout {
     }
     pub fn staging_dir(&self) -> PathBuf {
         self.root.join("parquet").join(".staging")
+    }
+    /// Where `compact` and `archive` build a partition's new files (outside the globbed tree).
+    pub fn swap_root(&self) -> PathBuf {
+        self.root.join("parquet").join(".swap")
+    }
+    /// Swap journals of `compact` and `archive`.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.root.join("metadata").join("journal")
     }
     pub fn partition_dir(&self, key: PartitionKey) -> PathBuf {
         self.lake_dir().join(key.rel_dir())

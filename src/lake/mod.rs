@@ -1,8 +1,23 @@
 //! The Parquet side of wxlake: where files live, how they are written and read.
 
+pub mod footer;
 pub mod layout;
 pub mod meta;
 pub mod reader;
+pub mod rewrite;
+pub mod swap;
 pub mod writer;
 
 pub use layout::Layout;
+
+/// `20260125T020001Z-1234-5f3a`: time, pid and a few random bits; never reused.
+pub fn run_id() -> String {
+    let now = chrono::Utc::now();
+    let nanos = now.timestamp_subsec_nanos();
+    format!(
+        "{}-{}-{:05x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        std::process::id(),
+        nanos & 0xfffff
+    )
+}

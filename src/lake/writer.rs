@@ -46,6 +46,15 @@ pub enum Codec {
     Zstd(i32),
 }
 
+impl std::fmt::Display for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Codec::Snappy => f.write_str("snappy"),
+            Codec::Zstd(level) => write!(f, "zstd({level})"),
+        }
+    }
+}
+
 impl Codec {
     fn parquet(self) -> Result<Compression> {
         Ok(match self {

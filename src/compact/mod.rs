@@ -1,0 +1,289 @@
+//! `wxlake compact`: merge each partition's small files into as few as the target size allows.
+//!
+//! Plan, then execute: the plan ([`plan`]) is a pure function of a listing of the partitions in
+//! range (file sizes, rows and codecs read from footers); `--dry-run` prints it and changes
+//! nothing. Each planned partition is rewritten ([`crate::lake::rewrite`]): rows deduplicated by
+//! msg_id, sorted by (chatroom, create_time), written with the partition's codec, checked
+//! against the inputs, and swapped in atomically, so readers, ours or DuckDB's or pyarrow's,
+//! see either the old files or the new ones.
+
+pub mod plan;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::dates::DateArg;
+use crate::error::{Error, Result};
+use crate::fsutil::create_dir_all_durable;
+use crate::lake::Layout;
+use crate::lake::footer::read_footer;
+use crate::lake::meta::resolve_timezone;
+use crate::lake::rewrite::{Rewrite, RewriteOutcome, rewrite_partition};
+use crate::lake::swap::{Recovered, recover};
+use crate::lock::LakeLock;
+use crate::partition::PartitionKey;
+
+pub use plan::{PartitionListing, PartitionPlan, plan_compaction};
+
+/// The default target file size: 128 MiB.
+pub const DEFAULT_TARGET_FILE_SIZE: u64 = 128 << 20;
+
+/// Options of one `wxlake compact`.
+#[derive(Debug, Clone)]
+pub struct CompactOptions {
+    pub data_dir: PathBuf,
+    pub timezone: Option<String>,
+    /// First partition day considered (default: the oldest).
+    pub start: Option<DateArg>,
+    /// Last partition day considered (default: the newest).
+    pub end: Option<DateArg>,
+    pub target_file_size: u64,
+    pub dry_run: bool,
+    pub wait: Option<Duration>,
+}
+
+/// One partition's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionResult {
+    pub partition: String,
+    #[serde(flatten)]
+    pub outcome: RewriteOutcome,
+}
+
+/// What a compaction did (or, with `--dry-run`, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct CompactSummary {
+    pub dry_run: bool,
+    pub partitions_scanned: u64,
+    pub plan: Vec<PartitionPlan>,
+    pub partitions: Vec<PartitionResult>,
+    pub files_before: u64,
+    pub files_after: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub rows: u64,
+    pub duplicates_removed: u64,
+    pub recovered: Vec<Recovered>,
+    pub elapsed_ms: u64,
+}
+
+/// Check the data directory, take the lock and clean up interrupted swaps: what every
+/// maintenance command does first.
+pub fn open_for_maintenance(
+    data_dir: &std::path::Path,
+    timezone: Option<&str>,
+    command: &str,
+    wait: Option<Duration>,
+) -> Result<(Layout, chrono_tz::Tz, LakeLock, Vec<Recovered>)> {
+    let layout = Layout::new(data_dir);
+    if !layout.lake_meta_path().exists() && !layout.lake_dir().is_dir() {
+        return Err(Error::NotALake {
+            path: data_dir.to_path_buf(),
+        });
+    }
+    create_dir_all_durable(&layout.metadata_dir())?;
+    let lock = LakeLock::acquire(&layout.lock_path(), command, wait)?;
+    let (tz, _) = resolve_timezone(&layout, timezone)?;
+    let recovered = recover(&layout)?;
+    Ok((layout, tz, lock, recovered))
+}
+
+/// `--start`/`--end` as days in `tz`; an end before the start is a usage error.
+pub fn resolve_days(
+    start: Option<DateArg>,
+    end: Option<DateArg>,
+    tz: chrono_tz::Tz,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let (s, e) = (
+        start.map(|d| d.resolve(today)),
+        end.map(|d| d.resolve(today)),
+    );
+    if let (Some(s), Some(e)) = (s, e)
+        && e < s
+    {
+        return Err(Error::usage(
+            "--end",
+            e.to_string(),
+            format!("the end is before the start ({s})"),
+        ));
+    }
+    Ok((s, e))
+}
+
+/// The partitions of the lake between `start` and `end` (inclusive), with their files' footers.
+pub fn list_partitions(
+    layout: &Layout,
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+) -> Result<Vec<PartitionListing>> {
+    let keys = layout.partitions()?;
+    let mut out = Vec::new();
+    for key in keys {
+        if start.is_some_and(|s| key.date() < s) || end.is_some_and(|e| key.date() > e) {
+            continue;
+        }
+        let files = layout
+            .partition_files(key)?
+            .iter()
+            .map(|p| read_footer(p))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(PartitionListing { key, files });
+    }
+    Ok(out)
+}
+
+/// Run a compaction.
+pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
+    let started = Instant::now();
+    let (layout, tz, _lock, recovered) = open_for_maintenance(
+        &opts.data_dir,
+        opts.timezone.as_deref(),
+        "compact",
+        opts.wait,
+    )?;
+    let (start, end) = resolve_days(opts.start, opts.end, tz)?;
+    let listings = list_partitions(&layout, start, end)?;
+    let plan = plan_compaction(&listings, opts.target_file_size);
+    for l in &listings {
+        for f in l.files.iter().filter(|f| !f.unknown_columns.is_empty()) {
+            tracing::warn!(
+                file = %f.path.display(),
+                columns = %f.unknown_columns.join(", "),
+                "a file has columns this wxlake does not know; its partition is not rewritten"
+            );
+        }
+    }
+    let mut summary = CompactSummary {
+        dry_run: opts.dry_run,
+        partitions_scanned: listings.len() as u64,
+        plan: plan.clone(),
+        partitions: Vec::new(),
+        files_before: listings.iter().map(|l| l.files.len() as u64).sum(),
+        files_after: 0,
+        bytes_before: listings
+            .iter()
+            .flat_map(|l| &l.files)
+            .map(|f| f.bytes)
+            .sum(),
+        bytes_after: 0,
+        rows: listings.iter().flat_map(|l| &l.files).map(|f| f.rows).sum(),
+        duplicates_removed: 0,
+        recovered,
+        elapsed_ms: 0,
+    };
+    summary.files_after = summary.files_before;
+    summary.bytes_after = summary.bytes_before;
+    if !opts.dry_run {
+        let run_id = crate::lake::run_id();
+        for p in &plan {
+            let outcome = rewrite_partition(
+                &layout,
+                &Rewrite {
+                    operation: "compact",
+                    key: p.key,
+                    inputs: &p.inputs,
+                    codec: p.codec,
+                    output_files: p.output_files as usize,
+                    run_id: &run_id,
+                },
+            )?;
+            tracing::info!(
+                partition = %p.key,
+                files_before = outcome.files_before,
+                files_after = outcome.files_after,
+                rows = outcome.rows,
+                "compacted"
+            );
+            summary.files_after = summary.files_after - outcome.files_before + outcome.files_after;
+            summary.bytes_after = summary.bytes_after - outcome.bytes_before + outcome.bytes_after;
+            summary.rows -= outcome.duplicates_removed;
+            summary.duplicates_removed += outcome.duplicates_removed;
+            summary.partitions.push(PartitionResult {
+                partition: p.key.to_string(),
+                outcome,
+            });
+        }
+    }
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        partitions = summary.partitions.len(),
+        files_before = summary.files_before,
+        files_after = summary.files_after,
+        bytes_before = summary.bytes_before,
+        bytes_after = summary.bytes_after,
+        dry_run = opts.dry_run,
+        "compact finished"
+    );
+    Ok(summary)
+}
+
+impl CompactSummary {
+    /// The summary for people.
+    pub fn render(&self) -> String {
+        use crate::ingest::summary::human_bytes;
+        let mut out = String::new();
+        if self.dry_run {
+            out.push_str(&format!(
+                "compact --dry-run: {} of {} partitions would be rewritten; nothing was changed\n",
+                self.plan.len(),
+                self.partitions_scanned
+            ));
+            for p in &self.plan {
+                out.push_str(&format!(
+                    "  {}  {} files, {} -> {} file{} ({}, {} rows)\n",
+                    PartitionKey::to_string(&p.key),
+                    p.input_files,
+                    human_bytes(p.input_bytes),
+                    p.output_files,
+                    if p.output_files == 1 { "" } else { "s" },
+                    p.codec,
+                    p.rows
+                ));
+            }
+            return out;
+        }
+        out.push_str(&format!(
+            "compacted {} of {} partitions in {:.2} s\n",
+            self.partitions.len(),
+            self.partitions_scanned,
+            self.elapsed_ms as f64 / 1000.0
+        ));
+        for p in &self.partitions {
+            let o = &p.outcome;
+            out.push_str(&format!(
+                "  {}  {} files, {} -> {} file{}, {}  ({} rows{})\n",
+                p.partition,
+                o.files_before,
+                human_bytes(o.bytes_before),
+                o.files_after,
+                if o.files_after == 1 { "" } else { "s" },
+                human_bytes(o.bytes_after),
+                o.rows,
+                if o.duplicates_removed > 0 {
+                    format!(", {} duplicates removed", o.duplicates_removed)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        out.push_str(&format!(
+            "lake: {} files, {} -> {} files, {}; {} rows\n",
+            self.files_before,
+            human_bytes(self.bytes_before),
+            self.files_after,
+            human_bytes(self.bytes_after),
+            self.rows
+        ));
+        for r in &self.recovered {
+            out.push_str(&format!(
+                "recovered an interrupted swap of {}: {}\n",
+                r.partition, r.outcome
+            ));
+        }
+        out
+    }
+}

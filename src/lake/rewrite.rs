@@ -1,0 +1,228 @@
+//! Rewriting one partition's files, for `compact` (fewer, larger files) and `archive` (another
+//! codec). Both need the same thing: every row read once, duplicates by msg_id removed (a repair
+//! of anything that slipped in), rows sorted by (chatroom, create_time) across the whole
+//! partition, written into the requested number of files with the requested codec, checked, and
+//! swapped in atomically ([`crate::lake::swap`]).
+//!
+//! Memory is bounded by one partition's rows. The check before the swap reads the new files'
+//! msg_id column back: the row count and the msg_id set must equal the inputs' (after dedup);
+//! otherwise nothing is swapped and the inputs stay as they were.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, new_null_array};
+use arrow_select::concat::concat_batches;
+use arrow_select::filter::filter_record_batch;
+use rustc_hash::FxHashSet;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::failpoint;
+use crate::fsutil::create_dir_all_durable;
+use crate::lake::Layout;
+use crate::lake::footer::FileInfo;
+use crate::lake::reader::{for_each_msg_id, open_projected};
+use crate::lake::swap::{SwapJournal, swap_in};
+use crate::lake::writer::{Codec, StagedWriter, publish, sort_batch, writer_properties};
+use crate::partition::PartitionKey;
+use crate::record::{COLUMNS, arrow_schema, col};
+
+/// Rows per row group in rewritten files.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// One partition to rewrite.
+#[derive(Debug, Clone)]
+pub struct Rewrite<'a> {
+    /// `compact` or `archive` (names the failpoints and the journal).
+    pub operation: &'static str,
+    pub key: PartitionKey,
+    pub inputs: &'a [FileInfo],
+    pub codec: Codec,
+    /// How many files to write (at least one when there are rows).
+    pub output_files: usize,
+    pub run_id: &'a str,
+}
+
+/// What a rewrite did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RewriteOutcome {
+    pub rows: u64,
+    pub duplicates_removed: u64,
+    pub files_before: u64,
+    pub bytes_before: u64,
+    pub files_after: u64,
+    pub bytes_after: u64,
+}
+
+/// Rewrite `job.inputs` (every data file of the partition) and swap the result in.
+pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOutcome> {
+    let partition_dir = layout.partition_dir(job.key);
+    let mut batches = Vec::new();
+    for input in job.inputs {
+        if !input.unknown_columns.is_empty() {
+            return Err(Error::data(
+                &input.path,
+                format!(
+                    "has columns this wxlake does not know ({}); rewriting would drop them, so \
+                     the partition is left alone (use a newer wxlake)",
+                    input.unknown_columns.join(", ")
+                ),
+            ));
+        }
+        for batch in open_projected(&input.path, &COLUMNS)? {
+            let batch = batch
+                .map_err(|e| Error::data(&input.path, format!("unreadable Parquet file: {e}")))?;
+            batches.push(conform(&input.path, &batch)?);
+        }
+    }
+    let rows_in: usize = batches.iter().map(RecordBatch::num_rows).sum();
+
+    // First copy of each msg_id wins (inputs are in name order: older runs first).
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
+    let masks: Vec<BooleanArray> = batches
+        .iter()
+        .map(|b| {
+            let ids = b.column(0).as_string::<i32>();
+            ids.iter()
+                .map(|id| Some(seen.insert(id.unwrap_or(""))))
+                .collect()
+        })
+        .collect();
+    let expected: FxHashSet<String> = seen.iter().map(|s| s.to_string()).collect();
+    drop(seen);
+    let kept: Vec<RecordBatch> = batches
+        .iter()
+        .zip(&masks)
+        .map(|(b, m)| filter_record_batch(b, m))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::data(&partition_dir, format!("cannot filter rows: {e}")))?;
+    drop(batches);
+    let all = concat_batches(&arrow_schema(), &kept)
+        .map_err(|e| Error::data(&partition_dir, format!("cannot gather rows: {e}")))?;
+    drop(kept);
+    let duplicates = (rows_in - all.num_rows()) as u64;
+    if duplicates > 0 {
+        tracing::warn!(partition = %job.key, duplicates, "removed duplicate msg_ids while rewriting");
+    }
+    let sorted = sort_batch(&all);
+    drop(all);
+
+    let swap_dir = layout.swap_root().join(format!(
+        "{}-{}",
+        job.key.date().format("%Y-%m-%d"),
+        job.run_id
+    ));
+    create_dir_all_durable(&swap_dir)?;
+    let props = writer_properties(job.codec)?;
+    let n = sorted.num_rows();
+    let files = if n == 0 {
+        0
+    } else {
+        job.output_files.clamp(1, n)
+    };
+    let mut outputs = Vec::new();
+    let mut bytes_after = 0;
+    for f in 0..files {
+        let (start, end) = (n * f / files, n * (f + 1) / files);
+        let mut writer = StagedWriter::create(job.key, &swap_dir, props.clone())?;
+        let mut offset = start;
+        while offset < end {
+            let len = (end - offset).min(ROW_GROUP_ROWS);
+            writer.write_row_group(&sorted.slice(offset, len))?;
+            offset += len;
+        }
+        let staged = writer.finish()?;
+        bytes_after += staged.bytes;
+        outputs.push(publish(staged, &swap_dir, job.run_id)?);
+    }
+    drop(sorted);
+    failpoint::hit(&format!("{}.staged", job.operation));
+
+    verify(&swap_dir, &outputs, &expected, n as u64)?;
+    let name = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let journal = SwapJournal {
+        operation: job.operation.to_string(),
+        partition: job.key.to_string(),
+        swap_dir: swap_dir
+            .strip_prefix(layout.root())
+            .unwrap_or(&swap_dir)
+            .to_string_lossy()
+            .into_owned(),
+        inputs: job.inputs.iter().map(|i| name(&i.path)).collect(),
+        outputs: outputs.iter().map(|p| name(p)).collect(),
+    };
+    swap_in(layout, &partition_dir, &swap_dir, &journal, job.operation)?;
+    Ok(RewriteOutcome {
+        rows: n as u64,
+        duplicates_removed: duplicates,
+        files_before: job.inputs.len() as u64,
+        bytes_before: job.inputs.iter().map(|i| i.bytes).sum(),
+        files_after: outputs.len() as u64,
+        bytes_after,
+    })
+}
+
+/// The new files must hold exactly the expected msg_ids, once each.
+fn verify(
+    swap_dir: &Path,
+    outputs: &[std::path::PathBuf],
+    expected: &FxHashSet<String>,
+    rows: u64,
+) -> Result<()> {
+    let mut found: FxHashSet<String> = FxHashSet::default();
+    let mut count = 0;
+    for path in outputs {
+        count += for_each_msg_id(path, |id| {
+            found.insert(id.to_string());
+        })?;
+    }
+    if count != rows || found.len() as u64 != rows || &found != expected {
+        let _ = std::fs::remove_dir_all(swap_dir);
+        return Err(Error::data(
+            swap_dir,
+            format!(
+                "the rewritten files do not match their inputs ({count} rows, {} distinct ids, \
+                 {} expected); nothing was changed",
+                found.len(),
+                expected.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `batch` in the current schema: a missing nullable column is null, anything else an error.
+fn conform(path: &Path, batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = arrow_schema();
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(Arc::clone(c)),
+            Some(c) => Err(Error::data(
+                path,
+                format!(
+                    "column {} is {}, expected {}",
+                    field.name(),
+                    c.data_type(),
+                    field.data_type()
+                ),
+            )),
+            None if field.is_nullable() => Ok(new_null_array(field.data_type(), batch.num_rows())),
+            None => Err(Error::data(path, format!("no {} column", field.name()))),
+        })
+        .collect::<Result<_>>()?;
+    RecordBatch::try_new(schema, columns).map_err(|e| {
+        Error::data(
+            path,
+            format!("column {} has nulls or bad values: {e}", col::MSG_ID),
+        )
+    })
+}

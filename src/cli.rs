@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use wxlake::archive::{ArchiveOptions, Tiers};
 use wxlake::compact::CompactOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
@@ -73,6 +74,102 @@ pub enum Command {
     ///   wxlake compact --start 2026-01-01 --end 2026-01-31 --target-file-size 256MiB
     #[command(verbatim_doc_comment)]
     Compact(CompactArgs),
+    /// Recompress partitions by age (hot Snappy, warm and cold zstd) and archive old raw files.
+    ///
+    /// A raw file is archived (to messages/raw/archive/DATE.jsonl.zst, verified, then the
+    /// original removed) only when its checkpoint says it is fully ingested.
+    /// Examples:
+    ///   wxlake archive --dry-run
+    ///   wxlake archive --warm-after 14d --cold-after 180d --cold-level 19 --raw-retention 30d
+    #[command(verbatim_doc_comment)]
+    Archive(ArchiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Partitions at least this old (in days: 7d, 2w) are warm: zstd at --warm-level.
+    #[arg(long, env = "WXLAKE_WARM_AFTER", value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
+    pub warm_after: u32,
+
+    /// zstd level of warm partitions (1-22).
+    #[arg(long, env = "WXLAKE_WARM_LEVEL", value_name = "N", default_value_t = 3)]
+    pub warm_level: i32,
+
+    /// Partitions at least this old are cold: zstd at --cold-level.
+    #[arg(long, env = "WXLAKE_COLD_AFTER", value_name = "DAYS", default_value = "90d", value_parser = parse_days)]
+    pub cold_after: u32,
+
+    /// zstd level of cold partitions (1-22).
+    #[arg(
+        long,
+        env = "WXLAKE_COLD_LEVEL",
+        value_name = "N",
+        default_value_t = 19
+    )]
+    pub cold_level: i32,
+
+    /// Archive raw JSONL files at least this old once fully ingested (at least 1d).
+    #[arg(long, env = "WXLAKE_RAW_RETENTION", value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
+    pub raw_retention: u32,
+
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
+    #[arg(long, env = "WXLAKE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+impl ArchiveArgs {
+    /// The library options and whether to print JSON.
+    pub fn into_options(self, global: &Global) -> (ArchiveOptions, bool) {
+        let ArchiveArgs {
+            warm_after,
+            warm_level,
+            cold_after,
+            cold_level,
+            raw_retention,
+            dry_run,
+            json,
+            wait,
+        } = self;
+        let opts = ArchiveOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+            tiers: Tiers {
+                warm_after_days: warm_after,
+                warm_level,
+                cold_after_days: cold_after,
+                cold_level,
+            },
+            raw_retention_days: raw_retention,
+            dry_run,
+            wait,
+        };
+        (opts, json)
+    }
+}
+
+/// A number of days: `7d`, `2w`, or a bare number of days.
+pub fn parse_days(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let (digits, factor) = if let Some(d) = t.strip_suffix('d') {
+        (d, 1)
+    } else if let Some(w) = t.strip_suffix('w') {
+        (w, 7)
+    } else {
+        (t, 1)
+    };
+    digits
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("'{s}' is not a number of days; use e.g. 7d, 90d or 2w"))
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +472,15 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn days() {
+        assert_eq!(parse_days("7d"), Ok(7));
+        assert_eq!(parse_days("2w"), Ok(14));
+        assert_eq!(parse_days("90"), Ok(90));
+        assert!(parse_days("7h").is_err());
+        assert!(parse_days("-1d").is_err());
     }
 
     #[test]

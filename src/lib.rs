@@ -9,6 +9,7 @@
 //!
 //! The pure core (normalize, partition, dedup, json_text, dates) never touches a disk.
 
+pub mod archive;
 pub mod checkpoint;
 pub mod compact;
 pub mod dates;

@@ -51,23 +51,19 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
         Command::Ingest(args) => {
             let (opts, json) = args.into_options(global);
             let summary = wxlake::ingest::run(&opts)?;
-            let text = if json {
-                serde_json::to_string(&summary).expect("summaries serialize") + "\n"
-            } else {
-                summary.render()
-            };
-            print_stdout(&text);
+            print_summary(json, &summary, |s| s.render());
             Ok(())
         }
         Command::Compact(args) => {
             let (opts, json) = args.into_options(global);
             let summary = wxlake::compact::run(&opts)?;
-            let text = if json {
-                serde_json::to_string(&summary).expect("summaries serialize") + "\n"
-            } else {
-                summary.render()
-            };
-            print_stdout(&text);
+            print_summary(json, &summary, |s| s.render());
+            Ok(())
+        }
+        Command::Archive(args) => {
+            let (opts, json) = args.into_options(global);
+            let summary = wxlake::archive::run(&opts)?;
+            print_summary(json, &summary, |s| s.render());
             Ok(())
         }
         Command::Query(args) => {
@@ -86,6 +82,16 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Print a command's summary: one JSON object with `--json`, else the text for people.
+fn print_summary<T: serde::Serialize>(json: bool, summary: &T, render: impl FnOnce(&T) -> String) {
+    let text = if json {
+        serde_json::to_string(summary).expect("summaries serialize") + "\n"
+    } else {
+        render(summary)
+    };
+    print_stdout(&text);
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 
 use parquet::file::properties::WriterProperties;
 
+use crate::checkpoint::{Checkpoint, Status};
 use crate::dates::DateArg;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
+use crate::lake::layout::{RawFile, raw_file_name};
 use crate::lake::meta::{init_lake, resolve_timezone};
 use crate::lake::writer::{Codec, Encoder, writer_properties};
 use crate::lock::LakeLock;
@@ -100,7 +102,8 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     clean_staging(&layout)?;
     crate::lake::swap::recover(&layout)?;
 
-    let raw_files = layout.raw_files()?;
+    let mut raw_files = layout.raw_files()?;
+    let restored = restore_archives(&layout, &mut raw_files)?;
     if let Some(until) = until
         && !raw_files.iter().any(|f| f.date == until)
     {
@@ -147,6 +150,9 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     if let Some((seq, parsed)) = pending {
         commit(&mut ctx, &mut encoder, &mut summary, seq, parsed)?;
     }
+    for path in restored {
+        let _ = std::fs::remove_file(path);
+    }
     if let Err(e) = ctx.settled.save(&ctx.layout) {
         // Only a shortcut: the next run rebuilds it from the checkpoints.
         tracing::warn!(error = %e, "could not update the raw file index");
@@ -167,6 +173,48 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         "ingest finished"
     );
     Ok(summary)
+}
+
+/// Add the archived raw files (`messages/raw/archive/DATE.jsonl.zst`) that are not fully
+/// ingested (their checkpoint was moved aside, say, to rebuild a lost lake) and have no `.jsonl`
+/// beside them: each is decompressed into staging and read like any raw file. Byte for byte the
+/// original, it matches its checkpoint's fingerprint and offsets. Returns the copies to remove.
+fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec<PathBuf>> {
+    let dir = layout.raw_archive_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut restored = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(date) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".zst"))
+            .and_then(crate::lake::layout::parse_raw_file_name)
+        else {
+            continue;
+        };
+        if raw_files.iter().any(|f| f.date == date) {
+            continue;
+        }
+        let complete = Checkpoint::load(&layout.checkpoint_path(date))?
+            .is_some_and(|cp| cp.status == Status::Complete);
+        if complete {
+            continue;
+        }
+        let copy = layout
+            .staging_dir()
+            .join(format!("restore-{}", raw_file_name(date)));
+        tracing::info!(archive = %entry.path().display(), "reading an archived raw file that is not fully ingested");
+        crate::archive::raw::restore(layout, date, &copy)?;
+        raw_files.push(RawFile {
+            date,
+            path: copy.clone(),
+        });
+        restored.push(copy);
+    }
+    raw_files.sort_by_key(|f| f.date);
+    Ok(restored)
 }
 
 fn commit(

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <data>/messages/raw/YYYY-MM-DD.jsonl          input, appended by the collector
+//! <data>/messages/raw/archive/YYYY-MM-DD.jsonl.zst  raw files archived by `archive`
 //! <data>/parquet/messages/year=YYYY/month=MM/day=DD/*.parquet   the lake
 //! <data>/parquet/.staging/                      temp files being written (never listed by readers)
 //! <data>/parquet/.swap/                         partitions being rebuilt by compact/archive
@@ -77,6 +78,15 @@ impl Layout {
     }
     pub fn staging_dir(&self) -> PathBuf {
         self.root.join("parquet").join(".staging")
+    }
+    /// Compressed raw files of `archive --raw-retention`.
+    pub fn raw_archive_dir(&self) -> PathBuf {
+        self.raw_dir().join("archive")
+    }
+    /// `messages/raw/archive/YYYY-MM-DD.jsonl.zst`.
+    pub fn raw_archive_path(&self, date: NaiveDate) -> PathBuf {
+        self.raw_archive_dir()
+            .join(format!("{}.zst", raw_file_name(date)))
     }
     /// Where `compact` and `archive` build a partition's new files (outside the globbed tree).
     pub fn swap_root(&self) -> PathBuf {

@@ -1,5 +1,6 @@
 //! Integration tests: the real `wxlake` binary in a temp data directory per test.
 
+mod archive;
 mod common;
 mod compact;
 mod crash;

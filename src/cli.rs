@@ -11,6 +11,8 @@ use wxlake::compact::CompactOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
 use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
+use wxlake::status::StatusOptions;
+use wxlake::verify::VerifyOptions;
 
 /// Turn daily WeChat message logs (JSONL) into a Hive-partitioned Parquet lake.
 #[derive(Debug, Parser)]
@@ -83,6 +85,63 @@ pub enum Command {
     ///   wxlake archive --warm-after 14d --cold-after 180d --cold-level 19 --raw-retention 30d
     #[command(verbatim_doc_comment)]
     Archive(ArchiveArgs),
+    /// Show what the lake holds and how it is doing (reads footers and metadata only).
+    Status(StatusArgs),
+    /// Check the lake's integrity, read-only: exit 0 when whole, 65 with each problem listed.
+    ///
+    /// Checks that every file opens with a valid footer and row count, that no temp, staging
+    /// or journal leftovers remain, that every row sits in the partition of its create_time,
+    /// that no msg_id is stored twice, and that every checkpoint matches its raw file.
+    /// Example:
+    ///   wxlake verify --start 2026-01-01 --end 2026-01-31
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl StatusArgs {
+    pub fn into_options(self, global: &Global) -> (StatusOptions, bool) {
+        let StatusArgs { json } = self;
+        let opts = StatusOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+        };
+        (opts, json)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// First partition day to check: YYYY-MM-DD, today or yesterday [default: the oldest].
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<DateArg>,
+
+    /// Last partition day to check, inclusive [default: the newest].
+    #[arg(long, value_name = "DATE")]
+    pub end: Option<DateArg>,
+
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl VerifyArgs {
+    pub fn into_options(self, global: &Global) -> (VerifyOptions, bool) {
+        let VerifyArgs { start, end, json } = self;
+        let opts = VerifyOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+            start,
+            end,
+        };
+        (opts, json)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -68,6 +68,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
 
+    /// `verify` found problems (it printed them).
+    #[error("the lake is not whole: verify found {problems} problem(s), listed above")]
+    NotWhole { problems: usize },
+
     /// The exclusive writer lock is held by another process.
     #[error(
         "another wxlake holds the lock {path}{holder}; retry later or pass --wait 10m",
@@ -121,7 +125,7 @@ impl Error {
             Error::Usage { .. } | Error::TimeZoneMismatch { .. } | Error::NotALake { .. } => {
                 ExitCode::Usage
             }
-            Error::Data { .. } => ExitCode::Data,
+            Error::Data { .. } | Error::NotWhole { .. } => ExitCode::Data,
             Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData => {
                 ExitCode::Data
             }

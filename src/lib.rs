@@ -28,5 +28,7 @@ pub mod partition;
 pub mod quarantine;
 pub mod query;
 pub mod record;
+pub mod status;
+pub mod verify;
 
 pub use error::{Error, ExitCode, Result};

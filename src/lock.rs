@@ -78,6 +78,33 @@ impl LakeLock {
     }
 }
 
+/// Who holds the lock at `path` right now, without touching it: `flock` locks are listed in
+/// `/proc/locks` by inode (taking even a shared lock to find out could make a starting writer
+/// fail with "busy"). `None` when nobody does (or the system does not say).
+pub fn current_holder(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let held = locks.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&"FLOCK")
+            && fields
+                .get(5)
+                .and_then(|dev_inode| dev_inode.rsplit(':').next())
+                .is_some_and(|i| i == inode.to_string())
+    });
+    if !held {
+        return None;
+    }
+    let mut file = File::open(path).ok()?;
+    let text = read_holder(&mut file);
+    Some(if text.trim().is_empty() {
+        "another wxlake".to_string()
+    } else {
+        text.trim().to_string()
+    })
+}
+
 fn read_holder(file: &mut File) -> String {
     let mut text = String::new();
     // Best effort: an unreadable description just makes the message shorter.
@@ -105,7 +132,10 @@ mod tests {
         );
         let err = LakeLock::acquire(&path, "ingest", Some(Duration::from_millis(250))).unwrap_err();
         assert!(matches!(err, Error::LockBusy { .. }));
+        let holder = current_holder(&path).expect("held");
+        assert!(holder.contains("running ingest"), "{holder}");
         drop(first);
+        assert_eq!(current_holder(&path), None);
         let _again = LakeLock::acquire(&path, "ingest", None).unwrap();
         assert!(path.exists());
     }

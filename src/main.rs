@@ -66,6 +66,24 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
+        Command::Status(args) => {
+            let (opts, json) = args.into_options(global);
+            let report = wxlake::status::run(&opts)?;
+            print_summary(json, &report, |r| r.render());
+            Ok(())
+        }
+        Command::Verify(args) => {
+            let (opts, json) = args.into_options(global);
+            let report = wxlake::verify::run(&opts)?;
+            print_summary(json, &report, |r| r.render());
+            if report.ok {
+                Ok(())
+            } else {
+                Err(wxlake::Error::NotWhole {
+                    problems: report.problems.len(),
+                })
+            }
+        }
         Command::Query(args) => {
             let stdout = std::io::stdout();
             let terminal = stdout.is_terminal();

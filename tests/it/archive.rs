@@ -366,6 +366,7 @@ fn kill_9_during_archive_never_loses_a_message_or_a_raw_byte() {
     env.run(&["archive"]).assert_code(0);
     assert_whole(&env, &ids, &raw);
     assert_no_leftovers(&env.data);
+    env.run(&["verify"]).assert_code(0);
 }
 
 #[test]

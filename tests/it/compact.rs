@@ -283,6 +283,7 @@ fn kill_9_during_compaction_never_loses_or_doubles_a_message() {
     env.run(&["compact"]).assert_code(0);
     assert_each_once(&env, &ids);
     assert_no_leftovers(&env);
+    env.run(&["verify"]).assert_code(0);
 }
 
 /// One more ingest round of 100 messages into each of the four days of the kill test.

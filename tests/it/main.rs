@@ -6,3 +6,5 @@ mod compact;
 mod crash;
 mod ingest;
 mod query;
+mod status;
+mod verify;

@@ -384,3 +384,25 @@ fn bad_tier_settings_are_usage_errors() {
         assert!(!run.stderr.is_empty());
     }
 }
+
+#[test]
+fn queries_during_an_archive_always_see_every_message_once() {
+    let env = TestEnv::new();
+    let ids = aged_lake(&env, &[8, 9, 10, 11, 95, 96, 97, 98], 200);
+    let (from, to) = (day(98), day(8));
+    let expected = ids.len().to_string();
+    let mut child = env.command().args(["-q", "archive"]).spawn().unwrap();
+    let mut during = 0;
+    loop {
+        let running = child.try_wait().unwrap().is_none();
+        let run = env.run(&["query", "--start", &from, "--end", &to, "--count"]);
+        run.assert_code(0);
+        assert_eq!(run.stdout.trim(), expected, "{run:?}");
+        if !running {
+            break;
+        }
+        during += 1;
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(during > 0, "no query ran during the archive");
+}

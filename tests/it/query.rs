@@ -959,3 +959,47 @@ fn a_query_during_an_ingest_sees_every_earlier_message_once() {
         3003
     );
 }
+
+/// Quote `s` for `sh -c`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn on_a_terminal_the_default_is_a_table_that_fits_it() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` (to run under a pseudo-terminal) is missing");
+        return;
+    }
+    let lake = lake();
+    let cmd = format!(
+        "stty cols 72 rows 40; {} --data-dir {} query --start 2026-01-21 --limit 5",
+        sh_quote(env!("CARGO_BIN_EXE_wxlake")),
+        sh_quote(lake.env.data.to_str().unwrap())
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        lines[0].starts_with("create_time"),
+        "a table, not jsonl: {text}"
+    );
+    assert!(lines[1].starts_with('─'), "{text}");
+    assert_eq!(*lines.last().unwrap(), "(5 rows)");
+    for line in &lines {
+        let width: usize = line
+            .chars()
+            .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0))
+            .sum();
+        assert!(width <= 72, "wider than the terminal: {width}: {line}");
+    }
+}

@@ -97,6 +97,25 @@ impl<'w> TableSink<'w> {
                 widths[i] = widths[i].min(share).max(self.names[i].len());
             }
         }
+        // Still too wide for the terminal: narrow the widest columns (create_time stays whole).
+        let floor = |i: usize| {
+            if self.names[i] == col::CREATE_TIME {
+                widths[i]
+            } else {
+                6
+            }
+        };
+        let floors: Vec<usize> = (0..widths.len()).map(floor).collect();
+        let gaps = GAP.len() * widths.len().saturating_sub(1);
+        while widths.iter().sum::<usize>() + gaps > self.terminal_width {
+            let Some(i) = (0..widths.len())
+                .filter(|&i| widths[i] > floors[i])
+                .max_by_key(|&i| widths[i] - floors[i])
+            else {
+                break;
+            };
+            widths[i] -= 1;
+        }
         let header: Vec<String> = self.names.clone();
         self.push_line(&header, &widths);
         let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();

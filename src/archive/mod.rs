@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::checkpoint::Checkpoint;
 use crate::compact::{DEFAULT_TARGET_FILE_SIZE, list_partitions, open_for_maintenance};
 use crate::error::{Error, Result};
-use crate::lake::rewrite::{Rewrite, RewriteOutcome, rewrite_partition};
+use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
 use crate::lake::swap::Recovered;
 
 pub use plan::{ArchivePlan, Tier, Tiers, plan_archive};
@@ -137,18 +137,19 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
 
     let run_id = crate::lake::run_id();
     if !opts.dry_run {
-        for p in &plan {
-            let outcome = rewrite_partition(
-                &layout,
-                &Rewrite {
-                    operation: "archive",
-                    key: p.key,
-                    inputs: &p.inputs,
-                    codec: p.codec,
-                    output_files: p.output_files as usize,
-                    run_id: &run_id,
-                },
-            )?;
+        let jobs: Vec<Rewrite<'_>> = plan
+            .iter()
+            .map(|p| Rewrite {
+                operation: "archive",
+                key: p.key,
+                inputs: &p.inputs,
+                codec: p.codec,
+                output_files: p.output_files as usize,
+                run_id: &run_id,
+            })
+            .collect();
+        let outcomes = rewrite_partitions(&layout, &jobs, default_workers())?;
+        for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(partition = %p.key, tier = %p.tier, codec = %p.codec,
                 bytes_before = outcome.bytes_before, bytes_after = outcome.bytes_after, "recompressed");
             summary.partitions.push(ArchivedPartition {

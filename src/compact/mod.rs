@@ -21,7 +21,7 @@ use crate::fsutil::create_dir_all_durable;
 use crate::lake::Layout;
 use crate::lake::footer::read_footer;
 use crate::lake::meta::resolve_timezone;
-use crate::lake::rewrite::{Rewrite, RewriteOutcome, rewrite_partition};
+use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
 use crate::lake::swap::{Recovered, recover};
 use crate::lock::LakeLock;
 use crate::partition::PartitionKey;
@@ -179,18 +179,19 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
     summary.bytes_after = summary.bytes_before;
     if !opts.dry_run {
         let run_id = crate::lake::run_id();
-        for p in &plan {
-            let outcome = rewrite_partition(
-                &layout,
-                &Rewrite {
-                    operation: "compact",
-                    key: p.key,
-                    inputs: &p.inputs,
-                    codec: p.codec,
-                    output_files: p.output_files as usize,
-                    run_id: &run_id,
-                },
-            )?;
+        let jobs: Vec<Rewrite<'_>> = plan
+            .iter()
+            .map(|p| Rewrite {
+                operation: "compact",
+                key: p.key,
+                inputs: &p.inputs,
+                codec: p.codec,
+                output_files: p.output_files as usize,
+                run_id: &run_id,
+            })
+            .collect();
+        let outcomes = rewrite_partitions(&layout, &jobs, default_workers())?;
+        for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(
                 partition = %p.key,
                 files_before = outcome.files_before,

@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::failpoint;
-use crate::fsutil::create_dir_all_durable;
 use crate::lake::Layout;
 use crate::lake::footer::FileInfo;
 use crate::lake::reader::{for_each_msg_id, open_projected};
@@ -54,6 +53,56 @@ pub struct RewriteOutcome {
     pub bytes_before: u64,
     pub files_after: u64,
     pub bytes_after: u64,
+}
+
+/// Rewrite several partitions, `workers` at a time (each on its own thread: sorting, encoding
+/// and compressing are CPU work, and each partition's swap is independent). Memory is bounded
+/// by `workers` partitions. Returns the outcomes in `jobs` order; on a failure, the partitions
+/// already swapped stay swapped, the others are left as they were, and the first error (in
+/// `jobs` order) is returned.
+pub fn rewrite_partitions(
+    layout: &Layout,
+    jobs: &[Rewrite<'_>],
+    workers: usize,
+) -> Result<Vec<RewriteOutcome>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<RewriteOutcome>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= jobs.len() || failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let result = rewrite_partition(layout, &jobs[i]);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    results.lock().expect("no panics while held")[i] = Some(result);
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(jobs.len());
+    for result in results
+        .into_inner()
+        .expect("no panics while held")
+        .into_iter()
+        .flatten()
+    {
+        out.push(result?);
+    }
+    Ok(out)
+}
+
+/// How many partitions to rewrite at once: the cores, at most four (memory grows with each).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// Rewrite `job.inputs` (every data file of the partition) and swap the result in.
@@ -114,7 +163,9 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
         job.key.date().format("%Y-%m-%d"),
         job.run_id
     ));
-    create_dir_all_durable(&swap_dir)?;
+    // Not fsynced: until the exchange the swap directory is disposable, and the exchange
+    // fsyncs both parents.
+    std::fs::create_dir_all(&swap_dir).map_err(|e| Error::io("create", &swap_dir, e))?;
     let props = writer_properties(job.codec)?;
     let n = sorted.num_rows();
     let files = if n == 0 {

@@ -98,10 +98,18 @@ pub fn swap_in(
     }
     fsync_dir(&layout.swap_root())?;
     failpoint::hit(&format!("{label}.swapped"));
-    remove_dir(swap_dir)?;
+    // From here on nothing needs to be durable: if a crash undoes the removals, the next
+    // writer's recovery finds the journal, sees the new files in place and removes the rest.
+    remove_dir_entries(swap_dir)?;
     failpoint::hit(&format!("{label}.cleaned"));
-    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
-    fsync_dir(&layout.journal_dir())
+    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))
+}
+
+fn remove_dir_entries(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("remove", dir, e)),
+        _ => Ok(()),
+    }
 }
 
 fn journal_path(layout: &Layout, partition: &str) -> PathBuf {

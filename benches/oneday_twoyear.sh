@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One more day into a lake of two years against one more day into an empty lake: the cost of a
+# nightly ingest must not grow with the lake (issue target: within 20%).
+#
+# Usage: benches/oneday_twoyear.sh
+#
+# Needs the two-year data set of benches/query_compare.sh ($BENCH_DIR/data/twoyear: 730 raw
+# files of 5,000 short messages, ingested). The extra day is generated here (2027-01-01, 5,000
+# short messages, seed 8; its late arrivals land in the lake's last partition, as a real next
+# day's do). Each run ingests it into a fresh copy of the state: the two-year lake's parquet/
+# and messages/ are hard-linked (ingest never modifies a file in place; it adds files and
+# renames), metadata/ is copied; the empty lake is created by an ingest with no raw file, then
+# gets the new raw file. Runs alternate
+# between the two. Prints the median wall times (ms) and their ratio.
+#
+# Environment: WXLAKE_BIN [target/release/wxlake], GENERATE_BIN
+# [target/release/examples/generate], BENCH_DIR [/tmp/wxlake-bench], RUNS [9].
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WXLAKE_BIN="${WXLAKE_BIN:-$REPO/target/release/wxlake}"
+GENERATE_BIN="${GENERATE_BIN:-$REPO/target/release/examples/generate}"
+BENCH_DIR="${BENCH_DIR:-/tmp/wxlake-bench}"
+RUNS="${RUNS:-9}"
+LAKE="$BENCH_DIR/data/twoyear"
+WORK="$BENCH_DIR/oneday-twoyear"
+
+[[ -d "$LAKE/parquet/messages" ]] || { echo "no two-year lake at $LAKE: run benches/query_compare.sh first" >&2; exit 1; }
+mkdir -p "$WORK"
+bin="$WORK/wxlake"
+cp "$WXLAKE_BIN" "$bin"
+day="$WORK/day/messages/raw/2027-01-01.jsonl"
+if [[ ! -s "$day" ]]; then
+    "$GENERATE_BIN" --out "$WORK/day" --profile short --days 1 --per-day 5000 --seed 8 \
+        --start-date 2027-01-01 >&2
+fi
+cat "$day" > /dev/null
+
+ms() { # ms DATA_DIR: wall ms of one ingest
+    local s e
+    sync
+    s=$EPOCHREALTIME
+    "$bin" --data-dir "$1" -qq ingest > /dev/null
+    e=$EPOCHREALTIME
+    echo "($e - $s) * 1000" | bc
+}
+
+empty=() full=()
+for ((i = 1; i <= RUNS; i++)); do
+    rm -rf "$WORK/empty" "$WORK/full"
+    mkdir -p "$WORK/empty/messages/raw"
+    "$bin" --data-dir "$WORK/empty" -qq ingest > /dev/null # creates the (empty) lake
+    ln "$day" "$WORK/empty/messages/raw/"
+    empty+=("$(ms "$WORK/empty")")
+    mkdir -p "$WORK/full/messages"
+    cp -al "$LAKE/parquet" "$WORK/full/parquet"
+    cp -al "$LAKE/messages/raw" "$WORK/full/messages/raw"
+    cp -a "$LAKE/metadata" "$WORK/full/metadata"
+    ln "$day" "$WORK/full/messages/raw/"
+    full+=("$(ms "$WORK/full")")
+    echo "run $i: empty ${empty[-1]} ms, two-year ${full[-1]} ms" >&2
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+me=$(median "${empty[@]}")
+mf=$(median "${full[@]}")
+printf '| lake | one more day (median of %s) |\n|---|---|\n| empty | %.1f ms |\n| two years (730 partitions, 730 raw files) | %.1f ms |\n| ratio | %.2f |\n' \
+    "$RUNS" "$me" "$mf" "$(echo "$mf / $me" | bc -l)"
+rm -rf "$WORK/empty" "$WORK/full"

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use parquet::file::properties::WriterProperties;
 
-use crate::checkpoint::{Checkpoint, Status};
 use crate::dates::DateArg;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
@@ -176,7 +175,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
 }
 
 /// Add the archived raw files (`messages/raw/archive/DATE.jsonl.zst`) that are not fully
-/// ingested (their checkpoint was moved aside, say, to rebuild a lost lake) and have no `.jsonl`
+/// ingested (their checkpoint is gone: moved aside, say, to rebuild a lost lake) and have no `.jsonl`
 /// beside them: each is decompressed into staging and read like any raw file. Byte for byte the
 /// original, it matches its checkpoint's fingerprint and offsets. Returns the copies to remove.
 fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec<PathBuf>> {
@@ -184,6 +183,10 @@ fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(Vec::new());
     };
+    // Only files whose checkpoint says complete are archived, and nothing rewrites such a
+    // checkpoint, so an archive with a checkpoint is done with: one directory listing instead
+    // of a checkpoint read per archived day.
+    let checkpoints = layout.checkpoint_dates()?;
     let mut restored = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -197,9 +200,7 @@ fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec
         if raw_files.iter().any(|f| f.date == date) {
             continue;
         }
-        let complete = Checkpoint::load(&layout.checkpoint_path(date))?
-            .is_some_and(|cp| cp.status == Status::Complete);
-        if complete {
+        if checkpoints.contains(&date) {
             continue;
         }
         let copy = layout

@@ -12,7 +12,7 @@ use crate::archive::Tiers;
 use crate::checkpoint::{Checkpoint, Counts, Status};
 use crate::compact::plan::plan_compaction;
 use crate::compact::{DEFAULT_TARGET_FILE_SIZE, list_partitions};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lake::Layout;
 use crate::lake::meta::resolve_timezone;
 use crate::lake::writer::Codec;
@@ -87,11 +87,7 @@ pub struct StatusReport {
 /// Gather the status of a lake.
 pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
     let layout = Layout::new(&opts.data_dir);
-    if !layout.lake_meta_path().exists() && !layout.lake_dir().is_dir() {
-        return Err(Error::NotALake {
-            path: opts.data_dir.clone(),
-        });
-    }
+    layout.require_lake()?;
     let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
     let listings = list_partitions(&layout, None, None)?;
     let tiers = Tiers::default();

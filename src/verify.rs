@@ -68,11 +68,7 @@ fn id_hash(id: &str) -> u128 {
 pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
     let started = Instant::now();
     let layout = Layout::new(&opts.data_dir);
-    if !layout.lake_meta_path().exists() && !layout.lake_dir().is_dir() {
-        return Err(Error::NotALake {
-            path: opts.data_dir.clone(),
-        });
-    }
+    layout.require_lake()?;
     let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
     let (start, end) = resolve_days(opts.start, opts.end, tz)?;
     let mut report = VerifyReport {

@@ -79,11 +79,7 @@ pub fn open_for_maintenance(
     wait: Option<Duration>,
 ) -> Result<(Layout, chrono_tz::Tz, LakeLock, Vec<Recovered>)> {
     let layout = Layout::new(data_dir);
-    if !layout.lake_meta_path().exists() && !layout.lake_dir().is_dir() {
-        return Err(Error::NotALake {
-            path: data_dir.to_path_buf(),
-        });
-    }
+    layout.require_lake()?;
     create_dir_all_durable(&layout.metadata_dir())?;
     let lock = LakeLock::acquire(&layout.lock_path(), command, wait)?;
     let (tz, _) = resolve_timezone(&layout, timezone)?;

@@ -63,6 +63,18 @@ impl Layout {
         Layout { root: root.into() }
     }
 
+    /// An error unless this data directory holds a lake (for the commands that only read or
+    /// maintain one; `ingest` creates it).
+    pub fn require_lake(&self) -> Result<()> {
+        if self.lake_meta_path().exists() || self.lake_dir().is_dir() {
+            Ok(())
+        } else {
+            Err(Error::NotALake {
+                path: self.root.clone(),
+            })
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, new_null_array};
+use arrow_schema::SchemaRef;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter,
@@ -137,6 +138,31 @@ fn rows(
         }
     }
     Ok(())
+}
+
+/// `batch` with exactly the columns of `schema`, by name (schema-on-read): a column the file
+/// lacks is null if the field is nullable (an error otherwise), a column of another type is an
+/// error naming `path`, and columns beyond `schema` are dropped.
+pub fn conform(path: &Path, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(Arc::clone(c)),
+            Some(c) => Err(Error::data(
+                path,
+                format!(
+                    "column {} is {}, but wxlake reads it as {}",
+                    field.name(),
+                    c.data_type(),
+                    field.data_type()
+                ),
+            )),
+            None if field.is_nullable() => Ok(new_null_array(field.data_type(), batch.num_rows())),
+            None => Err(Error::data(path, format!("no {} column", field.name()))),
+        })
+        .collect::<Result<_>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| corrupt(path, e))
 }
 
 fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {

@@ -9,10 +9,9 @@
 //! otherwise nothing is swapped and the inputs stay as they were.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{ArrayRef, BooleanArray, RecordBatch, new_null_array};
+use arrow_array::{BooleanArray, RecordBatch};
 use arrow_select::concat::concat_batches;
 use arrow_select::filter::filter_record_batch;
 use rustc_hash::FxHashSet;
@@ -22,11 +21,11 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::lake::Layout;
 use crate::lake::footer::FileInfo;
-use crate::lake::reader::{for_each_msg_id, open_projected};
+use crate::lake::reader::{conform, for_each_msg_id, open_projected};
 use crate::lake::swap::{SwapJournal, swap_in};
 use crate::lake::writer::{Codec, StagedWriter, publish, sort_batch, writer_properties};
 use crate::partition::PartitionKey;
-use crate::record::{COLUMNS, arrow_schema, col};
+use crate::record::{COLUMNS, arrow_schema};
 
 /// Rows per row group in rewritten files.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
@@ -123,7 +122,7 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
         for batch in open_projected(&input.path, &COLUMNS)? {
             let batch = batch
                 .map_err(|e| Error::data(&input.path, format!("unreadable Parquet file: {e}")))?;
-            batches.push(conform(&input.path, &batch)?);
+            batches.push(conform(&input.path, &batch, &arrow_schema())?);
         }
     }
     let rows_in: usize = batches.iter().map(RecordBatch::num_rows).sum();
@@ -247,33 +246,4 @@ fn verify(
         ));
     }
     Ok(())
-}
-
-/// `batch` in the current schema: a missing nullable column is null, anything else an error.
-fn conform(path: &Path, batch: &RecordBatch) -> Result<RecordBatch> {
-    let schema = arrow_schema();
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(c) if c.data_type() == field.data_type() => Ok(Arc::clone(c)),
-            Some(c) => Err(Error::data(
-                path,
-                format!(
-                    "column {} is {}, expected {}",
-                    field.name(),
-                    c.data_type(),
-                    field.data_type()
-                ),
-            )),
-            None if field.is_nullable() => Ok(new_null_array(field.data_type(), batch.num_rows())),
-            None => Err(Error::data(path, format!("no {} column", field.name()))),
-        })
-        .collect::<Result<_>>()?;
-    RecordBatch::try_new(schema, columns).map_err(|e| {
-        Error::data(
-            path,
-            format!("column {} has nulls or bad values: {e}", col::MSG_ID),
-        )
-    })
 }

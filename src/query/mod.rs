@@ -96,11 +96,7 @@ pub struct QueryReport {
 pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<QueryReport> {
     let started = Instant::now();
     let layout = Layout::new(&opts.data_dir);
-    if !layout.lake_meta_path().exists() && !layout.lake_dir().is_dir() {
-        return Err(Error::NotALake {
-            path: opts.data_dir.clone(),
-        });
-    }
+    layout.require_lake()?;
     let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;

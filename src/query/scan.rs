@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array, new_null_array};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
@@ -147,7 +147,7 @@ pub fn scan_file(
         let batch = batch.map_err(|e| corrupt(path, e))?;
         count += batch.num_rows() as u64;
         if !count_only && batch.num_rows() > 0 {
-            batches.push(conform(path, &batch, &plan.schema)?);
+            batches.push(crate::lake::reader::conform(path, &batch, &plan.schema)?);
         }
     }
     stats.rows_matched += count;
@@ -164,28 +164,6 @@ fn empty(count_only: bool) -> FileRows {
     } else {
         FileRows::Batches(Vec::new())
     }
-}
-
-/// `batch` with exactly the columns of `schema`: missing ones null, a different type an error.
-fn conform(path: &Path, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(c) if c.data_type() == field.data_type() => Ok(Arc::clone(c)),
-            Some(c) => Err(Error::data(
-                path,
-                format!(
-                    "column {} is {}, but wxlake reads it as {}",
-                    field.name(),
-                    c.data_type(),
-                    field.data_type()
-                ),
-            )),
-            None => Ok(new_null_array(field.data_type(), batch.num_rows())),
-        })
-        .collect::<Result<_>>()?;
-    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| corrupt(path, e))
 }
 
 /// Which row groups and rows of a file the statistics leave to read.

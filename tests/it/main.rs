@@ -4,6 +4,7 @@ mod archive;
 mod common;
 mod compact;
 mod crash;
+mod deploy;
 mod ingest;
 mod query;
 mod status;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use wxlake::archive::{ArchiveOptions, Tiers};
@@ -34,11 +35,11 @@ pub struct Cli {
     pub timezone: Option<String>,
 
     /// More log output (-v debug, -vv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", env = "WXLAKE_VERBOSE")]
     pub verbose: u8,
 
     /// Less log output (-q warnings only, -qq errors only).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, env = "WXLAKE_QUIET")]
     pub quiet: u8,
 
     /// Log format on stderr.
@@ -96,12 +97,34 @@ pub enum Command {
     ///   wxlake verify --start 2026-01-01 --end 2026-01-31
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
+    /// Print a shell completion script.
+    ///
+    /// Examples:
+    ///   wxlake completions bash > /etc/bash_completion.d/wxlake
+    ///   wxlake completions zsh > "${fpath[1]}/_wxlake"
+    ///   wxlake completions fish > ~/.config/fish/completions/wxlake.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page (roff), e.g. wxlake man | gzip > /usr/local/share/man/man1/wxlake.1.gz
+    Man,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print the report as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 }
 
@@ -119,15 +142,15 @@ impl StatusArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// First partition day to check: YYYY-MM-DD, today or yesterday [default: the oldest].
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_START")]
     pub start: Option<DateArg>,
 
     /// Last partition day to check, inclusive [default: the newest].
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_END")]
     pub end: Option<DateArg>,
 
     /// Print the report as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 }
 
@@ -172,11 +195,11 @@ pub struct ArchiveArgs {
     pub raw_retention: u32,
 
     /// Print the plan and change nothing.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
     /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
@@ -234,11 +257,11 @@ pub fn parse_days(s: &str) -> Result<u32, String> {
 #[derive(Debug, Args)]
 pub struct CompactArgs {
     /// First partition day to consider: YYYY-MM-DD, today or yesterday [default: the oldest].
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_START")]
     pub start: Option<DateArg>,
 
     /// Last partition day to consider, inclusive [default: the newest].
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_END")]
     pub end: Option<DateArg>,
 
     /// Aim for files of this size, e.g. 64MiB, 1GiB, 500MB.
@@ -246,11 +269,11 @@ pub struct CompactArgs {
     pub target_file_size: u64,
 
     /// Print the plan and change nothing.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
     /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
@@ -315,36 +338,36 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub struct QueryArgs {
     /// First day or instant: YYYY-MM-DD, today, yesterday, or a local YYYY-MM-DDTHH:MM[:SS]
     /// (in the lake's time zone).
-    #[arg(long, value_name = "WHEN")]
+    #[arg(long, value_name = "WHEN", env = "WXLAKE_START")]
     pub start: Bound,
 
     /// Last day or instant, inclusive (a day includes all of it, HH:MM the whole minute)
     /// [default: the end of --start's day].
-    #[arg(long, value_name = "WHEN")]
+    #[arg(long, value_name = "WHEN", env = "WXLAKE_END")]
     pub end: Option<Bound>,
 
     /// Only this chatroom (repeat for any of several).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", env = "WXLAKE_CHATROOM")]
     pub chatroom: Vec<String>,
 
     /// Only messages from this user: from_username or chatroom_sender (repeatable).
-    #[arg(long = "from", value_name = "USER")]
+    #[arg(long = "from", value_name = "USER", env = "WXLAKE_FROM")]
     pub from: Vec<String>,
 
     /// Only this msg_type, e.g. 1 text, 3 image, 34 voice, 49 app (repeatable).
-    #[arg(long = "type", value_name = "N")]
+    #[arg(long = "type", value_name = "N", env = "WXLAKE_TYPE")]
     pub msg_type: Vec<i32>,
 
     /// Only this msg_id (repeatable).
-    #[arg(long = "msg-id", value_name = "ID")]
+    #[arg(long = "msg-id", value_name = "ID", env = "WXLAKE_MSG_ID")]
     pub msg_id: Vec<String>,
 
     /// Only messages whose content contains TEXT (repeatable: any of them).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", env = "WXLAKE_CONTAINS")]
     pub contains: Vec<String>,
 
     /// Make --contains ignore case.
-    #[arg(long, requires = "contains")]
+    #[arg(long, requires = "contains", env = "WXLAKE_IGNORE_CASE", value_parser = BoolishValueParser::new())]
     pub ignore_case: bool,
 
     /// Output format [default: table on a terminal, else jsonl; with --output, from the file
@@ -353,27 +376,32 @@ pub struct QueryArgs {
     pub format: Option<FormatArg>,
 
     /// Write to FILE instead of stdout (created atomically; required for parquet).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", env = "WXLAKE_OUTPUT")]
     pub output: Option<PathBuf>,
 
     /// Comma-separated columns to print, e.g. create_time,chatroom,content.
-    #[arg(long, value_name = "A,B,..", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "A,B,..",
+        value_delimiter = ',',
+        env = "WXLAKE_COLUMNS"
+    )]
     pub columns: Option<Vec<String>>,
 
     /// Print at most N messages.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "WXLAKE_LIMIT")]
     pub limit: Option<u64>,
 
-    /// Print only the number of matching messages.
-    #[arg(long, conflicts_with_all = ["columns", "format"])]
+    /// Print only the number of matching messages (--format and --columns do not apply).
+    #[arg(long, env = "WXLAKE_COUNT", value_parser = BoolishValueParser::new())]
     pub count: bool,
 
     /// Order by create_time, then msg_id.
-    #[arg(long, value_enum, default_value_t = OrderArg::Asc)]
+    #[arg(long, value_enum, default_value_t = OrderArg::Asc, env = "WXLAKE_ORDER")]
     pub order: OrderArg,
 
     /// Skip unreadable Parquet files with a warning instead of failing.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_SKIP_CORRUPT", value_parser = BoolishValueParser::new())]
     pub skip_corrupt: bool,
 }
 
@@ -466,11 +494,11 @@ impl QueryArgs {
 pub struct IngestArgs {
     /// Ingest this day's raw file and every earlier one with unprocessed bytes:
     /// YYYY-MM-DD, today or yesterday (in the lake's time zone). Default: every raw file.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_DATE")]
     pub date: Option<DateArg>,
 
     /// Print the run summary as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.

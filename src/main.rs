@@ -6,8 +6,8 @@ mod cli;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use tracing_subscriber::filter::LevelFilter;
 
 use cli::{Cli, Command, Global, LogFormat};
@@ -83,6 +83,39 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
                     problems: report.problems.len(),
                 })
             }
+        }
+        Command::Completions { shell } => {
+            let shell = match shell {
+                cli::Shell::Bash => clap_complete::Shell::Bash,
+                cli::Shell::Zsh => clap_complete::Shell::Zsh,
+                cli::Shell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wxlake", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out));
+            Ok(())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .expect("rendering to memory cannot fail");
+            for sub in Cli::command().get_subcommands() {
+                let name = sub.get_name();
+                if name == "completions" || name == "man" {
+                    continue;
+                }
+                // One section per command, with its options.
+                let page = clap_mangen::Man::new(sub.clone());
+                out.extend_from_slice(
+                    format!(".SH \"WXLAKE {}\"\n", name.to_uppercase()).as_bytes(),
+                );
+                page.render_description_section(&mut out)
+                    .expect("in memory");
+                page.render_options_section(&mut out).expect("in memory");
+            }
+            print_stdout(&String::from_utf8_lossy(&out));
+            Ok(())
         }
         Command::Query(args) => {
             let stdout = std::io::stdout();

@@ -1,6 +1,7 @@
 //! Integration tests: the real `wxlake` binary in a temp data directory per test.
 
 mod archive;
+mod cli;
 mod common;
 mod compact;
 mod crash;

@@ -11,6 +11,7 @@ use wxlake::archive::{ArchiveOptions, Tiers};
 use wxlake::compact::CompactOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
+use wxlake::progress::Progress;
 use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
 use wxlake::status::StatusOptions;
 use wxlake::verify::VerifyOptions;
@@ -232,6 +233,7 @@ impl ArchiveArgs {
             raw_retention_days: raw_retention,
             dry_run,
             wait,
+            progress: global.progress.clone(),
         };
         (opts, json)
     }
@@ -300,6 +302,7 @@ impl CompactArgs {
             target_file_size,
             dry_run,
             wait,
+            progress: global.progress.clone(),
         };
         (opts, json)
     }
@@ -516,6 +519,7 @@ impl IngestArgs {
             date,
             wait,
             buffer_budget: DEFAULT_BUFFER_BUDGET,
+            progress: global.progress.clone(),
         };
         (opts, json)
     }
@@ -526,6 +530,8 @@ impl IngestArgs {
 pub struct Global {
     pub data_dir: PathBuf,
     pub timezone: Option<String>,
+    /// Where long commands report progress (a bar on a terminal, else nowhere).
+    pub progress: Progress,
 }
 
 /// `500ms`, `30s`, `10m`, `2h`, `1d`; a bare number is seconds.

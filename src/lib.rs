@@ -25,6 +25,7 @@ pub mod lake;
 pub mod lock;
 pub mod normalize;
 pub mod partition;
+pub mod progress;
 pub mod quarantine;
 pub mod query;
 pub mod record;

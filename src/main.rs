@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     let global = Global {
         data_dir: cli.data_dir.clone(),
         timezone: cli.timezone.clone(),
+        progress: progress_for(&cli),
     };
     match run(cli.command, &global) {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,6 +153,47 @@ fn print_stdout(text: &str) {
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("error: cannot write to stdout: {e}");
+    }
+}
+
+/// A progress bar on stderr when a person watches it (a terminal, text logs, not `-q`); else
+/// nothing, so systemd's journal and pipes only ever get log lines.
+fn progress_for(cli: &Cli) -> wxlake::progress::Progress {
+    if std::io::stderr().is_terminal() && cli.log_format == LogFormat::Text && cli.quiet == 0 {
+        wxlake::progress::Progress::new(std::sync::Arc::new(Bar::default()))
+    } else {
+        wxlake::progress::Progress::default()
+    }
+}
+
+/// An indicatif bar drawn on stderr.
+#[derive(Default)]
+struct Bar(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl wxlake::progress::Reporter for Bar {
+    fn begin(&self, what: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed}, {eta} left)",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        *self.0.lock().expect("not poisoned") = Some(bar);
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &*self.0.lock().expect("not poisoned") {
+            bar.inc(n);
+        }
+    }
+
+    fn end(&self) {
+        if let Some(bar) = self.0.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::compact::{DEFAULT_TARGET_FILE_SIZE, list_partitions, open_for_mainten
 use crate::error::{Error, Result};
 use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
 use crate::lake::swap::Recovered;
+use crate::progress::Progress;
 
 pub use plan::{ArchivePlan, Tier, Tiers, plan_archive};
 pub use raw::{RawArchived, RawKept};
@@ -34,6 +35,8 @@ pub struct ArchiveOptions {
     pub raw_retention_days: u32,
     pub dry_run: bool,
     pub wait: Option<Duration>,
+    /// Reports partitions rewritten.
+    pub progress: Progress,
 }
 
 /// One rewritten partition.
@@ -148,7 +151,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
                 run_id: &run_id,
             })
             .collect();
-        let outcomes = rewrite_partitions(&layout, &jobs, default_workers())?;
+        let outcomes = rewrite_partitions(&layout, &jobs, default_workers(), &opts.progress)?;
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(partition = %p.key, tier = %p.tier, codec = %p.codec,
                 bytes_before = outcome.bytes_before, bytes_after = outcome.bytes_after, "recompressed");

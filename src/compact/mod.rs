@@ -25,6 +25,7 @@ use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_par
 use crate::lake::swap::{Recovered, recover};
 use crate::lock::LakeLock;
 use crate::partition::PartitionKey;
+use crate::progress::Progress;
 
 pub use plan::{PartitionListing, PartitionPlan, plan_compaction};
 
@@ -43,6 +44,8 @@ pub struct CompactOptions {
     pub target_file_size: u64,
     pub dry_run: bool,
     pub wait: Option<Duration>,
+    /// Reports partitions rewritten.
+    pub progress: Progress,
 }
 
 /// One partition's result.
@@ -186,7 +189,7 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
                 run_id: &run_id,
             })
             .collect();
-        let outcomes = rewrite_partitions(&layout, &jobs, default_workers())?;
+        let outcomes = rewrite_partitions(&layout, &jobs, default_workers(), &opts.progress)?;
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(
                 partition = %p.key,

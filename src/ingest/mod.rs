@@ -26,6 +26,7 @@ use crate::lake::meta::{init_lake, resolve_timezone};
 use crate::lake::writer::{Codec, Encoder, writer_properties};
 use crate::lock::LakeLock;
 use crate::partition::{PartitionKey, Partitioner};
+use crate::progress::Progress;
 use file_job::ParsedFile;
 use lake_ids::LakeIds;
 pub use summary::{FileSummary, IngestSummary};
@@ -51,6 +52,8 @@ pub struct IngestOptions {
     pub wait: Option<Duration>,
     /// Row buffer budget in bytes (default [`DEFAULT_BUFFER_BUDGET`]).
     pub buffer_budget: usize,
+    /// Reports raw files done.
+    pub progress: Progress,
 }
 
 impl IngestOptions {
@@ -61,6 +64,7 @@ impl IngestOptions {
             date: None,
             wait: None,
             buffer_budget: DEFAULT_BUFFER_BUDGET,
+            progress: Progress::default(),
         }
     }
 }
@@ -131,10 +135,13 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     // Parse file N+1 while the encoder finishes file N, then commit N.
     let mut encoder = Encoder::spawn(&ctx.layout.staging_dir(), ctx.props.clone());
     let mut pending: Option<(u64, ParsedFile)> = None;
-    let selected = raw_files
+    let selected: Vec<&RawFile> = raw_files
         .iter()
-        .filter(|f| until.is_none_or(|u| f.date <= u));
+        .filter(|f| until.is_none_or(|u| f.date <= u))
+        .collect();
+    opts.progress.begin("raw files", selected.len() as u64);
     for (seq, raw) in (0u64..).zip(selected) {
+        opts.progress.advance(1);
         let Some(job) = file_job::prepare(&mut ctx, raw, today)? else {
             continue;
         };
@@ -149,6 +156,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     if let Some((seq, parsed)) = pending {
         commit(&mut ctx, &mut encoder, &mut summary, seq, parsed)?;
     }
+    opts.progress.end();
     for path in restored {
         let _ = std::fs::remove_file(path);
     }

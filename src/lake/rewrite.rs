@@ -25,6 +25,7 @@ use crate::lake::reader::{conform, for_each_msg_id, open_projected};
 use crate::lake::swap::{SwapJournal, swap_in};
 use crate::lake::writer::{Codec, StagedWriter, publish, sort_batch, writer_properties};
 use crate::partition::PartitionKey;
+use crate::progress::Progress;
 use crate::record::{COLUMNS, arrow_schema};
 
 /// Rows per row group in rewritten files.
@@ -63,7 +64,9 @@ pub fn rewrite_partitions(
     layout: &Layout,
     jobs: &[Rewrite<'_>],
     workers: usize,
+    progress: &Progress,
 ) -> Result<Vec<RewriteOutcome>> {
+    progress.begin("partitions", jobs.len() as u64);
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
@@ -79,6 +82,7 @@ pub fn rewrite_partitions(
                         return;
                     }
                     let result = rewrite_partition(layout, &jobs[i]);
+                    progress.advance(1);
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -87,6 +91,7 @@ pub fn rewrite_partitions(
             });
         }
     });
+    progress.end();
     let mut out = Vec::with_capacity(jobs.len());
     for result in results
         .into_inner()

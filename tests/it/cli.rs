@@ -206,3 +206,38 @@ fn no_colour_or_progress_output_when_not_a_terminal() {
         }
     }
 }
+
+#[test]
+fn a_person_at_a_terminal_sees_progress() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` (to run under a pseudo-terminal) is missing");
+        return;
+    }
+    let env = TestEnv::new();
+    for day in 1..=25u32 {
+        env.append_raw(
+            &format!("2026-01-{day:02}"),
+            &msg(&format!("m{day}"), shanghai(2026, 1, day, 9, 0, 0), "x"),
+        );
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\\\''"));
+    let cmd = format!(
+        "{} --data-dir {} ingest",
+        quote(env!("CARGO_BIN_EXE_wxlake")),
+        quote(env.data.to_str().unwrap())
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("raw files ["),
+        "no progress bar on a terminal: {text}"
+    );
+    assert!(
+        text.contains("25 raw files") || text.contains("ingested 25"),
+        "{text}"
+    );
+}

@@ -259,11 +259,12 @@ impl ArchiveSummary {
         ));
         for p in &self.plan {
             out.push_str(&format!(
-                "  {}  {} -> {} ({} files, {}, {} rows)\n",
+                "  {}  {} -> {} ({} file{}, {}, {} rows)\n",
                 p.key,
                 p.tier,
                 p.codec,
                 p.input_files,
+                if p.input_files == 1 { "" } else { "s" },
                 human_bytes(p.input_bytes),
                 p.rows
             ));

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Source this file, then:  PY="$(wxlake_venv [REPO_ROOT])"
+# Source this file, then:  PY="$(wxlake_venv [REPO_ROOT [REQUIREMENTS [MODULES]]])"
 #
 # wxlake_venv creates (or reuses) a virtualenv holding the packages pinned in
-# REPO_ROOT/tests/interop/requirements.txt and prints its python path on stdout.
+# REPO_ROOT/REQUIREMENTS (default tests/interop/requirements.txt), checks that MODULES
+# (default "pyarrow, duckdb") import, and prints its python path on stdout.
 # The venv lives at ${WXLAKE_CI_CACHE:-$HOME/.cache/wxlake-ci}/venv-<12 hex of
 # sha256(requirements.txt)>, so a changed requirements file gets a fresh venv.
 # Packages are installed only when the venv is new or incomplete (no marker file
@@ -14,7 +15,8 @@ _WXLAKE_PYENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 wxlake_venv() {
     local root="${1:-$_WXLAKE_PYENV_DIR/..}"
     root="$(cd "$root" && pwd)" || { echo "wxlake_venv: bad repo root: ${1:-}" >&2; return 1; }
-    local req="$root/tests/interop/requirements.txt"
+    local req="$root/${2:-tests/interop/requirements.txt}"
+    local modules="${3:-pyarrow, duckdb}"
     [[ -f "$req" ]] || { echo "wxlake_venv: missing $req" >&2; return 1; }
 
     local hash
@@ -50,7 +52,7 @@ wxlake_venv() {
         python3 -m pip --python "$py" install --quiet --disable-pip-version-check \
             --no-input -r "$req" >&2 || { echo "wxlake_venv: pip install failed (no ensurepip in this python3? apt-get install python3-venv)" >&2; return 1; }
     fi
-    "$py" -c 'import pyarrow, duckdb' >&2 || { echo "wxlake_venv: import check failed" >&2; return 1; }
+    "$py" -c "import $modules" >&2 || { echo "wxlake_venv: import check failed" >&2; return 1; }
     touch "$marker"
     printf '%s\n' "$py"
 }

@@ -10,6 +10,8 @@ quick start) and `wxlake` on PATH is WXLAKE_BIN:
   python  the interpreter running this script (the CI venv: pyarrow, duckdb, polars)
   sql     DuckDB (the Python package), statement by statement
 Blocks tagged `text`, `console`, `ini` or untagged are documentation and are not run.
+A python block whose first line is `# needs: pyspark` runs with the interpreter in
+$SPARK_PYTHON (a venv with PySpark; Java must be installed); without it, it fails.
 A block whose first line is `# not run: REASON` is skipped and reported. Exit 1 if any
 block fails (its output is shown), 0 otherwise.
 """
@@ -49,6 +51,13 @@ def main():
             continue
         if lang == "sh":
             cmd = ["bash", "-euo", "pipefail", "-c", code]
+        elif lang == "python" and code.startswith("# needs: pyspark"):
+            spark = os.environ.get("SPARK_PYTHON")
+            if not spark:
+                print(f"README:{line} python: FAILED (needs SPARK_PYTHON, a python with PySpark)")
+                failed += 1
+                continue
+            cmd = [spark, "-c", code]
         elif lang == "python":
             cmd = [sys.executable, "-c", code]
         else:

@@ -119,6 +119,31 @@ impl Error {
         }
     }
 
+    /// What to do next, when the message itself does not say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::Io { source, .. } => match source.kind() {
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(
+                    "free some disk space and run the same command again; nothing already stored \
+                     was changed",
+                ),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => Some(
+                    "run as the user that owns the data directory (the systemd units use \
+                     `wxlake`: sudo -u wxlake wxlake ...)",
+                ),
+                _ => None,
+            },
+            Error::Data { .. } => Some(
+                "`wxlake verify` lists every problem; `wxlake query --skip-corrupt` reads around a \
+                 corrupt file; the README's \"When something goes wrong\" says how to rebuild",
+            ),
+            Error::NotWhole { .. } => {
+                Some("the README's \"When something goes wrong\" says what to do for each problem")
+            }
+            _ => None,
+        }
+    }
+
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> ExitCode {
         match self {
@@ -150,6 +175,31 @@ mod tests {
             holder: "pid 1".into(),
         };
         assert_eq!(busy.exit_code() as u8, 75);
+    }
+
+    #[test]
+    fn io_and_data_errors_come_with_a_next_step() {
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        assert!(
+            Error::io("write", "/d/x", full)
+                .hint()
+                .unwrap()
+                .contains("disk space")
+        );
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(
+            Error::io("write", "/d/x", denied)
+                .hint()
+                .unwrap()
+                .contains("sudo -u wxlake")
+        );
+        assert!(
+            Error::data("f.parquet", "bad")
+                .hint()
+                .unwrap()
+                .contains("verify")
+        );
+        assert_eq!(Error::usage("--date", "x", "bad").hint(), None);
     }
 
     #[test]

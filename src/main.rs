@@ -41,6 +41,9 @@ fn main() -> ExitCode {
                 msg.push_str(&format!("\n  caused by: {cause}"));
                 source = cause.source();
             }
+            if let Some(hint) = err.hint() {
+                msg.push_str(&format!("\nhint: {hint}"));
+            }
             eprintln!("{msg}");
             ExitCode::from(err.exit_code() as u8)
         }

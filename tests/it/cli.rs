@@ -162,7 +162,13 @@ fn exit_codes_follow_sysexits() {
     // 65: data.
     let part = env.data.join("parquet/messages/year=2026/month=01/day=20");
     std::fs::write(part.join("zz.parquet"), b"garbage").unwrap();
-    env.run(&["query", "--start", "2026-01-20"]).assert_code(65);
+    let corrupt = env.run(&["query", "--start", "2026-01-20"]);
+    corrupt.assert_code(65);
+    assert!(
+        corrupt.stderr.contains("zz.parquet") && corrupt.stderr.contains("hint: `wxlake verify`"),
+        "{}",
+        corrupt.stderr
+    );
     env.run(&["verify"]).assert_code(65);
     std::fs::remove_file(part.join("zz.parquet")).unwrap();
     // 74: I/O.

@@ -77,7 +77,7 @@ pub fn parse_object<'a>(text: &'a str, out: &mut Vec<Entry<'a>>) -> Result<(), O
             let key_start = p.i;
             p.string()?;
             let key_raw = &text[key_start + 1..p.i - 1];
-            let key = if memchr::memchr(b'\\', key_raw.as_bytes()).is_none() {
+            let key = if crate::json_text::next_backslash(key_raw.as_bytes()) == key_raw.len() {
                 Cow::Borrowed(key_raw)
             } else {
                 Cow::Owned(unescape(key_raw).map_err(|_| ObjectError::BadKeyEscape)?)
@@ -202,33 +202,16 @@ impl Parser<'_> {
     /// Skip a string starting at its opening quote, validating escapes and control characters.
     fn string(&mut self) -> Result<(), ObjectError> {
         self.i += 1;
-        // Most strings in a message are short (ids, usernames): a plain loop beats memchr's setup.
-        let head_end = (self.i + 32).min(self.b.len());
-        while self.i < head_end {
-            match self.b[self.i] {
-                b'"' => {
+        loop {
+            self.i += special_byte_offset(&self.b[self.i..]);
+            match self.b.get(self.i) {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
                     self.i += 1;
                     return Ok(());
                 }
-                b'\\' => break,
-                c if c < 0x20 => return Err(self.err("control character in string")),
-                _ => self.i += 1,
-            }
-        }
-        loop {
-            let rest = &self.b[self.i..];
-            let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
-                return Err(self.err("unterminated string"));
-            };
-            if rest[..stop].iter().fold(false, |acc, &c| acc | (c < 0x20)) {
-                let bad = rest[..stop].iter().position(|&c| c < 0x20).unwrap_or(0);
-                self.i += bad;
-                return Err(self.err("control character in string"));
-            }
-            self.i += stop;
-            if self.b[self.i] == b'"' {
-                self.i += 1;
-                return Ok(());
+                Some(b'\\') => {}
+                Some(_) => return Err(self.err("control character in string")),
             }
             // A backslash: one escape.
             match self.b.get(self.i + 1) {
@@ -298,6 +281,34 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// The offset in `b` of the first byte that ends a run of plain string content: a quote, a
+/// backslash or a control character (or `b.len()` if there is none). Eight bytes at a time
+/// (SWAR): a string's bytes are mostly plain, and strings with many escapes (XML sources full
+/// of `\n\t`) make a `memchr` per escape cost more than it saves.
+fn special_byte_offset(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `x` that are zero get their high bit set (the lowest flagged byte is exact;
+    // bytes above it may be false positives, which do not matter here).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
+        let quote = zero(x ^ (ONES * u64::from(b'"')));
+        let backslash = zero(x ^ (ONES * u64::from(b'\\')));
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let hits = quote | backslash | control;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]

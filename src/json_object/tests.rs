@@ -227,3 +227,29 @@ fn keys_borrow_when_plain() {
     assert!(matches!(out[0].0, Cow::Borrowed("plain")));
     assert!(matches!(&out[1].0, Cow::Owned(k) if k == "escA"));
 }
+
+proptest::proptest! {
+    #[test]
+    fn special_byte_offset_finds_the_first_quote_backslash_or_control(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)
+    ) {
+        let naive = bytes
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(bytes.len());
+        proptest::prop_assert_eq!(super::special_byte_offset(&bytes), naive);
+    }
+}
+
+#[test]
+fn special_byte_offset_at_every_position_of_a_word() {
+    for at in 0..20 {
+        for c in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
+            let mut b = vec![b'a'; 20];
+            b[at] = c;
+            assert_eq!(super::special_byte_offset(&b), at, "{c} at {at}");
+        }
+    }
+    let plain = "xyz é 漢字 0x7f\u{7f} ~ \u{80}".as_bytes();
+    assert_eq!(super::special_byte_offset(plain), plain.len());
+}

@@ -22,6 +22,9 @@ from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report_common import cpu_model, git  # noqa: E402
+
 TZ = "Asia/Shanghai"
 REPO = Path(__file__).resolve().parents[2]
 FILE_PATH = re.compile(r"year=\d{4}/month=\d{2}/day=\d{2}/[^/]+\.parquet")
@@ -105,24 +108,6 @@ def cmd_stats(lake):
 
 
 # ---------------------------------------------------------------- report
-
-
-def _git(*args):
-    try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _cpu():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _du(path):
@@ -211,11 +196,11 @@ def cmd_report(a):
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    rev = _git("rev-parse", "--short", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    rev = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     meta = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(), "cpu": _cpu(), "cores": os.cpu_count(),
+        "host": platform.node(), "cpu": cpu_model(), "cores": os.cpu_count(),
         "git": f"{rev}{'+dirty' if dirty else ''}" if rev else None,
         "wxlake_bin": a.wxlake_bin, "wxlake_bin_mtime": a.wxlake_mtime, "wxlake_sha256_16": a.wxlake_sha,
         "runs": a.runs, "tools": a.tools.split(), "python": platform.python_version(),

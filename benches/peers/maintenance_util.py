@@ -29,6 +29,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report_common import cpu_model, git  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 PART_RE = re.compile(r"^year=(\d{4})/month=(\d{2})/day=(\d{2})$")
 # compaction may take this many times the baseline's wall time (the bound)
@@ -313,24 +316,6 @@ def runstat(a):
 # ---------------------------------------------------------------- report
 
 
-def _git(*args):
-    try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _cpu():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _fmt_s(x):
     return "—" if x is None else (f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}")
 
@@ -421,11 +406,11 @@ def cmd_report(a):
     for name, path in (("month", a.month_info), ("year", a.year_info)):
         if path and Path(path).is_file():
             data[name] = json.loads(Path(path).read_text())
-    rev = _git("rev-parse", "--short", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    rev = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     meta = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(), "cpu": _cpu(), "cores": os.cpu_count(),
+        "host": platform.node(), "cpu": cpu_model(), "cores": os.cpu_count(),
         "git": f"{rev}{'+dirty' if dirty else ''}" if rev else None,
         "wxlake_bin": a.wxlake_bin, "wxlake_bin_mtime": a.wxlake_mtime, "wxlake_sha256_16": a.wxlake_sha,
         "zstd": a.zstd_version, "runs": int(a.runs), "python": platform.python_version(),

@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import query_spec  # noqa: E402
+from report_common import cpu_model, git  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("wxlake", "duckdbcli", "duckdbpy", "polars", "pyarrow")
@@ -158,24 +159,6 @@ def cmd_csvstat(path):
 # ---------------------------------------------------------------- report
 
 
-def _git(*args):
-    try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _cpu():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _fmt_s(x):
     return "—" if x is None else (f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}")
 
@@ -298,11 +281,11 @@ def cmd_report(a):
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    rev = _git("rev-parse", "--short", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    rev = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     meta = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(), "cpu": _cpu(), "cores": os.cpu_count(),
+        "host": platform.node(), "cpu": cpu_model(), "cores": os.cpu_count(),
         "git": f"{rev}{'+dirty' if dirty else ''}" if rev else None,
         "wxlake_bin": a.wxlake_bin, "wxlake_bin_mtime": a.wxlake_mtime, "wxlake_sha256_16": a.wxlake_sha,
         "duckdb_cli_bin": a.duckdb_cli, "duckdb_cli_version": a.duckdb_cli_version,

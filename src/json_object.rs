@@ -284,17 +284,19 @@ impl Parser<'_> {
 }
 
 /// The offset in `b` of the first byte that ends a run of plain string content: a quote, a
-/// backslash or a control character (or `b.len()` if there is none). Eight bytes at a time
-/// (SWAR): a string's bytes are mostly plain, and strings with many escapes (XML sources full
-/// of `\n\t`) make a `memchr` per escape cost more than it saves.
+/// backslash or a control character (or `b.len()` if there is none). The first 32 bytes are
+/// looked at eight at a time (SWAR): most runs are short (ids, names, the text between the
+/// `\n\t` escapes of an XML source), where a `memchr` call costs more than it saves. Longer
+/// runs go to `memchr2`'s vectorized scan.
 fn special_byte_offset(b: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Bytes of `x` that are zero get their high bit set (the lowest flagged byte is exact;
     // bytes above it may be false positives, which do not matter here).
+    const HEAD: usize = 32;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let mut i = 0;
-    while i + 8 <= b.len() {
+    while i + 8 <= b.len().min(HEAD) {
         let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
         let quote = zero(x ^ (ONES * u64::from(b'"')));
         let backslash = zero(x ^ (ONES * u64::from(b'\\')));
@@ -305,10 +307,20 @@ fn special_byte_offset(b: &[u8]) -> usize {
         }
         i += 8;
     }
-    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
-        i += 1;
+    if b.len() <= HEAD {
+        while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+            i += 1;
+        }
+        return i;
     }
-    i
+    let rest = &b[i..];
+    let stop = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    // A control character before the stop (a branch-free scan that vectorizes; rare to find).
+    let span = &rest[..stop];
+    if span.iter().fold(false, |acc, &c| acc | (c < 0x20)) {
+        return i + span.iter().position(|&c| c < 0x20).unwrap_or(0);
+    }
+    i + stop
 }
 
 #[cfg(test)]

@@ -253,3 +253,18 @@ fn special_byte_offset_at_every_position_of_a_word() {
     let plain = "xyz é 漢字 0x7f\u{7f} ~ \u{80}".as_bytes();
     assert_eq!(super::special_byte_offset(plain), plain.len());
 }
+
+#[test]
+fn special_byte_offset_past_the_first_32_bytes() {
+    for at in 30..140 {
+        for c in [b'"', b'\\', 0x01u8] {
+            let mut b = vec![b'z'; 150];
+            b[at] = c;
+            assert_eq!(super::special_byte_offset(&b), at, "{c} at {at}");
+            assert_eq!(
+                crate::json_text::next_backslash(&b),
+                if c == b'\\' { at } else { 150 }
+            );
+        }
+    }
+}

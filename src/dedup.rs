@@ -21,23 +21,68 @@ pub enum Seen {
 }
 
 /// A set of msg_ids with the row hash of their first copy.
+///
+/// Ids below 2^64 (nearly all) get a table of 16-byte entries of their own: at a million ids per
+/// partition, the table is most of ingest's memory, and its growth step its peak.
 #[derive(Debug, Default)]
 pub struct SeenIds {
-    numeric: FxHashMap<[u64; 2], u64>,
+    narrow: FxHashMap<u64, u64>,
+    wide: FxHashMap<u128, u64>,
     text: FxHashMap<Box<str>, u64>,
 }
 
-fn numeric_key(id: &str) -> Option<[u64; 2]> {
+/// How an id is held.
+enum Key<'a> {
+    Narrow(u64),
+    Wide(u128),
+    Text(&'a str),
+}
+
+fn key(id: &str) -> Key<'_> {
     let b = id.as_bytes();
-    if b.is_empty()
-        || b.len() > 38
-        || (b.len() > 1 && b[0] == b'0')
-        || !b.iter().all(u8::is_ascii_digit)
-    {
-        return None;
+    if b.is_empty() || b.len() > 38 || (b.len() > 1 && b[0] == b'0') {
+        return Key::Text(id);
     }
-    let n: u128 = id.parse().ok()?;
-    Some([(n >> 64) as u64, n as u64])
+    // Up to 19 digits always fit in a u64; the parse checks digits as it goes.
+    let mut n: u64 = 0;
+    for &c in &b[..b.len().min(19)] {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return Key::Text(id);
+        }
+        n = n * 10 + u64::from(d);
+    }
+    if b.len() <= 19 {
+        return Key::Narrow(n);
+    }
+    let mut wide = u128::from(n);
+    for &c in &b[19..] {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return Key::Text(id);
+        }
+        wide = wide * 10 + u128::from(d); // 38 digits < 2^127: no overflow
+    }
+    match u64::try_from(wide) {
+        Ok(n) => Key::Narrow(n),
+        Err(_) => Key::Wide(wide),
+    }
+}
+
+/// Insert `hash` under `key` unless present; the first copy's hash if it was.
+fn check_insert_in<K: std::hash::Hash + Eq>(
+    map: &mut FxHashMap<K, u64>,
+    key: K,
+    hash: u64,
+) -> Option<u64> {
+    use std::collections::hash_map::Entry;
+    match map.entry(key) {
+        Entry::Occupied(e) => Some(*e.get()),
+        Entry::Vacant(e) => {
+            e.insert(hash);
+            None
+        }
+    }
 }
 
 impl SeenIds {
@@ -47,19 +92,13 @@ impl SeenIds {
 
     /// Record `id` with row hash `hash` unless present; say whether it was.
     pub fn check_insert(&mut self, id: &str, hash: u64) -> Seen {
-        use std::collections::hash_map::Entry;
-        let found = match numeric_key(id) {
-            Some(k) => match self.numeric.entry(k) {
-                Entry::Occupied(e) => Some(*e.get()),
-                Entry::Vacant(e) => {
-                    e.insert(hash);
-                    None
-                }
-            },
-            None => match self.text.get(id) {
+        let found = match key(id) {
+            Key::Narrow(n) => check_insert_in(&mut self.narrow, n, hash),
+            Key::Wide(n) => check_insert_in(&mut self.wide, n, hash),
+            Key::Text(t) => match self.text.get(t) {
                 Some(h) => Some(*h),
                 None => {
-                    self.text.insert(id.into(), hash);
+                    self.text.insert(t.into(), hash);
                     None
                 }
             },
@@ -76,14 +115,15 @@ impl SeenIds {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        match numeric_key(id) {
-            Some(k) => self.numeric.contains_key(&k),
-            None => self.text.contains_key(id),
+        match key(id) {
+            Key::Narrow(n) => self.narrow.contains_key(&n),
+            Key::Wide(n) => self.wide.contains_key(&n),
+            Key::Text(t) => self.text.contains_key(t),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.numeric.len() + self.text.len()
+        self.narrow.len() + self.wide.len() + self.text.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -116,6 +156,12 @@ mod tests {
         );
         assert!(s.contains("123456789012345678901234567890123456789"));
         assert_eq!(s.len(), 5);
+        // 2^64 - 1 and 2^64 on either side of the narrow/wide split, written both ways.
+        assert_eq!(s.check_insert("18446744073709551615", 1), Seen::New);
+        assert!(s.contains("18446744073709551615"));
+        assert!(s.contains("18446744073709551616"));
+        assert!(!s.contains("018446744073709551616"));
+        assert!(!s.contains("1844674407370955161x"));
     }
 
     #[test]
@@ -140,5 +186,45 @@ mod tests {
                 first_hash: UNKNOWN_HASH
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Two ids are the same exactly when their texts are, whichever table holds them.
+        #[test]
+        fn behaves_like_a_map_of_texts(
+            ids in prop::collection::vec(
+                prop_oneof![
+                    "[0-9]{1,3}",
+                    "[1-9][0-9]{17,21}",
+                    "[0-9]{36,40}",
+                    "1844674407370955161[0-9]",
+                    "[0-9a]{1,5}",
+                ],
+                0..40,
+            ),
+        ) {
+            let mut seen = SeenIds::new();
+            let mut model: HashMap<String, u64> = HashMap::new();
+            for (hash, id) in (1..).zip(&ids) {
+                let want = match model.get(id) {
+                    Some(&first_hash) => Seen::Duplicate { first_hash },
+                    None => {
+                        model.insert(id.clone(), hash);
+                        Seen::New
+                    }
+                };
+                prop_assert_eq!(seen.check_insert(id, hash), want, "{}", id);
+            }
+            prop_assert_eq!(seen.len(), model.len());
+        }
     }
 }

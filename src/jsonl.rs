@@ -130,6 +130,45 @@ impl JsonlReader {
 
     /// The next chunk of complete lines, or `None` at the end.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
+        let Some(end) = self.fill()? else {
+            return Ok(None);
+        };
+        self.handed_out = end;
+        let chunk = Chunk {
+            data: &self.buf[..end],
+            start_offset: self.buf_offset,
+            first_line: self.next_line,
+        };
+        self.next_line += chunk.line_count();
+        Ok(Some(chunk))
+    }
+
+    /// Like [`next_chunk`](Self::next_chunk), but the chunk's bytes are handed over rather than
+    /// lent, so another thread can work on them while this reader reads on. `spare` (a buffer
+    /// of an earlier chunk, or empty) becomes the reader's buffer; only the start of an
+    /// unfinished line is copied into it.
+    pub fn next_owned_chunk(&mut self, mut spare: Vec<u8>) -> io::Result<Option<OwnedChunk>> {
+        let Some(end) = self.fill()? else {
+            return Ok(None);
+        };
+        spare.clear();
+        spare.extend_from_slice(&self.buf[end..self.filled]);
+        let mut data = std::mem::replace(&mut self.buf, spare);
+        data.truncate(end);
+        let chunk = OwnedChunk {
+            data,
+            start_offset: self.buf_offset,
+            first_line: self.next_line,
+        };
+        self.filled -= end;
+        self.buf_offset += end as u64;
+        self.next_line += chunk.chunk().line_count();
+        Ok(Some(chunk))
+    }
+
+    /// Read until the buffer holds at least one complete line (or the closed file's tail);
+    /// returns the end of the complete lines in `buf`, `None` at the end.
+    fn fill(&mut self) -> io::Result<Option<usize>> {
         // Drop what the last chunk handed out; keep the start of an incomplete line.
         if self.handed_out > 0 {
             self.buf.copy_within(self.handed_out..self.filled, 0);
@@ -137,10 +176,10 @@ impl JsonlReader {
             self.buf_offset += self.handed_out as u64;
             self.handed_out = 0;
         }
-        let end = loop {
+        loop {
             if self.eof {
                 if self.closed && self.filled > 0 {
-                    break self.filled;
+                    return Ok(Some(self.filled));
                 }
                 return Ok(None);
             }
@@ -158,17 +197,28 @@ impl JsonlReader {
                 continue;
             }
             if let Some(nl) = memchr::memrchr(b'\n', &self.buf[read_from..self.filled]) {
-                break read_from + nl + 1;
+                return Ok(Some(read_from + nl + 1));
             }
-        };
-        self.handed_out = end;
-        let chunk = Chunk {
-            data: &self.buf[..end],
-            start_offset: self.buf_offset,
-            first_line: self.next_line,
-        };
-        self.next_line += chunk.line_count();
-        Ok(Some(chunk))
+        }
+    }
+}
+
+/// A chunk whose bytes belong to the caller (see [`JsonlReader::next_owned_chunk`]).
+#[derive(Debug)]
+pub struct OwnedChunk {
+    pub data: Vec<u8>,
+    pub start_offset: u64,
+    pub first_line: u64,
+}
+
+impl OwnedChunk {
+    /// The chunk as a borrowed [`Chunk`].
+    pub fn chunk(&self) -> Chunk<'_> {
+        Chunk {
+            data: &self.data,
+            start_offset: self.start_offset,
+            first_line: self.first_line,
+        }
     }
 }
 
@@ -265,6 +315,7 @@ mod properties {
             content in prop::collection::vec(prop_oneof![Just(b'\n'), Just(b'x'), Just(b'\r'), any::<u8>()], 0..300),
             chunk in 1usize..64,
             closed in any::<bool>(),
+            owned in any::<bool>(),
         ) {
             let mut f = tempfile::tempfile().unwrap();
             f.write_all(&content).unwrap();
@@ -272,8 +323,21 @@ mod properties {
             let start = if content.starts_with(BOM) { BOM.len() } else { 0 };
             let mut rebuilt = Vec::new();
             let mut expected_line = 1;
-            while let Some(c) = r.next_chunk().unwrap() {
-                for line in c.lines() {
+            let mut spare = Vec::new();
+            let mut next = |r: &mut JsonlReader| -> Option<Vec<(u64, u64, Vec<u8>)>> {
+                let collect = |c: Chunk<'_>| c.lines().map(|l| (l.number, l.offset, l.bytes.to_vec())).collect();
+                if owned {
+                    let c = r.next_owned_chunk(std::mem::take(&mut spare)).unwrap()?;
+                    let lines = collect(c.chunk());
+                    spare = c.data;
+                    Some(lines)
+                } else {
+                    r.next_chunk().unwrap().map(collect)
+                }
+            };
+            while let Some(lines) = next(&mut r) {
+                for (number, offset, bytes) in lines {
+                    let line = RawLine { number, offset, bytes: &bytes };
                     prop_assert_eq!(line.number, expected_line);
                     prop_assert_eq!(line.offset as usize, start + rebuilt.len());
                     expected_line += 1;

@@ -18,7 +18,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::sync::Arc;
-use std::sync::mpsc::sync_channel;
 
 use chrono::NaiveDate;
 
@@ -28,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::fsutil::create_dir_all_durable;
 use crate::ingest::RunContext;
-use crate::ingest::chunk_rows::{BatchRows, ChunkRows, run_normalizer};
+use crate::ingest::chunk_rows::{BatchRows, ChunkRows, normalize_in_order, normalizer_threads};
 use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
@@ -206,22 +205,11 @@ fn parse_lines(
         last: None,
         buffered: 0,
     };
-    // One thread reads and normalizes chunk N+1 while this one deduplicates and buffers chunk N.
-    let (tx, rx) = sync_channel(1);
-    let (reader, applied) = std::thread::scope(|scope| {
-        let normalizer = std::thread::Builder::new()
-            .name("wxlake-normalizer".into())
-            .spawn_scoped(scope, move || run_normalizer(reader, tx))
-            .expect("spawn the normalizer thread");
-        let applied = rx.iter().try_for_each(|rows| {
-            let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
-            state.apply(ctx, rows, &mut quarantine, encoder)
-        });
-        drop(rx); // unblocks the normalizer if this side stopped early
-        (
-            normalizer.join().expect("the normalizer does not panic"),
-            applied,
-        )
+    // Normalizer threads read and normalize the next chunks while this one deduplicates and
+    // buffers the current one, in file order.
+    let (reader, applied) = normalize_in_order(reader, normalizer_threads(), |rows| {
+        let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
+        state.apply(ctx, rows, &mut quarantine, encoder)
     });
     applied?;
     let ApplyState {

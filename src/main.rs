@@ -1,6 +1,8 @@
 //! The `wxlake` binary: parse the command line, set up logging, dispatch to the library, and turn
-//! an error into one message and a sysexits-style exit code. Nothing else lives here.
+//! an error into one message and a sysexits-style exit code (after tuning the allocator, which is
+//! the process's business, not the library's). Nothing else lives here.
 
+mod allocator;
 mod cli;
 
 use std::io::{IsTerminal, Write};
@@ -13,6 +15,7 @@ use tracing_subscriber::filter::LevelFilter;
 use cli::{Cli, Command, Global, LogFormat};
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -2,6 +2,8 @@
 # Compare `wxlake ingest` with peer pipelines (DuckDB, pyarrow, Polars), each run
 # as a whole process: median wall time of RUNS runs and peak RSS, measured with
 # `/usr/bin/time -f '%e %M'`, every run on a fresh copy of the state it needs.
+# The tools take turns (round r of every tool, then round r + 1); the report
+# also gives wxlake/DuckDB per round, a ratio that machine drift cancels out of.
 #
 # Usage: benches/compare.sh [-h] [all | big60 | oneday | short1m ...]
 #
@@ -180,18 +182,16 @@ fresh_full() {
     fi
 }
 
-# run_full WORKLOAD TOOL: leaves the last run's data dir in $WORK/run-WORKLOAD-TOOL,
-# and $WORK/run-WORKLOAD-TOOL.ok when that run succeeded.
+# run_full WORKLOAD TOOL RUN: one timed full ingest; leaves its data dir in
+# $WORK/run-WORKLOAD-TOOL, and $WORK/run-WORKLOAD-TOOL.ok when it succeeded.
 run_full() {
-    local workload="$1" tool="$2" d="$WORK/run-$1-$2" run
+    local workload="$1" tool="$2" run="$3" d="$WORK/run-$1-$2"
     local -a cmd
-    for ((run = 1; run <= RUNS; run++)); do
-        rm -f "$d.ok"
-        fresh_full "$workload" "$tool" "$d"
-        mapfile -t cmd < <(tool_cmd "$tool" full "$DATA/$workload/messages/raw" "$d")
-        timed "$workload" "$tool" "$run" "$d/parquet/messages" "${cmd[@]}"
-        if [[ "$LAST_RC" == 0 ]]; then touch "$d.ok"; fi
-    done
+    rm -f "$d.ok"
+    fresh_full "$workload" "$tool" "$d"
+    mapfile -t cmd < <(tool_cmd "$tool" full "$DATA/$workload/messages/raw" "$d")
+    timed "$workload" "$tool" "$run" "$d/parquet/messages" "${cmd[@]}"
+    if [[ "$LAST_RC" == 0 ]]; then touch "$d.ok"; fi
 }
 
 # prepare_oneday TOOL: $WORK/prep-TOOL = the tool's own lake of big60 (untimed),
@@ -216,25 +216,26 @@ prepare_oneday() {
     touch "$prep.ok"
 }
 
+# run_oneday TOOL RUN: one timed ingest of day 61 into a copy of the tool's big60 lake.
 run_oneday() {
-    local tool="$1" prep="$WORK/prep-$1" d="$WORK/run-oneday-$1" run
-    if ! prepare_oneday "$tool"; then
-        printf 'oneday\t%s\t1\t\t\t99\t0\t{"problems": ["preparing the big60 lake failed"]}\n' "$tool" >>"$TSV"
+    local tool="$1" run="$2" prep="$WORK/prep-$1" d="$WORK/run-oneday-$1"
+    if [[ ! -f "$prep.ok" ]]; then
+        if [[ "$run" == 1 ]]; then
+            printf 'oneday\t%s\t1\t\t\t99\t0\t{"problems": ["preparing the big60 lake failed"]}\n' "$tool" >>"$TSV"
+        fi
         return 0
     fi
     local -a cmd
-    for ((run = 1; run <= RUNS; run++)); do
-        rm -rf "$d"
-        mkdir -p "$d"
-        cp -a "$prep/parquet" "$d/"   # a real copy: the run must not touch the prepared lake
-        if [[ "$tool" == wxlake ]]; then
-            cp -a "$prep/metadata" "$d/"
-            mkdir -p "$d/messages/raw"
-            cp -l "$prep/messages/raw/"*.jsonl "$DATA/day61/messages/raw/"*.jsonl "$d/messages/raw/"
-        fi
-        mapfile -t cmd < <(tool_cmd "$tool" incr "$DATA/day61/messages/raw" "$d")
-        timed oneday "$tool" "$run" "$d/parquet/messages" "${cmd[@]}"
-    done
+    rm -rf "$d"
+    mkdir -p "$d"
+    cp -a "$prep/parquet" "$d/"   # a real copy: the run must not touch the prepared lake
+    if [[ "$tool" == wxlake ]]; then
+        cp -a "$prep/metadata" "$d/"
+        mkdir -p "$d/messages/raw"
+        cp -l "$prep/messages/raw/"*.jsonl "$DATA/day61/messages/raw/"*.jsonl "$d/messages/raw/"
+    fi
+    mapfile -t cmd < <(tool_cmd "$tool" incr "$DATA/day61/messages/raw" "$d")
+    timed oneday "$tool" "$run" "$d/parquet/messages" "${cmd[@]}"
     rm -rf "$d"
 }
 
@@ -294,13 +295,18 @@ main() {
     local expect_file="$BENCH_DIR/expected.tsv"
     : >"$expect_file"
 
+    # Rounds: run r of every tool, then run r + 1, so that a drift of the machine's speed
+    # (noisy neighbours) hits every tool alike instead of whichever ran last.
+    local run
     for w in "${workloads[@]}"; do
         case "$w" in
             big60)
                 gen_data big60
                 printf 'big60\t%s\n' "$(expected big60)" >>"$expect_file"
                 warm "$DATA"/big60/messages/raw/*.jsonl
-                for t in $TOOLS; do run_full big60 "$t"; done
+                for ((run = 1; run <= RUNS; run++)); do
+                    for t in $TOOLS; do run_full big60 "$t" "$run"; done
+                done
                 ;;
             oneday)
                 gen_data big60
@@ -308,15 +314,19 @@ main() {
                 printf 'oneday\t%s\n' "$(expected big60 day61)" >>"$expect_file"
                 for t in $TOOLS; do prepare_oneday "$t" || true; done
                 warm "$DATA"/day61/messages/raw/*.jsonl
-                for t in $TOOLS; do run_oneday "$t"; done
+                for ((run = 1; run <= RUNS; run++)); do
+                    for t in $TOOLS; do run_oneday "$t" "$run"; done
+                done
                 ;;
             short1m)
                 gen_data short1m
                 printf 'short1m\t%s\n' "$(expected short1m)" >>"$expect_file"
-                for t in $TOOLS; do
-                    warm "$DATA"/short1m/messages/raw/*.jsonl
-                    run_full short1m "$t"
-                    rm -rf "$WORK/run-short1m-$t"
+                for ((run = 1; run <= RUNS; run++)); do
+                    for t in $TOOLS; do
+                        warm "$DATA"/short1m/messages/raw/*.jsonl
+                        run_full short1m "$t" "$run"
+                        rm -rf "$WORK/run-short1m-$t"
+                    done
                 done
                 ;;
         esac

@@ -151,8 +151,13 @@ impl JsonlReader {
         let Some(end) = self.fill()? else {
             return Ok(None);
         };
-        spare.clear();
-        spare.extend_from_slice(&self.buf[end..self.filled]);
+        // Keep the spare's length: its bytes are initialized already, so refilling it does not
+        // zero it again.
+        let tail = self.filled - end;
+        if spare.len() < tail {
+            spare.resize(tail, 0);
+        }
+        spare[..tail].copy_from_slice(&self.buf[end..self.filled]);
         let mut data = std::mem::replace(&mut self.buf, spare);
         data.truncate(end);
         let chunk = OwnedChunk {

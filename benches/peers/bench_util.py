@@ -129,6 +129,16 @@ def _ratio(x):
     return "—" if x is None else f"{x:.2f}×"
 
 
+def _paired_ratios(runs, workload, peer):
+    """wxlake's wall / the peer's in each round (same run number): the tools take turns, so a
+    drift of the machine's speed between rounds cancels out of these."""
+    def walls(tool):
+        return {r["run"]: r["wall_s"] for r in runs
+                if r["workload"] == workload and r["tool"] == tool and r["exit"] == 0 and r["wall_s"]}
+    wx, peer_walls = walls("wxlake"), walls(peer)
+    return [wx[k] / peer_walls[k] for k in sorted(wx) if k in peer_walls]
+
+
 def cmd_report(a):
     runs = []
     for line in Path(a.tsv).read_text().splitlines():
@@ -240,7 +250,13 @@ def cmd_report(a):
                 rss = ""
                 if wx["peak_rss_mb"] and dk["peak_rss_mb"]:
                     rss = f"; peak RSS wxlake/{LABEL[peer]} = {wx['peak_rss_mb'] / dk['peak_rss_mb']:.2f}"
-                lines.append(f"- **{w}**: wxlake/{LABEL[peer]} wall = **{r:.2f}** ({verdict}){rss}")
+                paired = _paired_ratios(runs, w, peer)
+                rounds = ""
+                if paired:
+                    rounds = (f"; per round {', '.join(f'{x:.2f}' for x in paired)} "
+                              f"(median {statistics.median(paired):.2f}, max {max(paired):.2f})")
+                    wx["paired_ratios_vs_" + peer] = paired
+                lines.append(f"- **{w}**: wxlake/{LABEL[peer]} wall = **{r:.2f}** ({verdict}){rss}{rounds}")
     if lines:
         md.append("wxlake / DuckDB (median wall time; < 1 means wxlake is faster):")
         md.append("")

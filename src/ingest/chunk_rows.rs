@@ -8,15 +8,12 @@ use std::io;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::RecordBatch;
 
 use crate::checkpoint::Counts;
 use crate::jsonl::{Chunk, JsonlReader};
 use crate::lake::writer::RowBuffer;
 use crate::normalize::{Line, Reject, normalize_line};
-use crate::record::{Record, TEXT_COLUMNS, col};
 
 /// A rejected line, with its original bytes, waiting for the quarantine.
 pub struct PendingReject {
@@ -41,6 +38,8 @@ pub struct ChunkRows {
     /// The chunk's records in line order.
     pub batch: RecordBatch,
     pub rows: Vec<RowMeta>,
+    /// Approximate bytes of the batch's values.
+    pub bytes: usize,
 }
 
 /// Normalize every line of `chunk`, collecting records in `buffer` (reused across chunks).
@@ -78,6 +77,7 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer) -> ChunkRows {
     ChunkRows {
         counts,
         rejects,
+        bytes: buffer.bytes(),
         batch: buffer.take_batch(),
         rows,
     }
@@ -198,57 +198,62 @@ fn normalize_turns(
     }
 }
 
-/// Typed access to the rows of a lake batch.
-pub struct BatchRows<'a> {
-    ids: &'a StringArray,
-    times: &'a Int64Array,
-    types: &'a Int32Array,
-    text: [&'a StringArray; 6],
-    extra: &'a StringArray,
-}
-
-impl<'a> BatchRows<'a> {
-    /// A view of a batch made by [`RowBuffer::take_batch`].
-    pub fn new(batch: &'a RecordBatch) -> Self {
-        let string = |name: &str| {
-            batch
-                .column_by_name(name)
-                .expect("lake column")
-                .as_string::<i32>()
-        };
-        BatchRows {
-            ids: string(col::MSG_ID),
-            times: batch
-                .column_by_name(col::CREATE_TIME)
-                .expect("lake column")
-                .as_primitive::<Int64Type>(),
-            types: batch
-                .column_by_name(col::MSG_TYPE)
-                .expect("lake column")
-                .as_primitive::<Int32Type>(),
-            text: TEXT_COLUMNS.map(string),
-            extra: string(col::EXTRA_FIELDS),
-        }
-    }
-
-    /// Row `i` as a record borrowing the batch.
-    pub fn record(&self, i: usize) -> Record<'a> {
-        let opt = |a: &'a StringArray| a.is_valid(i).then(|| a.value(i).into());
-        Record {
-            msg_id: self.ids.value(i).into(),
-            create_time: self.times.value(i),
-            msg_type: self.types.is_valid(i).then(|| self.types.value(i)),
-            text: self.text.map(opt),
-            extra_fields: opt(self.extra),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
+    use arrow_array::{Array, Int32Array, Int64Array, StringArray};
+
     use super::*;
+    use crate::record::{Record, TEXT_COLUMNS, col};
+
+    /// Typed access to the rows of a lake batch.
+    struct BatchRows<'a> {
+        ids: &'a StringArray,
+        times: &'a Int64Array,
+        types: &'a Int32Array,
+        text: [&'a StringArray; 6],
+        extra: &'a StringArray,
+    }
+
+    impl<'a> BatchRows<'a> {
+        /// A view of a batch made by [`RowBuffer::take_batch`].
+        fn new(batch: &'a RecordBatch) -> Self {
+            let string = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .expect("lake column")
+                    .as_string::<i32>()
+            };
+            BatchRows {
+                ids: string(col::MSG_ID),
+                times: batch
+                    .column_by_name(col::CREATE_TIME)
+                    .expect("lake column")
+                    .as_primitive::<Int64Type>(),
+                types: batch
+                    .column_by_name(col::MSG_TYPE)
+                    .expect("lake column")
+                    .as_primitive::<Int32Type>(),
+                text: TEXT_COLUMNS.map(string),
+                extra: string(col::EXTRA_FIELDS),
+            }
+        }
+
+        /// Row `i` as a record borrowing the batch.
+        fn record(&self, i: usize) -> Record<'a> {
+            let opt = |a: &'a StringArray| a.is_valid(i).then(|| a.value(i).into());
+            Record {
+                msg_id: self.ids.value(i).into(),
+                create_time: self.times.value(i),
+                msg_type: self.types.is_valid(i).then(|| self.types.value(i)),
+                text: self.text.map(opt),
+                extra_fields: opt(self.extra),
+            }
+        }
+    }
 
     /// A closed file of `n` valid lines, read in chunks of about `chunk` bytes.
     fn reader_of(n: usize, chunk: usize) -> (JsonlReader, u64) {

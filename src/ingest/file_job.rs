@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
 use chrono::NaiveDate;
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, FileStat, Fingerprint, Status};
@@ -27,14 +29,16 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::fsutil::create_dir_all_durable;
 use crate::ingest::RunContext;
-use crate::ingest::chunk_rows::{BatchRows, ChunkRows, normalize_in_order, normalizer_threads};
+use crate::ingest::chunk_rows::{ChunkRows, normalize_in_order, normalizer_threads};
 use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;
-use crate::lake::writer::{Encoder, RowBuffer, StagedFile, publish};
+use crate::lake::row_group::PendingRows;
+use crate::lake::writer::{Encoder, StagedFile, publish};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
+use crate::record::col;
 
 /// At most this many rejects and conflicting duplicates per file are logged one by one; the
 /// rest are counted and summarized in one line.
@@ -245,10 +249,10 @@ fn parse_lines(
         );
     }
     let mut partitions = BTreeSet::new();
-    for (key, mut buffer) in buffers {
+    for (key, mut pending) in buffers {
         partitions.insert(key);
-        if buffer.rows() > 0 {
-            encoder.write(seq, key, buffer.take_batch())?;
+        if pending.rows() > 0 {
+            encoder.write(seq, key, pending.take())?;
         }
     }
     encoder.seal(seq)?;
@@ -268,7 +272,7 @@ struct ApplyState<'a> {
     name: &'a str,
     seq: u64,
     counts: Counts,
-    buffers: BTreeMap<PartitionKey, RowBuffer>,
+    buffers: BTreeMap<PartitionKey, PendingRows>,
     lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>>,
     last: Option<(String, i64)>,
     buffered: usize,
@@ -292,22 +296,33 @@ impl ApplyState<'_> {
             ))?;
         }
         self.counts += rows.counts;
-        let view = BatchRows::new(&rows.batch);
+        let ids = rows
+            .batch
+            .column_by_name(col::MSG_ID)
+            .expect("lake column")
+            .as_string::<i32>();
+        let times = rows
+            .batch
+            .column_by_name(col::CREATE_TIME)
+            .expect("lake column")
+            .as_primitive::<Int64Type>();
+        // New rows of this chunk per partition (nearly always one), in line order.
+        let mut selected: Vec<(PartitionKey, Vec<u32>)> = Vec::new();
         for (i, meta) in rows.rows.iter().enumerate() {
-            let record = view.record(i);
-            let key = ctx.partitioner.key(record.create_time);
+            let msg_id = ids.value(i);
+            let key = ctx.partitioner.key(times.value(i));
             let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
-            match seen.check_insert(&record.msg_id, meta.hash) {
+            match seen.check_insert(msg_id, meta.hash) {
                 Seen::New => {
-                    let buffer = self.buffers.entry(key).or_default();
-                    let before = buffer.bytes();
-                    buffer.push(&record);
-                    self.buffered += buffer.bytes() - before;
+                    let rows = match selected.iter().position(|(k, _)| *k == key) {
+                        Some(at) => &mut selected[at].1,
+                        None => {
+                            selected.push((key, Vec::with_capacity(rows.rows.len())));
+                            &mut selected.last_mut().expect("just pushed").1
+                        }
+                    };
+                    rows.push(i as u32);
                     self.counts.written += 1;
-                    if buffer.bytes() >= ctx.row_group_bytes {
-                        self.buffered -= buffer.bytes();
-                        encoder.write(self.seq, key, buffer.take_batch())?;
-                    }
                 }
                 Seen::Duplicate { first_hash } => {
                     self.counts.duplicates += 1;
@@ -316,25 +331,36 @@ impl ApplyState<'_> {
                             .entry(key)
                             .or_default()
                             .push(LakeDuplicate {
-                                msg_id: record.msg_id.to_string(),
+                                msg_id: msg_id.to_string(),
                                 hash: meta.hash,
                                 line: meta.line,
                             });
                     } else if first_hash != meta.hash {
                         self.counts.conflicting_duplicates += 1;
                         if self.counts.conflicting_duplicates <= LOG_LIMIT {
-                            warn_conflict(name, meta.line, &record.msg_id);
+                            warn_conflict(name, meta.line, msg_id);
                         }
                     }
                 }
             }
-            if self.buffered > ctx.buffer_budget {
-                self.buffered = flush_largest(&mut self.buffers, encoder, self.seq)?;
-            }
         }
         if let Some(i) = rows.rows.len().checked_sub(1) {
-            let record = view.record(i);
-            self.last = Some((record.msg_id.into_owned(), record.create_time));
+            self.last = Some((ids.value(i).to_string(), times.value(i)));
+        }
+        let total = rows.rows.len().max(1);
+        let batch = Arc::new(rows.batch);
+        for (key, sel) in selected {
+            let bytes = rows.bytes * sel.len() / total;
+            let pending = self.buffers.entry(key).or_default();
+            pending.add(&batch, Some(sel), bytes);
+            self.buffered += bytes;
+            if pending.bytes() >= ctx.row_group_bytes {
+                self.buffered -= pending.bytes();
+                encoder.write(self.seq, key, pending.take())?;
+            }
+        }
+        if self.buffered > ctx.buffer_budget {
+            self.buffered = flush_largest(&mut self.buffers, encoder, self.seq)?;
         }
         Ok(())
     }
@@ -467,14 +493,14 @@ fn warn_conflict(raw_file: &str, line: u64, msg_id: &str) {
 
 /// Hand the largest buffer to the encoder as one row group; returns the bytes still buffered.
 fn flush_largest(
-    buffers: &mut BTreeMap<PartitionKey, RowBuffer>,
+    buffers: &mut BTreeMap<PartitionKey, PendingRows>,
     encoder: &mut Encoder,
     seq: u64,
 ) -> Result<usize> {
-    if let Some((key, buffer)) = buffers.iter_mut().max_by_key(|(_, b)| b.bytes()) {
-        encoder.write(seq, *key, buffer.take_batch())?;
+    if let Some((key, pending)) = buffers.iter_mut().max_by_key(|(_, b)| b.bytes()) {
+        encoder.write(seq, *key, pending.take())?;
     }
-    Ok(buffers.values().map(RowBuffer::bytes).sum())
+    Ok(buffers.values().map(PendingRows::bytes).sum())
 }
 
 /// Count the duplicates of stored rows whose fields differ from the stored copy.

@@ -5,6 +5,7 @@ pub mod layout;
 pub mod meta;
 pub mod reader;
 pub mod rewrite;
+pub mod row_group;
 pub mod swap;
 pub mod writer;
 

@@ -1,13 +1,14 @@
 //! Rows → sorted row groups → one Parquet file per partition in the staging directory.
 //!
-//! A [`RowBuffer`] collects rows in Arrow builders; when the caller takes a batch (the buffer is
-//! full, or the run is done) the [`Encoder`] thread sorts it by (chatroom, create_time) and writes
-//! it as one row group of that partition's [`StagedWriter`], so memory is bounded by the buffers
-//! plus one batch in flight. Files are written under a temporary name in `parquet/.staging/` and
-//! only become part of the lake when [`publish`] links them into their partition.
+//! A [`RowBuffer`] collects rows in Arrow builders (a normalized chunk, or a rewrite's input);
+//! the rows of a partition travel to the [`Encoder`] thread as [`PendingRows`], which it sorts by
+//! (chatroom, create_time) and writes as one row group of that partition's [`StagedWriter`], so
+//! memory is bounded by the rows pending plus one row group in flight. Files are written under a
+//! temporary name in `parquet/.staging/` and only become part of the lake when [`publish`] links
+//! them into their partition.
 
+use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,10 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow_select::take::take_record_batch;
+use arrow_array::{ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -28,6 +26,7 @@ use tempfile::TempPath;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, fsync_dir, link_no_clobber};
+use crate::lake::row_group::PendingRows;
 use crate::partition::PartitionKey;
 use crate::record::{Record, SCHEMA_VERSION, SCHEMA_VERSION_KEY, arrow_schema, col};
 
@@ -227,67 +226,6 @@ impl RowBuffer {
     }
 }
 
-/// Sort a batch of lake rows by (chatroom, nulls first; create_time), keeping arrival order for
-/// ties. Chatrooms are few, so they are ranked once and the rows sorted on integer keys.
-pub fn sort_batch(batch: &RecordBatch) -> RecordBatch {
-    let rooms = batch
-        .column_by_name(col::CHATROOM)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .expect("lake batch has a chatroom column");
-    let times = batch
-        .column_by_name(col::CREATE_TIME)
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .expect("lake batch has a create_time column");
-    let mut distinct: Vec<&str> = rooms
-        .iter()
-        .flatten()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    distinct.sort_unstable();
-    let rank: HashMap<&str, u32> = distinct
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (*r, i as u32 + 1))
-        .collect();
-    let room_of: Vec<u32> = (0..batch.num_rows())
-        .map(|i| {
-            if rooms.is_valid(i) {
-                rank[rooms.value(i)]
-            } else {
-                0
-            }
-        })
-        .collect();
-    // Counting sort by chatroom (stable, so arrival order within a room), then fix up the rooms
-    // whose rows did not arrive in time order (late arrivals): usually none.
-    let mut starts = vec![0usize; distinct.len() + 2];
-    for &r in &room_of {
-        starts[r as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut order = vec![0u32; room_of.len()];
-    let mut next = starts.clone();
-    for (i, &r) in room_of.iter().enumerate() {
-        order[next[r as usize]] = i as u32;
-        next[r as usize] += 1;
-    }
-    for room in starts.windows(2) {
-        let group = &mut order[room[0]..room[1]];
-        if !group.is_sorted_by_key(|&i| times.value(i as usize)) {
-            group.sort_by_key(|&i| times.value(i as usize)); // stable: ties keep arrival order
-        }
-    }
-    if order.iter().enumerate().all(|(pos, &i)| pos as u32 == i) {
-        return batch.clone();
-    }
-    let keys = order;
-    let indices = UInt32Array::from(keys);
-    take_record_batch(batch, &indices).expect("indices are in bounds")
-}
-
 /// A finished file in the staging directory, not yet part of the lake.
 #[derive(Debug)]
 pub struct StagedFile {
@@ -328,7 +266,12 @@ impl StagedWriter {
 
     /// Sort `batch` and write it as one row group.
     pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<()> {
-        let sorted = sort_batch(batch);
+        self.write_pending(&PendingRows::whole(batch.clone()))
+    }
+
+    /// Sort the rows of `pending` and write them as one row group.
+    pub fn write_pending(&mut self, pending: &PendingRows) -> Result<()> {
+        let sorted = pending.sorted_batch();
         self.writer
             .write(&sorted)
             .and_then(|()| self.writer.flush())
@@ -361,7 +304,7 @@ impl StagedWriter {
 /// Work for the encoder thread.
 enum EncoderMsg {
     /// One row group of a partition, for the file with this sequence number.
-    Batch(u64, PartitionKey, RecordBatch),
+    Batch(u64, PartitionKey, PendingRows),
     /// Every row group of this sequence number has been sent: close its files.
     Seal(u64),
 }
@@ -388,7 +331,7 @@ impl Encoder {
                 let mut writers: BTreeMap<(u64, PartitionKey), StagedWriter> = BTreeMap::new();
                 for msg in rx {
                     let result = match msg {
-                        EncoderMsg::Batch(seq, key, batch) => {
+                        EncoderMsg::Batch(seq, key, pending) => {
                             let writer = match writers.entry((seq, key)) {
                                 Entry::Occupied(e) => Ok(e.into_mut()),
                                 Entry::Vacant(e) => {
@@ -396,7 +339,7 @@ impl Encoder {
                                         .map(|w| e.insert(w))
                                 }
                             };
-                            match writer.and_then(|w| w.write_row_group(&batch)) {
+                            match writer.and_then(|w| w.write_pending(&pending)) {
                                 Ok(()) => continue,
                                 Err(e) => Err(e),
                             }
@@ -450,8 +393,8 @@ impl Encoder {
     }
 
     /// Queue one row group of `partition` for file `seq`.
-    pub fn write(&mut self, seq: u64, partition: PartitionKey, batch: RecordBatch) -> Result<()> {
-        self.send(EncoderMsg::Batch(seq, partition, batch))
+    pub fn write(&mut self, seq: u64, partition: PartitionKey, rows: PendingRows) -> Result<()> {
+        self.send(EncoderMsg::Batch(seq, partition, rows))
     }
 
     /// Every row group of file `seq` has been queued.
@@ -523,17 +466,6 @@ mod tests {
     }
 
     #[test]
-    fn sort_orders_by_chatroom_then_time() {
-        let sorted = sort_batch(&batch(4));
-        let ids = sorted.column(0).as_string::<i32>();
-        // a: ids 3 (t=97), 1 (t=99); b: ids 2 (t=98), 0 (t=100)
-        assert_eq!(
-            ids.iter().flatten().collect::<Vec<_>>(),
-            ["3", "1", "2", "0"]
-        );
-    }
-
-    #[test]
     fn encoder_reports_the_io_error_that_stopped_it() {
         // Regression: a sealed file's OK result queued ahead of the error was taken for the
         // error, and the run ended with "stopped unexpectedly" (exit 65) instead of the I/O error.
@@ -542,12 +474,12 @@ mod tests {
         std::fs::create_dir(&staging).unwrap();
         let key = PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
         let mut encoder = Encoder::spawn(&staging, writer_properties(Codec::Snappy).unwrap());
-        encoder.write(0, key, batch(3)).unwrap();
+        encoder.write(0, key, PendingRows::whole(batch(3))).unwrap();
         encoder.seal(0).unwrap();
         std::fs::remove_dir(&staging)
             .unwrap_or_else(|_| std::fs::remove_dir_all(&staging).unwrap());
         let err = (0..100)
-            .find_map(|_| encoder.write(1, key, batch(3)).err())
+            .find_map(|_| encoder.write(1, key, PendingRows::whole(batch(3))).err())
             .expect("the encoder stops once it cannot create a file");
         assert_eq!(err.exit_code() as u8, 74, "{err}");
     }

@@ -9,7 +9,7 @@
 use rustc_hash::FxHashMap;
 
 /// The row hash recorded for ids loaded from the lake (their rows are compared on demand).
-pub const UNKNOWN_HASH: u64 = 0;
+pub const UNKNOWN_HASH: u32 = 0;
 
 /// What [`SeenIds::check_insert`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,18 +17,35 @@ pub enum Seen {
     /// First time: the id is now recorded.
     New,
     /// Seen before; carries the first copy's row hash ([`UNKNOWN_HASH`] for a lake copy).
-    Duplicate { first_hash: u64 },
+    Duplicate { first_hash: u32 },
 }
 
 /// A set of msg_ids with the row hash of their first copy.
 ///
-/// Ids below 2^64 (nearly all) get a table of 16-byte entries of their own: at a million ids per
-/// partition, the table is most of ingest's memory, and its growth step its peak.
+/// Ids below 2^64 (nearly all) get a table of their own with 12-byte entries: at a million ids
+/// per partition, the table is the largest part of ingest's memory, and its growth step its
+/// peak.
 #[derive(Debug, Default)]
 pub struct SeenIds {
-    narrow: FxHashMap<u64, u64>,
-    wide: FxHashMap<u128, u64>,
-    text: FxHashMap<Box<str>, u64>,
+    narrow: FxHashMap<NarrowId, u32>,
+    wide: FxHashMap<u128, u32>,
+    text: FxHashMap<Box<str>, u32>,
+}
+
+/// A 64-bit id as two 32-bit halves, so that an entry with its hash packs into 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NarrowId([u32; 2]);
+
+impl NarrowId {
+    fn new(n: u64) -> Self {
+        NarrowId([(n >> 32) as u32, n as u32])
+    }
+}
+
+impl std::hash::Hash for NarrowId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(self.0[0]) << 32 | u64::from(self.0[1]));
+    }
 }
 
 /// How an id is held.
@@ -71,10 +88,10 @@ fn key(id: &str) -> Key<'_> {
 
 /// Insert `hash` under `key` unless present; the first copy's hash if it was.
 fn check_insert_in<K: std::hash::Hash + Eq>(
-    map: &mut FxHashMap<K, u64>,
+    map: &mut FxHashMap<K, u32>,
     key: K,
-    hash: u64,
-) -> Option<u64> {
+    hash: u32,
+) -> Option<u32> {
     use std::collections::hash_map::Entry;
     match map.entry(key) {
         Entry::Occupied(e) => Some(*e.get()),
@@ -91,9 +108,9 @@ impl SeenIds {
     }
 
     /// Record `id` with row hash `hash` unless present; say whether it was.
-    pub fn check_insert(&mut self, id: &str, hash: u64) -> Seen {
+    pub fn check_insert(&mut self, id: &str, hash: u32) -> Seen {
         let found = match key(id) {
-            Key::Narrow(n) => check_insert_in(&mut self.narrow, n, hash),
+            Key::Narrow(n) => check_insert_in(&mut self.narrow, NarrowId::new(n), hash),
             Key::Wide(n) => check_insert_in(&mut self.wide, n, hash),
             Key::Text(t) => match self.text.get(t) {
                 Some(h) => Some(*h),
@@ -116,7 +133,7 @@ impl SeenIds {
 
     pub fn contains(&self, id: &str) -> bool {
         match key(id) {
-            Key::Narrow(n) => self.narrow.contains_key(&n),
+            Key::Narrow(n) => self.narrow.contains_key(&NarrowId::new(n)),
             Key::Wide(n) => self.wide.contains_key(&n),
             Key::Text(t) => self.text.contains_key(t),
         }
@@ -213,7 +230,7 @@ mod properties {
             ),
         ) {
             let mut seen = SeenIds::new();
-            let mut model: HashMap<String, u64> = HashMap::new();
+            let mut model: HashMap<String, u32> = HashMap::new();
             for (hash, id) in (1..).zip(&ids) {
                 let want = match model.get(id) {
                     Some(&first_hash) => Seen::Duplicate { first_hash },

@@ -96,8 +96,10 @@ impl Record<'_> {
 
     /// A hash of every column, used to tell a conflicting duplicate (same msg_id, other fields
     /// differ) from a plain resend. Only compared within one process, so it need not be stable
-    /// across versions.
-    pub fn content_hash(&self) -> u64 {
+    /// across versions. 32 bits, because ingest keeps one per msg_id of every partition it
+    /// touches: a conflicting duplicate goes uncounted (it is dropped either way; the first copy
+    /// wins) with odds of one in four billion.
+    pub fn content_hash(&self) -> u32 {
         RowView {
             msg_id: &self.msg_id,
             create_time: self.create_time,
@@ -121,14 +123,15 @@ pub struct RowView<'a> {
 
 impl RowView<'_> {
     /// See [`Record::content_hash`]. Never returns 0 (callers use 0 as "unknown").
-    pub fn content_hash(&self) -> u64 {
+    pub fn content_hash(&self) -> u32 {
         let mut h = rustc_hash::FxHasher::default();
         self.msg_id.hash(&mut h);
         self.create_time.hash(&mut h);
         self.msg_type.hash(&mut h);
         self.text.hash(&mut h);
         self.extra_fields.hash(&mut h);
-        h.finish().max(1)
+        let h = h.finish();
+        ((h >> 32) as u32 ^ h as u32).max(1)
     }
 }
 

@@ -27,7 +27,7 @@ pub struct PendingReject {
 #[derive(Debug, Clone, Copy)]
 pub struct RowMeta {
     pub line: u64,
-    pub hash: u64,
+    pub hash: u32,
 }
 
 /// What one chunk of lines normalized to.

@@ -160,7 +160,7 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
 /// A duplicate of a stored row whose fields are compared once the file is read.
 struct LakeDuplicate {
     msg_id: String,
-    hash: u64,
+    hash: u32,
     line: u64,
 }
 
@@ -514,7 +514,7 @@ fn compare_with_stored(
     for (key, dups) in dups {
         let wanted: Arc<HashSet<String>> =
             Arc::new(dups.iter().map(|d| d.msg_id.clone()).collect());
-        let mut stored: HashMap<String, u64> = HashMap::new();
+        let mut stored: HashMap<String, u32> = HashMap::new();
         for path in ctx.layout.partition_files(key)? {
             for_each_row_with_ids(&path, wanted.clone(), |row| {
                 stored

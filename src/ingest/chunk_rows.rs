@@ -1,8 +1,8 @@
-//! The normalizing half of ingest, on a thread of its own: it reads chunks of lines, normalizes
-//! and hashes them into Arrow arrays, and hands them to the thread that deduplicates and buffers
-//! them by partition. Everything here is order-independent; everything order-dependent (dedup,
-//! "first copy wins", quarantine order) stays on the receiving side, which takes the chunks in
-//! file order.
+//! The normalizing half of ingest, on one thread per core: each reads chunks of lines in turn,
+//! normalizes and hashes them into Arrow arrays, and hands them to the thread that deduplicates
+//! them and assigns their rows to partitions. Everything here is order-independent; everything
+//! order-dependent (dedup, "first copy wins", quarantine order) stays on the receiving side, which
+//! takes the chunks in file order.
 
 use std::io;
 use std::sync::mpsc::{SyncSender, sync_channel};

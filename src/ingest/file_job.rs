@@ -308,40 +308,55 @@ impl ApplyState<'_> {
             .as_primitive::<Int64Type>();
         // New rows of this chunk per partition (nearly always one), in line order.
         let mut selected: Vec<(PartitionKey, Vec<u32>)> = Vec::new();
-        for (i, meta) in rows.rows.iter().enumerate() {
-            let msg_id = ids.value(i);
-            let key = ctx.partitioner.key(times.value(i));
-            let seen = ctx.lake_ids.partition(&ctx.layout, key)?;
-            match seen.check_insert(msg_id, meta.hash) {
-                Seen::New => {
-                    let rows = match selected.iter().position(|(k, _)| *k == key) {
-                        Some(at) => &mut selected[at].1,
-                        None => {
-                            selected.push((key, Vec::with_capacity(rows.rows.len())));
-                            &mut selected.last_mut().expect("just pushed").1
-                        }
-                    };
-                    rows.push(i as u32);
-                    self.counts.written += 1;
+        let RunContext {
+            layout,
+            partitioner,
+            lake_ids,
+            ..
+        } = ctx;
+        // Runs of consecutive rows in one partition (nearly always the whole chunk) share one
+        // lookup of the partition's seen-set.
+        let n = rows.rows.len();
+        let mut i = 0;
+        while i < n {
+            let key = partitioner.key(times.value(i));
+            let seen = lake_ids.partition(layout, key)?;
+            let at = match selected.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    selected.push((key, Vec::with_capacity(n - i)));
+                    selected.len() - 1
                 }
-                Seen::Duplicate { first_hash } => {
-                    self.counts.duplicates += 1;
-                    if first_hash == UNKNOWN_HASH {
-                        self.lake_duplicates
-                            .entry(key)
-                            .or_default()
-                            .push(LakeDuplicate {
-                                msg_id: msg_id.to_string(),
-                                hash: meta.hash,
-                                line: meta.line,
-                            });
-                    } else if first_hash != meta.hash {
-                        self.counts.conflicting_duplicates += 1;
-                        if self.counts.conflicting_duplicates <= LOG_LIMIT {
-                            warn_conflict(name, meta.line, msg_id);
+            };
+            let run_start = i;
+            while i < n && (i == run_start || partitioner.key(times.value(i)) == key) {
+                let meta = rows.rows[i];
+                let msg_id = ids.value(i);
+                match seen.check_insert(msg_id, meta.hash) {
+                    Seen::New => {
+                        selected[at].1.push(i as u32);
+                        self.counts.written += 1;
+                    }
+                    Seen::Duplicate { first_hash } => {
+                        self.counts.duplicates += 1;
+                        if first_hash == UNKNOWN_HASH {
+                            self.lake_duplicates
+                                .entry(key)
+                                .or_default()
+                                .push(LakeDuplicate {
+                                    msg_id: msg_id.to_string(),
+                                    hash: meta.hash,
+                                    line: meta.line,
+                                });
+                        } else if first_hash != meta.hash {
+                            self.counts.conflicting_duplicates += 1;
+                            if self.counts.conflicting_duplicates <= LOG_LIMIT {
+                                warn_conflict(name, meta.line, msg_id);
+                            }
                         }
                     }
                 }
+                i += 1;
             }
         }
         if let Some(i) = rows.rows.len().checked_sub(1) {

@@ -517,3 +517,93 @@ fn moving_a_checkpoint_aside_reads_the_file_again() {
     assert_eq!(v["duplicates"], 2);
     assert_eq!(v["written"], 0);
 }
+
+/// The ingest pipeline on a file of many chunks: every normalizer thread reads some, a resend
+/// repeats an id from several megabytes (chunks) earlier, late arrivals of the same and of the
+/// previous day are spread through the file, and the main partition takes several row groups. Every message lands
+/// once, in its day, and every row group is in (chatroom, create_time) order.
+#[test]
+fn a_file_of_many_chunks_lands_once_and_sorted_in_every_row_group() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let env = TestEnv::new();
+    let day = shanghai(2026, 1, 20, 0, 0, 0);
+    let filler = "x".repeat(600);
+    let n: i64 = 40_000; // ~27 MB: seven 4 MiB chunks, several 8 MiB row groups
+    let mut lines = Vec::new();
+    let mut text = String::new();
+    for i in 0..n {
+        let t = match i {
+            _ if i % 1000 == 999 => day - 60, // a late arrival of the previous day
+            _ if i % 777 == 776 && i > 2000 => day + 2 * i - 3600, // an hour late, same day
+            _ => day + 2 * i,
+        };
+        let line = serde_json::json!({
+            "msg_id": i,
+            "create_time": t,
+            "chatroom": format!("{}@chatroom", i % 7),
+            "content": filler,
+        })
+        .to_string()
+            + "\n";
+        text += &line;
+        lines.push(line);
+        if i % 5000 == 4999 {
+            text += &lines[(i - 4000) as usize]; // a resend, ~2.6 MB later
+        }
+    }
+    env.append_raw("2026-01-20", &text);
+    let v = env.ingest(&[]);
+    assert_eq!(v["written"], n);
+    assert_eq!(v["duplicates"], n / 5000);
+    assert_eq!(v["conflicting_duplicates"], 0);
+    let rows = env.rows();
+    let mut per_day = std::collections::BTreeMap::new();
+    for r in &rows {
+        *per_day.entry(r.partition.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_day.into_iter().collect::<Vec<_>>(),
+        [
+            ("year=2026/month=01/day=19".to_string(), n / 1000),
+            ("year=2026/month=01/day=20".to_string(), n - n / 1000),
+        ]
+    );
+    let counts = env.id_counts();
+    assert_eq!(counts.len(), n as usize);
+    assert!(counts.values().all(|&c| c == 1));
+
+    let layout = env.layout();
+    let key = layout.partitions().unwrap().into_iter().last().unwrap();
+    let files = layout.partition_files(key).unwrap();
+    assert_eq!(files.len(), 1);
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&files[0]).unwrap()).unwrap();
+    let groups = builder.metadata().num_row_groups();
+    assert!(groups >= 3, "{groups} row groups");
+    for g in 0..groups {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&files[0]).unwrap())
+            .unwrap()
+            .with_row_groups(vec![g])
+            .build()
+            .unwrap();
+        let mut keys = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let rooms = batch.column_by_name("chatroom").unwrap().as_string::<i32>();
+            let times = batch
+                .column_by_name("create_time")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                keys.push((rooms.value(i).to_string(), times.value(i)));
+            }
+        }
+        assert!(
+            keys.is_sorted(),
+            "row group {g} is not in (chatroom, create_time) order"
+        );
+    }
+}

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Helpers shared by the benchmark harnesses (benches/compare.sh, benches/query_compare.sh).
-# Source it; it defines functions only and changes no shell option.
+# Helpers shared by the benchmark harnesses (benches/compare.sh, benches/query_compare.sh,
+# benches/maintenance.sh). Source it; it defines functions only and changes no shell option.
 #
+#   ensure_bin        build a default binary with cargo when it is missing (uses the caller's
+#                     REPO, log and die)
 #   bench_venv        create (or reuse) the peers' Python venv, print its python
 #   bench_duckdb_cli  print the DuckDB CLI binary of that venv (package duckdb-cli)
 
@@ -53,4 +55,16 @@ bench_duckdb_cli() {
         || { echo "bench_duckdb_cli: duckdb_cli is not installed in the venv of $py" >&2; return 1; }
     [[ -x "$exe" ]] || { echo "bench_duckdb_cli: $exe is missing or not executable" >&2; return 1; }
     printf '%s\n' "$exe"
+}
+
+# ensure_bin PATH DEFAULT CARGO_ARGS...: PATH must be executable; when it is the default
+# binary and missing, build it with `cargo build CARGO_ARGS` in $REPO.
+ensure_bin() {
+    local path="$1" default="$2"
+    shift 2
+    [[ -x "$path" ]] && return 0
+    [[ "$path" == "$default" ]] || die "$path does not exist or is not executable"
+    log "building $path: cargo build $*"
+    (cd "$REPO" && cargo build "$@" >&2)
+    [[ -x "$path" ]] || die "cargo build $* did not produce $path"
 }

@@ -91,15 +91,10 @@ die() { printf 'maintenance.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
-ensure_bin() { # ensure_bin PATH DEFAULT CARGO_ARGS...
-    local path="$1" default="$2"
-    shift 2
-    [[ -x "$path" ]] && return 0
-    [[ "$path" == "$default" ]] || die "$path does not exist or is not executable"
-    log "building $path: cargo build $*"
-    (cd "$REPO" && cargo build "$@" >&2)
-    [[ -x "$path" ]] || die "cargo build $* did not produce $path"
-}
+# ensure_bin
+# shellcheck source=benches/bench_lib.sh
+source "$REPO/benches/bench_lib.sh"
+
 
 # ---------------------------------------------------------------- data
 

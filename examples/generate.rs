@@ -24,7 +24,7 @@
 //! cargo run --release --example generate -- --out DIR [--days 60] [--per-day 400]
 //!     [--start-date 2026-01-01] [--seed 42] [--profile realistic|short]
 //!     [--dup-rate 0.01] [--malformed-rate 0.002] [--max-app-kb N]
-//!     [--ensure-defects] [--no-defects]
+//!     [--ensure-defects] [--no-defects] [--envelope]
 //! ```
 //!
 //! A one-line summary (files, lines, bytes, defect counts) goes to stderr.
@@ -56,6 +56,37 @@
 //! defect kind (and a late arrival and a `msg_id` above 2^63) at least once in
 //! each file, and puts messages at 00:00:00 and 23:59:59 local time.
 //!
+//! # Envelope mode
+//!
+//! `--envelope` writes what a webhook forwarder appends instead: each line is
+//! `{"guid": "<uuid>", "notify_type": N, "data": {…}}`. The message lines
+//! (1010) carry exactly the flat records above as `data`; about 5% stay flat
+//! (older writers), a third of those with their own leading `guid` and
+//! `notify_type` keys. Malformed lines stay flat, except the missing `msg_id`
+//! one, which becomes an envelope whose `data` lacks `msg_id`; resends are
+//! webhook retries, the same `data` under a new `guid`. In addition to the
+//! `--per-day` message lines, at random positions between them:
+//!
+//! * 1200 contact updates, 3-6 at the start of each file plus about 1.3% of
+//!   the lines: the pad protocol's camelCase contact struct, 46-55 keys, text
+//!   fields wrapped as `{"string": …}` (`remark` also `{}` or a plain string,
+//!   `flag` an int or a string), for the owner, the users, rooms and official
+//!   accounts of the world. Nicknames are unique, except that two persons are
+//!   both called "张伟"; about a quarter of the updates rename an announced
+//!   contact or change its remark, and (with defects) 1 in 20 is retried.
+//! * 1201 contact deletes, one every two days, of an announced person.
+//! * 1202 contact details, 0-2 a day (plain strings, `customInfo.detail` a
+//!   JSON string with a phone number).
+//! * 1003 unknown events, about 1 in 1000 lines (one per file at least with
+//!   `--ensure-defects`).
+//!
+//! All these choices come from streams of their own, so the message records
+//! are the same as without `--envelope`, and output without it is unchanged.
+//! The summary adds `envelope_messages` (1010 envelopes, retries included),
+//! `flat_messages` (valid flat records), `retries` (messages and contacts),
+//! `contact_updates` (retries included), `contact_deletes`,
+//! `contact_details` and `events`.
+//!
 //! # Bundled sample
 //!
 //! The README quick-start sample under `sample/` was produced with:
@@ -65,6 +96,7 @@
 //!     --start-date 2026-01-20 --seed 7 --max-app-kb 16 --ensure-defects
 //! ```
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -94,6 +126,7 @@ Options:
   --max-app-kb N       cap app (type 49) XML content at N KiB [default: no cap]
   --ensure-defects     emit every defect kind at least once per file
   --no-defects         no duplicates, malformed, blank or CRLF lines
+  --envelope           write webhook envelopes with contact and event records
   -h, --help           print this help
 ";
 
@@ -127,6 +160,7 @@ struct Config {
     defects: bool,
     ensure_defects: bool,
     max_app_bytes: Option<usize>,
+    envelope: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
@@ -142,6 +176,7 @@ fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
         defects: true,
         ensure_defects: false,
         max_app_bytes: None,
+        envelope: false,
     };
     let mut out = None;
     let mut i = 0;
@@ -154,14 +189,14 @@ fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
         };
         match name {
             "-h" | "--help" => return Ok(None),
-            "--no-defects" | "--ensure-defects" => {
+            "--no-defects" | "--ensure-defects" | "--envelope" => {
                 if inline.is_some() {
                     return Err(format!("{name} takes no value"));
                 }
-                if name == "--no-defects" {
-                    cfg.defects = false;
-                } else {
-                    cfg.ensure_defects = true;
+                match name {
+                    "--no-defects" => cfg.defects = false,
+                    "--ensure-defects" => cfg.ensure_defects = true,
+                    _ => cfg.envelope = true,
                 }
                 continue;
             }
@@ -1104,6 +1139,7 @@ struct Stats {
     blank: u64,
     crlf: u64,
     max_line: u64,
+    env: EnvStats,
 }
 
 struct PoolEntry {
@@ -1160,6 +1196,8 @@ struct Gen<'w> {
     midnight: u64,
     year: i64,
     month: u32,
+    /// State of `--envelope` (contacts, its own random stream), else `None`.
+    env: Option<Envelope>,
 }
 
 impl<'w> Gen<'w> {
@@ -1183,6 +1221,7 @@ impl<'w> Gen<'w> {
             midnight: 0,
             year: 1970,
             month: 1,
+            env: cfg.envelope.then(|| Envelope::new(w, cfg)),
         }
     }
 
@@ -1262,8 +1301,15 @@ impl<'w> Gen<'w> {
         let file = File::create(&path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
+        let plan = match self.env.as_mut() {
+            Some(env) => env.plan_day(day, n),
+            None => Vec::new(),
+        };
+        let mut next_extra = 0;
 
         for (i, &slot) in slots.iter().enumerate() {
+            self.write_extras(&mut out, &plan, &mut next_extra, i)?;
+            let mut carried = MsgLine::Fresh;
             let base = self.diurnal.second_of_day((i as f64 + 0.5) / n as f64);
             let jit = self.rng.below(2 * jitter + 1) as i64 - jitter as i64;
             let secs = self.midnight + (base + jit).clamp(0, 86_399) as u64;
@@ -1288,7 +1334,9 @@ impl<'w> Gen<'w> {
                     self.fresh_pooled(secs, tweak);
                 }
                 Slot::Dup | Slot::Conflict => {
-                    if !self.resend(slot == Slot::Conflict) {
+                    if self.resend(slot == Slot::Conflict) {
+                        carried = MsgLine::Resend;
+                    } else {
                         self.fresh_pooled(secs, Tweak::default());
                     }
                 }
@@ -1302,7 +1350,15 @@ impl<'w> Gen<'w> {
                     };
                     self.stats.bad[kind as usize] += 1;
                     self.malformed(kind, secs);
+                    carried = if kind == Bad::MissingId {
+                        MsgLine::MissingId
+                    } else {
+                        MsgLine::Malformed
+                    };
                 }
+            }
+            if let Some(env) = self.env.as_mut() {
+                env.wrap_message(&mut self.line, carried, &mut self.stats.env);
             }
             out.write_all(&self.line)?;
             let crlf = defects && self.rng.chance(1.0 / 20_000.0);
@@ -1318,9 +1374,41 @@ impl<'w> Gen<'w> {
                 self.stats.bytes += 1;
             }
         }
+        self.write_extras(&mut out, &plan, &mut next_extra, n)?;
+        // No plan entry lies past gap n: this only flushes the pending retries.
+        self.write_extras(&mut out, &plan, &mut next_extra, n + 1)?;
         out.flush()
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         self.stats.files += 1;
+        Ok(())
+    }
+
+    /// Envelope mode: writes the webhook retries queued at earlier gaps, then the
+    /// contact and event lines planned before message line `gap` (`n`: after the
+    /// last). Plain `\n` endings, and nothing drawn from `self.rng`, so that the
+    /// message lines stay those of the flat mode.
+    fn write_extras(
+        &mut self,
+        out: &mut impl Write,
+        plan: &[(usize, Extra)],
+        next: &mut usize,
+        gap: usize,
+    ) -> io::Result<()> {
+        let Some(env) = self.env.as_mut() else {
+            return Ok(());
+        };
+        let st = &mut self.stats;
+        while env.next_retry(&mut st.env) {
+            write_extra_line(out, &env.line, st)?;
+        }
+        while let Some(&(g, extra)) = plan.get(*next) {
+            if g != gap {
+                break;
+            }
+            *next += 1;
+            env.emit(self.w, extra, &mut st.env);
+            write_extra_line(out, &env.line, st)?;
+        }
         Ok(())
     }
 
@@ -2043,6 +2131,1004 @@ impl<'w> Gen<'w> {
     }
 }
 
+// ---------------------------------------------------------------- envelope mode
+
+/// `notify_type` of the webhook envelopes (see the module docs).
+const NT_MESSAGE: u64 = 1010;
+const NT_CONTACT: u64 = 1200;
+const NT_DELETE: u64 = 1201;
+const NT_DETAIL: u64 = 1202;
+const NT_UNKNOWN: u64 = 1003;
+
+/// The nickname two different persons share, users[0] and users[ZHANG_WEI_TWIN]
+/// ("张伟"): the case where resolving a contact by name is ambiguous.
+const AMBIGUOUS_NICK: &str = NICKS[0];
+/// Messages @mention user `u` as `NICKS[u % NICKS.len()]`, so this second
+/// "张伟" is mentioned by that name too.
+const ZHANG_WEI_TWIN: usize = NICKS.len();
+const OWNER_NICK: &str = "湖边的风";
+
+const SURNAMES: &[&str] = &[
+    "张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "高", "罗",
+];
+
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "丽",
+    "强", "平", "刚", "鹏", "华", "飞", "玲", "婷", "宇", "浩", "凯", "雪", "晨", "欣", "子涵",
+    "雨桐", "思远", "浩然", "嘉怡", "俊杰", "欣怡", "梓轩", "一鸣", "文博",
+];
+
+const GROUP_TOPICS: &[&str] = &[
+    "技术交流",
+    "家族",
+    "小区业主",
+    "项目协作",
+    "羽毛球",
+    "大学同学",
+    "宝妈交流",
+    "读书会",
+    "跑步打卡",
+    "摄影爱好者",
+];
+
+/// What people append to their nickname when they change it.
+const NICK_DECOR: &[&str] = &["🌸", "～", "（忙）", "_2026", "·上海", "呀", "🍀", " Lucky"];
+
+const REMARKS: &[&str] = &[
+    "同事",
+    "大学同学",
+    "房东",
+    "客户",
+    "表哥",
+    "二姨",
+    "健身教练",
+    "快递",
+    "老板",
+    "物业",
+    "中介",
+    "高中同学",
+];
+
+const SIGNATURES: &[&str] = &[
+    "",
+    "",
+    "",
+    "生活明朗，万物可爱",
+    "不忘初心",
+    "Stay hungry, stay foolish",
+    "忙，勿扰",
+    "今天也要加油鸭🦆",
+    "岁月静好",
+    "\"知足常乐\"",
+];
+
+/// `country`, `province`, `city` as the pad protocol spells them.
+const REGIONS: &[(&str, &str, &str)] = &[
+    ("", "", ""),
+    ("CN", "Shanghai", "Pudong New District"),
+    ("CN", "Shanghai", "Xuhui"),
+    ("CN", "Zhejiang", "Hangzhou"),
+    ("CN", "Guangdong", "Shenzhen"),
+    ("CN", "Beijing", "Haidian"),
+    ("CN", "Sichuan", "Chengdu"),
+    ("CN", "Jiangsu", "Suzhou"),
+    ("US", "California", "San Francisco"),
+];
+
+const MOBILE_PREFIXES: &[&str] = &[
+    "138", "139", "136", "135", "186", "188", "159", "150", "177", "199", "133", "189",
+];
+
+const JOB_TITLES: &[&str] = &["产品经理", "销售总监", "高级工程师", "HR"];
+
+/// `data` of the 1003 events nobody documents.
+const EVENT_BODIES: &[&[u8]] = &[
+    b"{\"type\": \"heartbeat\", \"status\": \"online\"}",
+    b"{\"code\": 3, \"msg\": \"session refreshed\"}",
+    b"{\"type\": 2, \"list\": []}",
+    b"{\"event\": \"login_qrcode_expired\", \"retry\": true}",
+];
+
+/// Pinyin of every CJK character the contact names above use: each entry is
+/// the character, then its syllable.
+const PINYIN: &str = concat!(
+    "张zhang 伟wei 王wang 芳fang 李li 娜na 小xiao 明ming 阿a 杰jie ",
+    "陈chen 老lao 师shi 刘liu 总zong 妈ma 托tuo 尼ni 赵zhao 磊lei 孙sun ",
+    "悦yue 周zhou 吴wu 工gong 郑zheng 经jing 理li 胖pang 大da 壮zhuang ",
+    "林lin 花hua 杨yang 黄huang 徐xu 马ma 朱zhu 胡hu 郭guo 何he 高gao ",
+    "罗luo 敏min 静jing 洋yang 艳yan 勇yong 军jun 娟juan 涛tao 超chao ",
+    "丽li 强qiang 平ping 刚gang 鹏peng 华hua 飞fei 玲ling 婷ting 宇yu ",
+    "浩hao 凯kai 雪xue 晨chen 欣xin 子zi 涵han 雨yu 桐tong 思si 远yuan ",
+    "然ran 嘉jia 怡yi 俊jun 梓zi 轩xuan 一yi 鸣ming 文wen 博bo 技ji 术shu ",
+    "交jiao 流liu 家jia 族zu 区qu 业ye 主zhu 项xiang 目mu 协xie 作zuo ",
+    "羽yu 毛mao 球qiu 学xue 同tong 宝bao 读du 书shu 会hui 跑pao 步bu 打da ",
+    "卡ka 摄she 影ying 爱ai 好hao 者zhe 群qun 新xin 湖hu 边bian 的de ",
+    "风feng 上shang 海hai 发fa 布bu 人ren 民min 日ri 报bao 极ji 客ke ",
+    "时shi 间jian 语yu 言yan 中zhong 社she 丁ding 香xiang 医yi 生sheng ",
+    "氪ke 国guo 气qi 象xiang 局ju 事shi 房fang 东dong 户hu 表biao 哥ge ",
+    "二er 姨yi 健jian 身shen 教jiao 练lian 快kuai 递di 板ban 物wu 介jie ",
+    "忙mang 呀ya",
+);
+
+/// WeChat's `pyinitial` (upper-case initials) and `quanPin` (pinyin) of a name;
+/// Latin letters and digits are kept, emoji and punctuation dropped.
+fn pinyin(name: &str) -> (String, String) {
+    let (mut initials, mut full) = (String::new(), String::new());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            initials.push(c.to_ascii_uppercase());
+            full.push(c);
+        } else if let Some(entry) = PINYIN.split(' ').find(|e| e.starts_with(c)) {
+            let py = &entry[c.len_utf8()..];
+            initials.push(py.as_bytes()[0].to_ascii_uppercase() as char);
+            full.push_str(py);
+        }
+    }
+    (initials, full)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut it = s.chars();
+    match it.next() {
+        Some(c) => c.to_ascii_uppercase().to_string() + it.as_str(),
+        None => String::new(),
+    }
+}
+
+/// A random person's name: Chinese ("王磊") or pinyin ("Zihan Li"); may be taken.
+fn person_name(r: &mut Rng) -> String {
+    let (sur, given) = (r.pick(SURNAMES), r.pick(GIVEN));
+    if r.chance(0.75) {
+        format!("{sur}{given}")
+    } else {
+        format!(
+            "{} {}",
+            capitalized(&pinyin(given).1),
+            capitalized(&pinyin(sur).1)
+        )
+    }
+}
+
+/// A remark the owner might give: a relation, or the name with a tag.
+fn remark_text(r: &mut Rng, base: &str) -> String {
+    let tag = r.pick(REMARKS);
+    if r.chance(0.5) {
+        tag.to_string()
+    } else {
+        format!("{base}-{tag}")
+    }
+}
+
+/// A lower-case uuid4-shaped string literal, quotes included.
+fn push_guid(out: &mut Vec<u8>, r: &mut Rng) {
+    let (a, b) = (r.next_u64(), r.next_u64());
+    let mut h = [0u8; 32];
+    for i in 0..16 {
+        h[i] = HEX[((a >> (60 - 4 * i)) & 15) as usize];
+        h[16 + i] = HEX[((b >> (60 - 4 * i)) & 15) as usize];
+    }
+    h[12] = b'4';
+    h[16] = HEX[8 | ((b >> 60) & 3) as usize];
+    out.push(b'"');
+    for (i, &c) in h.iter().enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push(b'-');
+        }
+        out.push(c);
+    }
+    out.push(b'"');
+}
+
+/// `{"string": "…"}`, the pad protocol's wrapped string.
+fn push_wrapped(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(b"{\"string\": ");
+    push_json_str(out, s);
+    out.push(b'}');
+}
+
+fn put_u64(out: &mut Vec<u8>, first: &mut bool, k: &str, v: u64) {
+    key(out, first, k);
+    push_u64(out, v);
+}
+
+fn put_str(out: &mut Vec<u8>, first: &mut bool, k: &str, v: &str) {
+    key(out, first, k);
+    push_json_str(out, v);
+}
+
+fn put_wrapped(out: &mut Vec<u8>, first: &mut bool, k: &str, v: &str) {
+    key(out, first, k);
+    push_wrapped(out, v);
+}
+
+fn put_raw(out: &mut Vec<u8>, first: &mut bool, k: &str, json: &[u8]) {
+    key(out, first, k);
+    out.extend_from_slice(json);
+}
+
+fn write_extra_line(out: &mut impl Write, line: &[u8], st: &mut Stats) -> io::Result<()> {
+    out.write_all(line)?;
+    out.write_all(b"\n")?;
+    st.lines += 1;
+    st.bytes += line.len() as u64 + 1;
+    st.max_line = st.max_line.max(line.len() as u64);
+    Ok(())
+}
+
+#[derive(Default)]
+struct EnvStats {
+    envelope_messages: u64,
+    flat_messages: u64,
+    retries: u64,
+    contact_updates: u64,
+    contact_deletes: u64,
+    contact_details: u64,
+    events: u64,
+}
+
+/// What a message line of `run_day` is, for the envelope it gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MsgLine {
+    Fresh,
+    Resend,
+    MissingId,
+    Malformed,
+}
+
+/// A contact or event line planned between message lines.
+#[derive(Clone, Copy)]
+enum Extra {
+    /// A contact update of this contact, or (`None`) a random one or a rename.
+    Update(Option<usize>),
+    /// A contact update of an ordinary person, so that a delete has a candidate.
+    UpdatePerson,
+    Delete,
+    Detail,
+    Event,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Owner,
+    Person,
+    Room,
+    Official,
+}
+
+/// One World account as the contact list knows it.
+struct Contact {
+    user: String,
+    kind: Kind,
+    /// The name it started with; renames decorate or replace it.
+    base: String,
+    nick: String,
+    remark: Option<String>,
+    /// The "张伟" pair and official accounts keep their nickname.
+    fixed_nick: bool,
+    announced: bool,
+    deleted: bool,
+    /// Rooms: member count from the World; others 0.
+    members: u64,
+    sex: u64,
+    alias: String,
+    /// Persons always have one (for `customInfo.detail`), 30% show it as `mobile`.
+    phone: String,
+    show_mobile: bool,
+    region: (&'static str, &'static str, &'static str),
+    signature: String,
+    verify_info: String,
+    head: String,
+    encrypt: String,
+    /// Which of the 11 optional keys the record carries (at most 9: 46-55 keys).
+    optional: u16,
+    sns_bg: u64,
+    scene: u64,
+    flag: u64,
+    /// Rooms: `chatroomVersion`, bumped by every update.
+    version: u64,
+}
+
+impl Contact {
+    fn new(r: &mut Rng, user: &str, kind: Kind, nick: String, members: u64) -> Self {
+        let person = matches!(kind, Kind::Owner | Kind::Person);
+        let sex = match (person, r.below(10)) {
+            (false, _) | (true, 0) => 0,
+            (true, 1..=5) => 1,
+            _ => 2,
+        };
+        let mut alias = String::new();
+        if person && r.chance(0.4) {
+            let full = pinyin(&nick).1.to_ascii_lowercase();
+            alias.push_str(if full.len() >= 2 { &full } else { "wx" });
+            push_num(&mut alias, r.range(1970, 2008));
+        }
+        let mut phone = String::new();
+        if person {
+            phone.push_str(r.pick(MOBILE_PREFIXES));
+            for _ in 0..8 {
+                phone.push(char::from(b'0' + r.below(10) as u8));
+            }
+        }
+        let show_mobile = person && r.chance(0.3);
+        let region = match kind {
+            Kind::Room => REGIONS[0],
+            _ => REGIONS[r.index(REGIONS.len())],
+        };
+        let signature = match kind {
+            Kind::Owner | Kind::Person => r.pick(SIGNATURES).to_string(),
+            Kind::Official => format!("{nick}官方账号，欢迎关注"),
+            Kind::Room => String::new(),
+        };
+        let verify_info = if kind == Kind::Official {
+            format!("{nick}官方账号")
+        } else {
+            String::new()
+        };
+        let mut head = String::new();
+        if kind != Kind::Room || r.chance(0.6) {
+            push_alnum(&mut head, r, 40);
+        }
+        let mut encrypt = String::new();
+        if kind == Kind::Person {
+            encrypt.push_str("v3_020b3826fd030100000000");
+            push_hex(&mut encrypt, r, 24);
+            encrypt.push_str("@stranger");
+        }
+        // 0-9 of the 11 optional keys, so records span the whole 46-55.
+        let mut optional = 0u16;
+        for _ in 0..r.range(0, 9) {
+            loop {
+                let bit = 1 << r.below(11);
+                if optional & bit == 0 {
+                    optional |= bit;
+                    break;
+                }
+            }
+        }
+        let sns_bg = if person && r.chance(0.5) {
+            r.range(1_000_000_000_000_000_000, 9_000_000_000_000_000_000)
+        } else {
+            0
+        };
+        let scene = if kind == Kind::Person {
+            [3, 14, 17, 30][r.index(4)]
+        } else {
+            0
+        };
+        let version = if kind == Kind::Room {
+            r.range(700_000_000, 900_000_000)
+        } else {
+            0
+        };
+        let remark = if kind == Kind::Person && nick != AMBIGUOUS_NICK && r.chance(0.35) {
+            Some(remark_text(r, &nick))
+        } else {
+            None
+        };
+        Contact {
+            user: user.to_string(),
+            kind,
+            base: nick.clone(),
+            fixed_nick: kind == Kind::Official || nick == AMBIGUOUS_NICK,
+            nick,
+            remark,
+            announced: false,
+            deleted: false,
+            members,
+            sex,
+            alias,
+            phone,
+            show_mobile,
+            region,
+            signature,
+            verify_info,
+            head,
+            encrypt,
+            optional,
+            sns_bg,
+            scene,
+            flag: u64::from(kind == Kind::Official),
+            version,
+        }
+    }
+
+    fn head_url(&self, size: &str) -> String {
+        if self.head.is_empty() {
+            return String::new();
+        }
+        let dir = if self.kind == Kind::Room {
+            "mmcrhead"
+        } else {
+            "mmhead/ver_1"
+        };
+        format!("https://wx.qlogo.cn/{dir}/{}/{size}", self.head)
+    }
+
+    fn deletable(&self) -> bool {
+        self.announced && !self.deleted && self.kind == Kind::Person && !self.fixed_nick
+    }
+}
+
+/// Serializes `c` as the pad protocol's contact struct (the `data` of a 1200).
+fn write_contact(out: &mut Vec<u8>, c: &Contact, r: &mut Rng) {
+    let person = matches!(c.kind, Kind::Owner | Kind::Person);
+    let room = c.kind == Kind::Room;
+    let opt = |bit: u16| c.optional & (1 << bit) != 0;
+    let (ini, full) = pinyin(&c.nick);
+    let first = &mut true;
+    out.push(b'{');
+    put_wrapped(out, first, "userName", &c.user);
+    put_wrapped(out, first, "nickName", &c.nick);
+    put_wrapped(out, first, "pyinitial", &ini);
+    put_wrapped(out, first, "quanPin", &full);
+    put_u64(out, first, "sex", c.sex);
+    put_raw(out, first, "imgBuf", b"{\"iLen\": 0}");
+    put_u64(out, first, "bitMask", 4_294_967_295);
+    put_u64(out, first, "bitVal", if room { 2 } else { 3 });
+    put_u64(out, first, "imgFlag", if c.head.is_empty() { 2 } else { 1 });
+    key(out, first, "remark");
+    match &c.remark {
+        None => out.extend_from_slice(b"{}"),
+        // Some writers flatten the wrapper of this one field.
+        Some(rm) if r.chance(0.1) => push_json_str(out, rm),
+        Some(rm) => push_wrapped(out, rm),
+    }
+    let (rini, rfull) = c.remark.as_deref().map(pinyin).unwrap_or_default();
+    for (k, v) in [("remarkPyinitial", &rini), ("remarkQuanPin", &rfull)] {
+        key(out, first, k);
+        if c.remark.is_some() {
+            push_wrapped(out, v);
+        } else {
+            out.extend_from_slice(b"{}");
+        }
+    }
+    put_u64(out, first, "contactType", 0);
+    if opt(0) {
+        put_u64(out, first, "roomInfoCount", 0);
+    }
+    put_raw(out, first, "domainList", b"{}");
+    if opt(1) {
+        put_u64(out, first, "chatRoomNotify", u64::from(room));
+    }
+    put_u64(out, first, "addContactScene", c.scene);
+    put_str(out, first, "province", c.region.1);
+    put_str(out, first, "city", c.region.2);
+    put_str(out, first, "signature", &c.signature);
+    if opt(2) {
+        put_u64(out, first, "personalCard", u64::from(person));
+    }
+    put_u64(
+        out,
+        first,
+        "hasWeiXinHdHeadImg",
+        u64::from(!c.head.is_empty()),
+    );
+    put_u64(
+        out,
+        first,
+        "verifyFlag",
+        if c.kind == Kind::Official { 24 } else { 0 },
+    );
+    put_u64(out, first, "level", if person { 7 } else { 0 });
+    put_u64(out, first, "source", c.scene);
+    if opt(3) {
+        put_u64(out, first, "weiboFlag", 0);
+    }
+    if opt(4) {
+        put_u64(out, first, "albumStyle", 0);
+    }
+    if opt(5) {
+        put_u64(out, first, "albumFlag", if person { 3 } else { 0 });
+    }
+    key(out, first, "snsUserInfo");
+    out.extend_from_slice(b"{\"snsFlag\": ");
+    push_u64(out, u64::from(person));
+    out.extend_from_slice(b", \"snsBgobjectId\": ");
+    push_u64(out, c.sns_bg);
+    out.extend_from_slice(b", \"snsFlagEx\": ");
+    push_u64(out, if person { 7297 } else { 0 });
+    out.extend_from_slice(b", \"snsPrivacyRecent\": ");
+    push_u64(out, if person { 72 } else { 0 });
+    out.push(b'}');
+    put_str(out, first, "country", c.region.0);
+    put_str(out, first, "bigHeadImgUrl", &c.head_url("0"));
+    put_str(out, first, "smallHeadImgUrl", &c.head_url("132"));
+    put_raw(out, first, "customizedInfo", b"{\"brandFlag\": 0}");
+    put_str(out, first, "encryptUserName", &c.encrypt);
+    put_raw(
+        out,
+        first,
+        "additionalContactList",
+        b"{\"linkedinContactItem\": {}}",
+    );
+    put_u64(out, first, "chatroomVersion", c.version);
+    put_u64(out, first, "chatroomMaxCount", if room { 500 } else { 0 });
+    if opt(6) {
+        put_u64(out, first, "chatroomAccessType", 0);
+    }
+    key(out, first, "newChatroomData");
+    out.extend_from_slice(b"{\"memberCount\": ");
+    push_u64(out, c.members);
+    out.extend_from_slice(
+        b", \"infoMask\": 0, \"chatRoomUserName\": \"\", \"watchMemberCount\": 0}",
+    );
+    put_u64(out, first, "deleteFlag", 0);
+    put_raw(out, first, "phoneNumListInfo", b"{\"count\": 0}");
+    if opt(7) {
+        put_u64(out, first, "chatroomInfoVersion", c.version % 1000);
+    }
+    put_u64(out, first, "deleteContactScene", 0);
+    put_u64(out, first, "chatroomStatus", if room { 524_288 } else { 0 });
+    put_u64(out, first, "extFlag", 0);
+    if opt(8) {
+        put_u64(out, first, "textStatusFlag", 0);
+    }
+    put_str(out, first, "alias", &c.alias);
+    put_str(
+        out,
+        first,
+        "mobile",
+        if c.show_mobile { &c.phone } else { "" },
+    );
+    // An int from most writers, a string from some.
+    key(out, first, "flag");
+    if r.chance(0.3) {
+        out.push(b'"');
+        push_u64(out, c.flag);
+        out.push(b'"');
+    } else {
+        push_u64(out, c.flag);
+    }
+    put_str(out, first, "verifyInfo", &c.verify_info);
+    put_str(out, first, "bitMask2", "0");
+    put_str(out, first, "bitValue2", "0");
+    put_str(
+        out,
+        first,
+        "chatRoomBusinessType",
+        if room { "0" } else { "" },
+    );
+    if opt(9) {
+        put_raw(
+            out,
+            first,
+            "ringBackSetting",
+            b"{\"finderObjectId\": \"\", \"startTs\": 0, \"endTs\": 0}",
+        );
+    }
+    put_raw(out, first, "contactExtraInfoBuf", b"{\"iLen\": 0}");
+    put_u64(out, first, "isInChatRoom", u64::from(room));
+    if opt(10) {
+        put_u64(out, first, "eraseChatRoomMemberData", 0);
+    }
+    out.push(b'}');
+}
+
+/// Serializes the contact detail of a person (the `data` of a 1202): plain strings.
+fn write_detail(out: &mut Vec<u8>, c: &Contact, r: &mut Rng) {
+    let (ini, full) = pinyin(&c.nick);
+    let remark = c.remark.as_deref().unwrap_or("");
+    let (rini, rfull) = pinyin(remark);
+    let scene = c.scene.to_string();
+    let sex = c.sex.to_string();
+    let first = &mut true;
+    out.push(b'{');
+    put_str(out, first, "tpUsername", &c.user);
+    put_str(out, first, "nickname", &c.nick);
+    put_str(out, first, "type", "1");
+    put_str(out, first, "remark", remark);
+    put_str(out, first, "bigHeadimg", &c.head_url("0"));
+    put_str(out, first, "smallHeadimg", &c.head_url("132"));
+    put_str(out, first, "source", &scene);
+    put_str(out, first, "nicknamePyinit", &ini);
+    put_str(out, first, "nicknameQuanpin", &full);
+    put_str(out, first, "remarkPyinit", &rini);
+    put_str(out, first, "remarkQuanpin", &rfull);
+    // `detail` is JSON inside a string, and holds personal data to mask.
+    let mut detail = format!("{{\"phone\":\"{}\"", c.phone);
+    if r.chance(0.5) {
+        write!(detail, ",\"title\":\"{}\"", r.pick(JOB_TITLES))
+            .expect("writing to a String cannot fail");
+    }
+    detail.push('}');
+    key(out, first, "customInfo");
+    out.extend_from_slice(b"{\"detailVisible\": 1, \"detail\": ");
+    push_json_str(out, &detail);
+    out.push(b'}');
+    put_str(out, first, "appId", "");
+    put_str(out, first, "sex", &sex);
+    put_str(out, first, "descWordingId", "");
+    let mut finder = String::new();
+    if r.chance(0.3) {
+        finder.push_str("v2_060000231003b20f");
+        push_hex(&mut finder, r, 40);
+        finder.push_str("@finder");
+    }
+    put_str(out, first, "finderUsername", &finder);
+    put_str(out, first, "flag", "0");
+    out.push(b'}');
+}
+
+/// One contact delete every two days, on the day of the pair its own stream
+/// draws: so any three consecutive days have one.
+fn delete_today(seed: u64, day: u32) -> bool {
+    let mut sm =
+        seed ^ 0x4445_4C45_5445_0002 ^ u64::from(day / 2).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    Rng::new(splitmix64(&mut sm)).below(2) == u64::from(day % 2)
+}
+
+/// State of `--envelope`: the contact list (kept across days, so contacts have
+/// a history) and a random stream of its own, reseeded every day.
+struct Envelope {
+    seed: u64,
+    defects: bool,
+    ensure_events: bool,
+    rng: Rng,
+    /// Owner, then World.users, World.rooms and World.official, in that order.
+    contacts: Vec<Contact>,
+    /// Nicknames in use, announced or not, so that renames stay unique.
+    names: HashSet<String>,
+    /// Contacts in the order of their first update.
+    announced: Vec<usize>,
+    /// `data` of the contact updates to retry at the next gap.
+    retries: Vec<Vec<u8>>,
+    data: Vec<u8>,
+    line: Vec<u8>,
+}
+
+impl Envelope {
+    fn new(w: &World, cfg: &Config) -> Self {
+        let mut r = Rng::new(cfg.seed ^ 0x434F_4E54_4143_5453);
+        let mut names = HashSet::new();
+        let mut contacts = Vec::new();
+        names.insert(OWNER_NICK.to_string());
+        contacts.push(Contact::new(
+            &mut r,
+            &w.owner,
+            Kind::Owner,
+            OWNER_NICK.to_string(),
+            0,
+        ));
+        for (i, u) in w.users.iter().enumerate() {
+            let nick = if i < NICKS.len() {
+                NICKS[i].to_string()
+            } else if i == ZHANG_WEI_TWIN {
+                AMBIGUOUS_NICK.to_string()
+            } else {
+                unique_name(&names, || person_name(&mut r))
+            };
+            names.insert(nick.clone());
+            contacts.push(Contact::new(&mut r, u, Kind::Person, nick, 0));
+        }
+        for (i, room) in w.rooms.iter().enumerate() {
+            let topic = GROUP_TOPICS[i % GROUP_TOPICS.len()];
+            let nick = format!("{topic}群{}", i / GROUP_TOPICS.len() + 1);
+            names.insert(nick.clone());
+            contacts.push(Contact::new(
+                &mut r,
+                room,
+                Kind::Room,
+                nick,
+                w.room_members[i],
+            ));
+        }
+        for (i, gh) in w.official.iter().enumerate() {
+            names.insert(ACCOUNTS[i].to_string());
+            contacts.push(Contact::new(
+                &mut r,
+                gh,
+                Kind::Official,
+                ACCOUNTS[i].to_string(),
+                0,
+            ));
+        }
+        Envelope {
+            seed: cfg.seed,
+            defects: cfg.defects,
+            ensure_events: cfg.defects && cfg.ensure_defects,
+            rng: r,
+            contacts,
+            names,
+            announced: Vec::new(),
+            retries: Vec::new(),
+            data: Vec::with_capacity(4096),
+            line: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    /// Reseeds the stream for `day` and plans its contact and event lines as
+    /// `(gap, what)`, sorted by gap; gap `g` comes before message line `g`.
+    fn plan_day(&mut self, day: u32, n: usize) -> Vec<(usize, Extra)> {
+        let mut sm =
+            self.seed ^ 0x454E_5645_4C4F_5045 ^ u64::from(day).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        self.rng = Rng::new(splitmix64(&mut sm));
+        let r = &mut self.rng;
+        let mut plan = Vec::new();
+        // The first day introduces the owner and both persons named 张伟, so the
+        // ambiguity is in every run.
+        if day == 0 {
+            for idx in [0, 1, 1 + ZHANG_WEI_TWIN] {
+                plan.push((0, Extra::Update(Some(idx))));
+            }
+        }
+        let batch = r.range(3, 6) as usize;
+        plan.push((0, Extra::UpdatePerson));
+        while plan.len() < batch {
+            plan.push((0, Extra::Update(None)));
+        }
+        for g in 1..=n {
+            if r.chance(0.013) {
+                plan.push((g, Extra::Update(None)));
+            }
+            if r.chance(0.001) {
+                plan.push((g, Extra::Event));
+            }
+        }
+        if delete_today(self.seed, day) {
+            plan.push((1 + r.index(n), Extra::Delete));
+        }
+        for _ in 0..[0, 1, 1, 2][r.index(4)] {
+            plan.push((1 + r.index(n), Extra::Detail));
+        }
+        if self.ensure_events && !plan.iter().any(|&(_, e)| matches!(e, Extra::Event)) {
+            plan.push((1 + r.index(n), Extra::Event));
+        }
+        plan.sort_by_key(|&(g, _)| g);
+        plan
+    }
+
+    /// Turns a message line into what the webhook forwarder writes.
+    fn wrap_message(&mut self, line: &mut Vec<u8>, what: MsgLine, st: &mut EnvStats) {
+        match what {
+            MsgLine::Malformed => return,
+            MsgLine::Fresh if self.rng.chance(0.05) => {
+                // An older writer's flat line, a third of them with the envelope keys.
+                st.flat_messages += 1;
+                if self.rng.chance(1.0 / 3.0) {
+                    self.line.clear();
+                    self.line.extend_from_slice(b"\"guid\": ");
+                    push_guid(&mut self.line, &mut self.rng);
+                    self.line.extend_from_slice(b", \"notify_type\": 1010, ");
+                    insert_bytes(line, 1, &self.line);
+                }
+                return;
+            }
+            MsgLine::Resend => st.retries += 1,
+            MsgLine::Fresh | MsgLine::MissingId => {}
+        }
+        st.envelope_messages += 1;
+        self.head(NT_MESSAGE);
+        self.line.extend_from_slice(line);
+        self.line.push(b'}');
+        std::mem::swap(line, &mut self.line);
+    }
+
+    /// Starts `self.line` as an envelope of `notify_type`, up to its `data`.
+    fn head(&mut self, notify_type: u64) {
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"guid\": ");
+        push_guid(&mut self.line, &mut self.rng);
+        self.line.extend_from_slice(b", \"notify_type\": ");
+        push_u64(&mut self.line, notify_type);
+        self.line.extend_from_slice(b", \"data\": ");
+    }
+
+    /// `self.line` = a new envelope of `notify_type` around `self.data`.
+    fn seal(&mut self, notify_type: u64) {
+        self.head(notify_type);
+        self.line.extend_from_slice(&self.data);
+        self.line.push(b'}');
+    }
+
+    /// Puts the oldest queued contact retry into `self.line`; `false` if none.
+    fn next_retry(&mut self, st: &mut EnvStats) -> bool {
+        if self.retries.is_empty() {
+            return false;
+        }
+        self.data = self.retries.remove(0);
+        self.seal(NT_CONTACT);
+        st.contact_updates += 1;
+        st.retries += 1;
+        true
+    }
+
+    /// Puts one planned contact or event line into `self.line`.
+    fn emit(&mut self, w: &World, extra: Extra, st: &mut EnvStats) {
+        match extra {
+            Extra::Update(Some(idx)) => self.contact_update(idx, st),
+            Extra::Update(None) => {
+                let renamed = if self.rng.chance(0.25) {
+                    self.rename()
+                } else {
+                    None
+                };
+                let idx = renamed.unwrap_or_else(|| self.choose(w));
+                self.contact_update(idx, st);
+            }
+            Extra::UpdatePerson => {
+                let idx = self.ordinary_person(w);
+                self.contact_update(idx, st);
+            }
+            Extra::Delete => {
+                let live: Vec<usize> = self
+                    .announced
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.contacts[i].deletable())
+                    .collect();
+                if live.is_empty() {
+                    // Each day's first update announces a deletable person, so
+                    // this does not happen; keep the line anyway.
+                    let idx = self.ordinary_person(w);
+                    self.contact_update(idx, st);
+                    return;
+                }
+                let idx = live[self.rng.index(live.len())];
+                self.contacts[idx].deleted = true;
+                self.data.clear();
+                self.data.extend_from_slice(b"{\"userName\": ");
+                push_wrapped(&mut self.data, &self.contacts[idx].user);
+                self.data.extend_from_slice(b", \"deleteContactScene\": 0}");
+                self.seal(NT_DELETE);
+                st.contact_deletes += 1;
+            }
+            Extra::Detail => {
+                let live: Vec<usize> = self
+                    .announced
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let c = &self.contacts[i];
+                        c.kind == Kind::Person && !c.deleted
+                    })
+                    .collect();
+                let idx = if live.is_empty() {
+                    1
+                } else {
+                    live[self.rng.index(live.len())]
+                };
+                self.data.clear();
+                write_detail(&mut self.data, &self.contacts[idx], &mut self.rng);
+                self.seal(NT_DETAIL);
+                st.contact_details += 1;
+            }
+            Extra::Event => {
+                self.data.clear();
+                if self.rng.chance(0.25) {
+                    self.data.extend_from_slice(b"{\"wxid\": ");
+                    push_json_str(&mut self.data, &w.owner);
+                    self.data.extend_from_slice(b", \"online\": true}");
+                } else {
+                    let body = EVENT_BODIES[self.rng.index(EVENT_BODIES.len())];
+                    self.data.extend_from_slice(body);
+                }
+                self.seal(NT_UNKNOWN);
+                st.events += 1;
+            }
+        }
+    }
+
+    /// A contact to (re)announce: persons mostly (popular ones more often), then
+    /// rooms, official accounts and, rarely, the owner.
+    fn choose(&mut self, w: &World) -> usize {
+        let r = &mut self.rng;
+        let (users, rooms) = (w.users.len(), w.rooms.len());
+        match r.below(100) {
+            0..=69 => 1 + w.user_zipf.sample(r),
+            70..=89 => 1 + users + w.room_zipf.sample(r),
+            90..=97 => 1 + users + rooms + r.index(w.official.len()),
+            _ => 0,
+        }
+    }
+
+    /// A person other than the "张伟" pair.
+    fn ordinary_person(&mut self, w: &World) -> usize {
+        loop {
+            let u = w.user_zipf.sample(&mut self.rng);
+            if u != 0 && u != ZHANG_WEI_TWIN {
+                return 1 + u;
+            }
+        }
+    }
+
+    /// Gives a live announced contact a new nickname or remark; `None` if there
+    /// is none yet.
+    fn rename(&mut self) -> Option<usize> {
+        let live: Vec<usize> = self
+            .announced
+            .iter()
+            .copied()
+            .filter(|&i| !self.contacts[i].deleted)
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        let idx = live[self.rng.index(live.len())];
+        let c = &self.contacts[idx];
+        // Nobody gives their own account or a group a remark; the "张伟" pair keep
+        // their nickname, so only their remark changes.
+        let nick =
+            !c.fixed_nick && (matches!(c.kind, Kind::Owner | Kind::Room) || self.rng.chance(0.5));
+        if nick {
+            self.new_nick(idx);
+        } else {
+            self.new_remark(idx);
+        }
+        Some(idx)
+    }
+
+    fn new_nick(&mut self, idx: usize) {
+        let (kind, base) = (self.contacts[idx].kind, self.contacts[idx].base.clone());
+        let r = &mut self.rng;
+        let nick = unique_name(&self.names, || match kind {
+            Kind::Room => match r.below(3) {
+                0 => format!("{}群{}", r.pick(GROUP_TOPICS), r.range(1, 9)),
+                1 => format!("{base}（新）"),
+                _ => format!("{base}·2026"),
+            },
+            _ if r.chance(0.5) => format!("{base}{}", r.pick(NICK_DECOR)),
+            _ => person_name(r),
+        });
+        let c = &mut self.contacts[idx];
+        self.names.remove(&c.nick);
+        self.names.insert(nick.clone());
+        c.nick = nick;
+    }
+
+    fn new_remark(&mut self, idx: usize) {
+        let r = &mut self.rng;
+        let c = &mut self.contacts[idx];
+        loop {
+            let remark = if c.remark.is_some() && r.chance(0.2) {
+                None
+            } else {
+                Some(remark_text(r, &c.base))
+            };
+            if remark != c.remark {
+                c.remark = remark;
+                return;
+            }
+        }
+    }
+
+    /// A 1200 line with the current state of contact `idx`, maybe queued for a retry.
+    fn contact_update(&mut self, idx: usize, st: &mut EnvStats) {
+        let c = &mut self.contacts[idx];
+        if !c.announced {
+            c.announced = true;
+            self.announced.push(idx);
+        }
+        c.deleted = false;
+        if c.kind == Kind::Room {
+            c.version += 1;
+        }
+        self.data.clear();
+        write_contact(&mut self.data, &self.contacts[idx], &mut self.rng);
+        self.seal(NT_CONTACT);
+        st.contact_updates += 1;
+        if self.defects && self.rng.chance(1.0 / 20.0) {
+            self.retries.push(self.data.clone());
+        }
+    }
+}
+
+/// The first name `candidate` gives that is not in use; after 16 tries it
+/// numbers the last candidate, so that this always ends.
+fn unique_name(names: &HashSet<String>, mut candidate: impl FnMut() -> String) -> String {
+    let mut last = String::new();
+    for _ in 0..16 {
+        last = candidate();
+        if !names.contains(&last) {
+            return last;
+        }
+    }
+    (2..)
+        .map(|k| format!("{last}{k}"))
+        .find(|s| !names.contains(s))
+        .expect("some numbered name is free")
+}
+
 // ---------------------------------------------------------------- main
 
 fn run(cfg: &Config) -> io::Result<Stats> {
@@ -2086,13 +3172,28 @@ fn main() -> ExitCode {
             return ExitCode::from(EX_IOERR);
         }
     };
+    let env = if cfg.envelope {
+        let e = &st.env;
+        format!(
+            " envelope_messages={} flat_messages={} retries={} contact_updates={} contact_deletes={} contact_details={} events={}",
+            e.envelope_messages,
+            e.flat_messages,
+            e.retries,
+            e.contact_updates,
+            e.contact_deletes,
+            e.contact_details,
+            e.events,
+        )
+    } else {
+        String::new()
+    };
     let bad: Vec<String> = BAD_NAMES
         .iter()
         .zip(st.bad)
         .map(|(name, n)| format!("{name}={n}"))
         .collect();
     eprintln!(
-        "generate: {} files, {} lines, {} bytes in {:.2}s -> {} (records={} dups={} conflicting_dups={} {} blank={} crlf={} late={} big_ids={} str_ids={} ms_times={} str_times={} at_00:00:00={} at_23:59:59={} max_line={})",
+        "generate: {} files, {} lines, {} bytes in {:.2}s -> {} (records={} dups={} conflicting_dups={} {} blank={} crlf={} late={} big_ids={} str_ids={} ms_times={} str_times={} at_00:00:00={} at_23:59:59={} max_line={}{env})",
         st.files,
         st.lines,
         st.bytes,

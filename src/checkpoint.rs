@@ -21,11 +21,16 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 const SAMPLE: u64 = 4096;
 
 /// Counts of what ingest did with lines; summed per run and per file.
+///
+/// Every line read is exactly one of: `written` (a new message), `duplicates` (a message,
+/// contact or event record already stored), `rejected`, `blank`, `contacts` (a new contact
+/// record) or `events` (a new event record).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub lines_read: u64,
     pub blank: u64,
     pub rejected: u64,
+    /// Of every kind; `contact_duplicates` and `event_duplicates` say how many were not messages.
     pub duplicates: u64,
     pub conflicting_duplicates: u64,
     pub type_conflicts: u64,
@@ -33,6 +38,36 @@ pub struct Counts {
     pub written: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
+    /// New contact records stored (updates, deletes and details).
+    #[serde(default)]
+    pub contacts: u64,
+    #[serde(default)]
+    pub contact_updates: u64,
+    #[serde(default)]
+    pub contact_deletes: u64,
+    #[serde(default)]
+    pub contact_details: u64,
+    /// Contact records already stored (a webhook retry, a rerun after a crash).
+    #[serde(default)]
+    pub contact_duplicates: u64,
+    /// New event records stored (notify types that are neither messages nor contacts).
+    #[serde(default)]
+    pub events: u64,
+    #[serde(default)]
+    pub event_duplicates: u64,
+}
+
+impl Counts {
+    /// Whether every line is accounted for exactly once (see the type's docs).
+    pub fn balanced(&self) -> bool {
+        self.lines_read
+            == self.written
+                + self.duplicates
+                + self.rejected
+                + self.blank
+                + self.contacts
+                + self.events
+    }
 }
 
 impl std::ops::AddAssign for Counts {
@@ -47,6 +82,13 @@ impl std::ops::AddAssign for Counts {
         self.written += o.written;
         self.bytes_read += o.bytes_read;
         self.bytes_written += o.bytes_written;
+        self.contacts += o.contacts;
+        self.contact_updates += o.contact_updates;
+        self.contact_deletes += o.contact_deletes;
+        self.contact_details += o.contact_details;
+        self.contact_duplicates += o.contact_duplicates;
+        self.events += o.events;
+        self.event_duplicates += o.event_duplicates;
     }
 }
 
@@ -143,6 +185,10 @@ pub struct Checkpoint {
     pub line: u64,
     pub last_msg_id: Option<String>,
     pub last_create_time: Option<i64>,
+    /// The newest create_time of the messages read so far: contact and event records after
+    /// them are stamped with it (absent in checkpoints of older versions).
+    #[serde(default)]
+    pub clock: Option<i64>,
     pub fingerprint: Fingerprint,
     /// The file's stat at checkpoint time (absent in checkpoints of older versions).
     #[serde(default)]
@@ -233,6 +279,7 @@ mod tests {
             line: 2,
             last_msg_id: Some("12345678901234567890".into()),
             last_create_time: Some(1),
+            clock: Some(1),
             fingerprint: Fingerprint {
                 len: 10,
                 head: "0".into(),

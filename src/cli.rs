@@ -11,6 +11,7 @@ use wxlake::archive::{ArchiveOptions, Tiers};
 use wxlake::compact::CompactOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
+use wxlake::mask::Mask;
 use wxlake::progress::Progress;
 use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
 use wxlake::status::StatusOptions;
@@ -507,12 +508,33 @@ pub struct IngestArgs {
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
     #[arg(long, env = "WXLAKE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
+
+    /// Mask personal data of contact records before anything is written: a comma-separated
+    /// list of mobile (keeps the first 3 and last 4 digits) and custom_info (replaced by a
+    /// marker), or none. Recorded in the lake; default: the lake's setting (none for a new lake).
+    #[arg(long, env = "WXLAKE_MASK", value_name = "FIELDS", value_parser = parse_mask)]
+    pub mask: Option<Mask>,
+
+    /// Record a --mask that differs from the lake's instead of refusing it (contact rows
+    /// already stored keep the old setting).
+    #[arg(long, env = "WXLAKE_ALLOW_MASK_CHANGE", value_parser = BoolishValueParser::new())]
+    pub allow_mask_change: bool,
+}
+
+fn parse_mask(s: &str) -> Result<Mask, String> {
+    s.parse()
 }
 
 impl IngestArgs {
     /// The library options for this run.
     pub fn into_options(self, global: &Global) -> (IngestOptions, bool) {
-        let IngestArgs { date, json, wait } = self;
+        let IngestArgs {
+            date,
+            json,
+            wait,
+            mask,
+            allow_mask_change,
+        } = self;
         let opts = IngestOptions {
             data_dir: global.data_dir.clone(),
             timezone: global.timezone.clone(),
@@ -520,6 +542,8 @@ impl IngestArgs {
             wait,
             buffer_budget: DEFAULT_BUFFER_BUDGET,
             progress: global.progress.clone(),
+            mask,
+            allow_mask_change,
         };
         (opts, json)
     }

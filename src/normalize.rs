@@ -12,12 +12,28 @@
 //! - lone UTF-16 surrogate escapes are repaired to U+FFFD (*repaired*).
 //! - invalid UTF-8 or JSON, a non-object, two values on one line, a duplicate key, or a missing or
 //!   unusable `msg_id`/`create_time` reject the whole line.
+//!
+//! Webhook collectors wrap each record in an *envelope* `{"guid", "notify_type", "data": {…}}`:
+//! an object with an object under `data` and no top-level `msg_id`. Its `data` is the record,
+//! `guid` and `notify_type` go with it, and its other keys go to the record's `extra_fields`.
+//! The record's kind follows from notify_type ([`classify`]): a record with `msg_id`, 1010 or no
+//! notify_type is a message; 1200/1201/1202 are contact records ([`contact`]); anything else is
+//! an event, kept verbatim. Nothing is rejected for being of an unknown kind.
+
+mod contact;
 
 use std::borrow::Cow;
 
+use crate::checkpoint::fnv1a64 as stable_hash;
+use crate::contact::{ContactAction, ContactRecord};
+use crate::event::EventRecord;
 use crate::json_object::{Entry, ObjectError, parse_object};
 use crate::json_text::{compact, compact_into, repair_lone_surrogates, unescape};
+use crate::mask::Mask;
 use crate::record::{Record, TEXT_COLUMNS, col};
+
+/// notify_type of a message.
+pub const NOTIFY_MESSAGE: i64 = 1010;
 
 /// Unix seconds at and above which a `create_time` is taken to be in milliseconds.
 pub const MILLIS_THRESHOLD: i64 = 100_000_000_000;
@@ -32,6 +48,10 @@ pub enum Line<'a> {
     Blank,
     /// A message to store.
     Record(Normalized<'a>),
+    /// A contact record (update, delete or detail) for the contacts table.
+    Contact(Box<Other<ContactRecord>>),
+    /// A record of another kind, for the events table.
+    Event(Box<Other<EventRecord>>),
     /// A line that cannot be stored; it goes to quarantine.
     Reject(Reject),
 }
@@ -42,6 +62,14 @@ pub struct Normalized<'a> {
     pub record: Record<'a>,
     /// Known keys whose value had an unusable type (set to null, kept in `extra_fields`).
     pub type_conflicts: u32,
+    /// Lone surrogate escapes were replaced with U+FFFD.
+    pub repaired: bool,
+}
+
+/// A contact or event record and what normalization had to do to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Other<T> {
+    pub record: T,
     /// Lone surrogate escapes were replaced with U+FFFD.
     pub repaired: bool,
 }
@@ -84,8 +112,14 @@ impl Reject {
     }
 }
 
-/// Normalize one line (without its line terminator; a trailing CR is tolerated).
+/// Normalize one line (without its line terminator; a trailing CR is tolerated), masking
+/// nothing.
 pub fn normalize_line(line: &[u8]) -> Line<'_> {
+    normalize_line_masked(line, Mask::NONE)
+}
+
+/// Normalize one line, masking the personal fields of contact records that `mask` names.
+pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     // JSON whitespace only: a form feed is not blank, it is invalid JSON.
     if line
@@ -102,7 +136,7 @@ pub fn normalize_line(line: &[u8]) -> Line<'_> {
             return Line::Reject(Reject::InvalidUtf8(valid_up_to));
         }
     };
-    let first = parse_entries(text).and_then(build_record);
+    let first = parse_entries(text).and_then(|e| classify(text, e, mask));
     // serde_json skips over escapes inside raw values, so a lone surrogate may surface only
     // when a string is decoded, or never (inside an unknown field): look for one whenever the
     // line failed or has a surrogate escape at all.
@@ -114,20 +148,166 @@ pub fn normalize_line(line: &[u8]) -> Line<'_> {
     };
     // The repair only rewrites ASCII escapes, so the text stays valid UTF-8.
     let fixed = String::from_utf8(fixed).expect("repair keeps UTF-8");
-    match parse_entries(&fixed).and_then(build_record) {
-        Ok(n) => {
+    let fixed_text: &str = &fixed;
+    match parse_entries(fixed_text).and_then(|e| classify(fixed_text, e, mask)) {
+        Ok(Line::Record(n)) => {
             let mut n = n.into_owned();
             n.repaired = true;
             Line::Record(n)
         }
+        Ok(Line::Contact(mut c)) => {
+            c.repaired = true;
+            Line::Contact(c)
+        }
+        Ok(Line::Event(mut e)) => {
+            e.repaired = true;
+            Line::Event(e)
+        }
+        Ok(Line::Blank) => Line::Blank,
+        Ok(Line::Reject(r)) => Line::Reject(r),
         Err(e) => Line::Reject(first.err().unwrap_or(e)),
     }
 }
 
-fn to_line(result: Result<Normalized<'_>, Reject>) -> Line<'_> {
-    match result {
-        Ok(n) => Line::Record(n),
-        Err(r) => Line::Reject(r),
+fn to_line(result: Result<Line<'_>, Reject>) -> Line<'_> {
+    result.unwrap_or_else(Line::Reject)
+}
+
+/// The webhook fields that travel with a record: an envelope's `guid`, `notify_type` and other
+/// keys (raw JSON values), or those of a flat line.
+#[derive(Debug, Default)]
+struct Envelope<'a> {
+    guid: Option<&'a str>,
+    notify_type: Option<&'a str>,
+    /// An envelope's keys other than guid, notify_type and data.
+    extras: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+impl Envelope<'_> {
+    /// The notify_type as an integer (a digit string counts), if usable.
+    fn notify_type(&self) -> Option<i64> {
+        let raw = self.notify_type?;
+        match kind(raw) {
+            Kind::Integer => raw.parse().ok(),
+            Kind::String => string_value(raw)
+                .ok()
+                .filter(|s| digits_only(s))
+                .and_then(|s| s.parse().ok()),
+            _ => None,
+        }
+    }
+
+    /// The guid as a string, if it is one.
+    fn guid(&self) -> Option<String> {
+        let raw = self.guid?;
+        (kind(raw) == Kind::String)
+            .then(|| string_value(raw).ok().map(Cow::into_owned))
+            .flatten()
+    }
+}
+
+/// Unwrap an envelope and decide what kind of record the line holds.
+fn classify<'a>(text: &'a str, entries: Entries<'a>, mask: Mask) -> Result<Line<'a>, Reject> {
+    let has_id = |e: &Entries<'_>| e.iter().any(|(k, _)| k == col::MSG_ID);
+    let data = entries
+        .iter()
+        .find(|(k, _)| k == "data")
+        .map(|(_, raw)| *raw)
+        .filter(|raw| kind(raw) == Kind::Object);
+    let (record_text, record_entries, envelope) = match data {
+        Some(data) if !has_id(&entries) => {
+            let mut inner = Vec::with_capacity(12);
+            parse_object(data, &mut inner).map_err(object_reject)?;
+            let mut envelope = Envelope::default();
+            for (key, raw) in entries {
+                match key.as_ref() {
+                    "data" => {}
+                    "guid" => envelope.guid = Some(raw),
+                    "notify_type" => envelope.notify_type = Some(raw),
+                    _ => envelope.extras.push((key, raw)),
+                }
+            }
+            (data, inner, Some(envelope))
+        }
+        _ => (text, entries, None),
+    };
+    if has_id(&record_entries) {
+        return build_record(record_entries, envelope).map(Line::Record);
+    }
+    // A flat line's own guid/notify_type decide its kind too.
+    let flat;
+    let fields = match &envelope {
+        Some(e) => e,
+        None => {
+            flat = Envelope {
+                guid: find(&record_entries, "guid"),
+                notify_type: find(&record_entries, "notify_type"),
+                extras: Vec::new(),
+            };
+            &flat
+        }
+    };
+    let action = match fields.notify_type() {
+        None | Some(NOTIFY_MESSAGE) => {
+            return build_record(record_entries, envelope).map(Line::Record);
+        }
+        Some(1200) => ContactAction::Update,
+        Some(1201) => ContactAction::Delete,
+        Some(1202) => ContactAction::Detail,
+        Some(notify_type) => {
+            return Ok(Line::Event(Box::new(Other {
+                record: EventRecord {
+                    notify_type: i32::try_from(notify_type).ok(),
+                    guid: fields.guid(),
+                    data: record_text.to_string(),
+                    extra_fields: envelope
+                        .as_ref()
+                        .filter(|e| !e.extras.is_empty())
+                        .map(|e| extra_fields_json(&e.extras)),
+                    content_hash: stable_hash(record_text.as_bytes()),
+                },
+                repaired: false,
+            })));
+        }
+    };
+    // In a flat contact line, guid and notify_type are the webhook's, not the contact's.
+    let record_entries: Entries<'_> = match envelope {
+        Some(_) => record_entries,
+        None => record_entries
+            .into_iter()
+            .filter(|(k, _)| k != "guid" && k != "notify_type")
+            .collect(),
+    };
+    let mut record = contact::contact_record(action, &record_entries, mask)?;
+    record.guid = fields.guid();
+    record.notify_type = fields.notify_type().and_then(|n| i32::try_from(n).ok());
+    record.content_hash = stable_hash(record_text.as_bytes());
+    if let Some(e) = &envelope
+        && !e.extras.is_empty()
+    {
+        record.extra_fields = Some(merge_extras(record.extra_fields.take(), &e.extras));
+    }
+    Ok(Line::Contact(Box::new(Other {
+        record,
+        repaired: false,
+    })))
+}
+
+fn find<'a>(entries: &Entries<'a>, key: &str) -> Option<&'a str> {
+    entries.iter().find(|(k, _)| k == key).map(|(_, raw)| *raw)
+}
+
+/// `extra_fields` text with more members appended.
+fn merge_extras(existing: Option<String>, more: &[(Cow<'_, str>, &str)]) -> String {
+    let more = extra_fields_json(more);
+    match existing {
+        Some(mut text) if text.len() > 2 => {
+            text.pop();
+            text.push(',');
+            text.push_str(&more[1..]);
+            text
+        }
+        _ => more,
     }
 }
 
@@ -156,7 +336,12 @@ type Entries<'a> = Vec<Entry<'a>>;
 
 fn parse_entries(text: &str) -> Result<Entries<'_>, Reject> {
     let mut entries = Vec::with_capacity(12);
-    parse_object(text, &mut entries).map_err(|e| match e {
+    parse_object(text, &mut entries).map_err(object_reject)?;
+    Ok(entries)
+}
+
+fn object_reject(e: ObjectError) -> Reject {
+    match e {
         ObjectError::Syntax(msg) => Reject::InvalidJson(msg),
         ObjectError::NotAnObject(found) => Reject::NotAnObject(found.to_string()),
         ObjectError::Trailing => Reject::TrailingData,
@@ -164,8 +349,7 @@ fn parse_entries(text: &str) -> Result<Entries<'_>, Reject> {
         ObjectError::BadKeyEscape => {
             Reject::InvalidJson("lone surrogate escape in a key".to_string())
         }
-    })?;
-    Ok(entries)
+    }
 }
 
 /// The JSON kind of a raw value, read from its first byte.
@@ -296,20 +480,44 @@ fn text_value<'a>(name: &str, raw: &'a str) -> Result<Option<Cow<'a, str>>, Reje
     })
 }
 
-fn build_record(entries: Entries<'_>) -> Result<Normalized<'_>, Reject> {
+fn build_record<'a>(
+    entries: Entries<'a>,
+    envelope: Option<Envelope<'a>>,
+) -> Result<Normalized<'a>, Reject> {
     let mut record = Record::default();
     let mut have_id = false;
     let mut have_time = false;
     let mut type_conflicts = 0;
-    let mut extras: Vec<(&str, &str)> = Vec::new();
-    for (key, raw) in entries.iter().map(|(k, r)| (k.as_ref(), *r)) {
-        if kind(raw) == Kind::Null && key != col::MSG_ID && key != col::CREATE_TIME {
-            if !is_known(key) {
-                extras.push((key, raw));
+    let mut extras: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
+    // An envelope's guid and notify_type fill the columns; the record's own, if it has any,
+    // then stay in extra_fields under `data.guid`/`data.notify_type` (unless equal).
+    let (guid_raw, notify_raw) = match &envelope {
+        Some(e) => (e.guid, e.notify_type),
+        None => (None, None),
+    };
+    for (key, raw) in &entries {
+        let raw = *raw;
+        let key_str = key.as_ref();
+        if (key_str == col::GUID && guid_raw.is_some())
+            || (key_str == col::NOTIFY_TYPE && notify_raw.is_some())
+        {
+            let outer = if key_str == col::GUID {
+                guid_raw
+            } else {
+                notify_raw
+            };
+            if outer != Some(raw) {
+                extras.push((Cow::Owned(format!("data.{key_str}")), raw));
             }
             continue;
         }
-        match key {
+        if kind(raw) == Kind::Null && key_str != col::MSG_ID && key_str != col::CREATE_TIME {
+            if !is_known(key_str) {
+                extras.push((key.clone(), raw));
+            }
+            continue;
+        }
+        match key_str {
             col::MSG_ID => {
                 record.msg_id = msg_id(raw)?;
                 have_id = true;
@@ -322,19 +530,65 @@ fn build_record(entries: Entries<'_>) -> Result<Normalized<'_>, Reject> {
                 Some(t) => record.msg_type = Some(t),
                 None => {
                     type_conflicts += 1;
-                    extras.push((key, raw));
+                    extras.push((key.clone(), raw));
                 }
             },
-            _ => match TEXT_COLUMNS.iter().position(|c| *c == key) {
-                Some(i) => match text_value(key, raw)? {
+            col::GUID => match text_value(key_str, raw)? {
+                Some(v) => record.guid = Some(v),
+                None => {
+                    type_conflicts += 1;
+                    extras.push((key.clone(), raw));
+                }
+            },
+            col::NOTIFY_TYPE => match msg_type(raw)? {
+                Some(t) => record.notify_type = Some(t),
+                None => {
+                    type_conflicts += 1;
+                    extras.push((key.clone(), raw));
+                }
+            },
+            _ => match TEXT_COLUMNS.iter().position(|c| *c == key_str) {
+                Some(i) => match text_value(key_str, raw)? {
                     Some(v) => record.text[i] = Some(v),
                     None => {
                         type_conflicts += 1;
-                        extras.push((key, raw));
+                        extras.push((key.clone(), raw));
                     }
                 },
-                None => extras.push((key, raw)),
+                None => extras.push((key.clone(), raw)),
             },
+        }
+    }
+    if let Some(envelope) = envelope {
+        if let Some(raw) = envelope.guid {
+            match kind(raw) {
+                Kind::String => record.guid = Some(string_value(raw)?),
+                Kind::Null => {}
+                _ => {
+                    type_conflicts += 1;
+                    extras.push((Cow::Borrowed(col::GUID), raw));
+                }
+            }
+        }
+        if let Some(raw) = envelope.notify_type {
+            match msg_type(raw)? {
+                Some(t) => record.notify_type = Some(t),
+                None if kind(raw) == Kind::Null => {}
+                None => {
+                    type_conflicts += 1;
+                    extras.push((Cow::Borrowed(col::NOTIFY_TYPE), raw));
+                }
+            }
+        }
+        // An envelope key that the record has too keeps the record's name free.
+        for (key, raw) in envelope.extras {
+            let taken = entries.iter().any(|(k, _)| *k == key);
+            let key = if taken {
+                Cow::Owned(format!("envelope.{key}"))
+            } else {
+                key
+            };
+            extras.push((key, raw));
         }
     }
     if !have_id {
@@ -357,6 +611,8 @@ fn is_known(key: &str) -> bool {
     key == col::MSG_ID
         || key == col::CREATE_TIME
         || key == col::MSG_TYPE
+        || key == col::GUID
+        || key == col::NOTIFY_TYPE
         || TEXT_COLUMNS.contains(&key)
 }
 
@@ -371,14 +627,19 @@ fn push_json_string(out: &mut String, s: &str) {
     }
 }
 
-fn extra_fields_json(extras: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(extras.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
+fn extra_fields_json<K: AsRef<str>>(extras: &[(K, &str)]) -> String {
+    let mut out = String::with_capacity(
+        extras
+            .iter()
+            .map(|(k, v)| k.as_ref().len() + v.len() + 4)
+            .sum(),
+    );
     out.push('{');
     for (i, (key, raw)) in extras.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_json_string(&mut out, key);
+        push_json_string(&mut out, key.as_ref());
         out.push(':');
         compact_into(raw, &mut out);
     }

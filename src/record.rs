@@ -1,8 +1,11 @@
 //! The typed message schema: one normalized WeChat message, its Arrow schema and version.
 //!
-//! Version 1 is the schema every file written by this crate carries (in the Parquet key-value
-//! metadata under [`SCHEMA_VERSION_KEY`]). Partition columns (year, month, day) are *not* part of
-//! it: by the Hive convention they live in the directory names only.
+//! Every file carries its schema version in the Parquet key-value metadata under
+//! [`SCHEMA_VERSION_KEY`]. Version 1 had the ten columns from `msg_id` to `extra_fields`;
+//! version 2 appends `guid` and `notify_type`, which webhook collectors send with each message.
+//! Columns are only ever appended, so a reader conforms an older file by name and sees the new
+//! columns as null. Partition columns (year, month, day) are *not* part of the schema: by the
+//! Hive convention they live in the directory names only.
 
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
@@ -12,7 +15,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::Serialize;
 
 /// The current schema version.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// Parquet key-value metadata key holding the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "wxlake.schema_version";
 
@@ -28,10 +31,12 @@ pub mod col {
     pub const CONTENT: &str = "content";
     pub const SOURCE: &str = "source";
     pub const EXTRA_FIELDS: &str = "extra_fields";
+    pub const GUID: &str = "guid";
+    pub const NOTIFY_TYPE: &str = "notify_type";
 }
 
 /// Every column, in schema order.
-pub const COLUMNS: [&str; 10] = [
+pub const COLUMNS: [&str; 12] = [
     col::MSG_ID,
     col::CREATE_TIME,
     col::MSG_TYPE,
@@ -42,7 +47,12 @@ pub const COLUMNS: [&str; 10] = [
     col::CONTENT,
     col::SOURCE,
     col::EXTRA_FIELDS,
+    col::GUID,
+    col::NOTIFY_TYPE,
 ];
+
+/// The columns of schema version 1 (a prefix of [`COLUMNS`]).
+pub const COLUMNS_V1: usize = 10;
 
 /// The string columns of a record after `msg_id`, in schema order.
 pub const TEXT_COLUMNS: [&str; 6] = [
@@ -65,6 +75,10 @@ pub struct Record<'a> {
     pub text: [Option<Cow<'a, str>>; 6],
     /// A JSON object text of every key the schema does not know, or that had an unusable type.
     pub extra_fields: Option<Cow<'a, str>>,
+    /// The webhook request's id (an envelope's `guid`, or the line's own).
+    pub guid: Option<Cow<'a, str>>,
+    /// The webhook's record kind (1010 for messages), when the collector sent one.
+    pub notify_type: Option<i32>,
 }
 
 /// Index into [`Record::text`].
@@ -91,11 +105,14 @@ impl Record<'_> {
             msg_type: self.msg_type,
             text: self.text.map(|t| t.map(|s| Cow::Owned(s.into_owned()))),
             extra_fields: self.extra_fields.map(|s| Cow::Owned(s.into_owned())),
+            guid: self.guid.map(|s| Cow::Owned(s.into_owned())),
+            notify_type: self.notify_type,
         }
     }
 
-    /// A hash of every column, used to tell a conflicting duplicate (same msg_id, other fields
-    /// differ) from a plain resend. Only compared within one process, so it need not be stable
+    /// A hash of every column but `guid`, used to tell a conflicting duplicate (same msg_id,
+    /// other fields differ) from a plain resend. A webhook retry sends the same message under a
+    /// new guid: that is a plain resend. Only compared within one process, so it need not be stable
     /// across versions. 32 bits, because ingest keeps one per msg_id of every partition it
     /// touches: a conflicting duplicate goes uncounted (it is dropped either way; the first copy
     /// wins) with odds of one in four billion.
@@ -106,6 +123,8 @@ impl Record<'_> {
             msg_type: self.msg_type,
             text: std::array::from_fn(|i| self.text[i].as_deref()),
             extra_fields: self.extra_fields.as_deref(),
+            guid: self.guid.as_deref(),
+            notify_type: self.notify_type,
         }
         .content_hash()
     }
@@ -119,6 +138,8 @@ pub struct RowView<'a> {
     pub msg_type: Option<i32>,
     pub text: [Option<&'a str>; 6],
     pub extra_fields: Option<&'a str>,
+    pub guid: Option<&'a str>,
+    pub notify_type: Option<i32>,
 }
 
 impl RowView<'_> {
@@ -130,12 +151,13 @@ impl RowView<'_> {
         self.msg_type.hash(&mut h);
         self.text.hash(&mut h);
         self.extra_fields.hash(&mut h);
+        self.notify_type.hash(&mut h);
         let h = h.finish();
         ((h >> 32) as u32 ^ h as u32).max(1)
     }
 }
 
-/// The Arrow schema of schema version 1.
+/// The Arrow schema of the current schema version.
 pub fn arrow_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
@@ -151,6 +173,8 @@ pub fn arrow_schema() -> SchemaRef {
                     .map(|c| Field::new(*c, DataType::Utf8, true)),
             );
             fields.push(Field::new(col::EXTRA_FIELDS, DataType::Utf8, true));
+            fields.push(Field::new(col::GUID, DataType::Utf8, true));
+            fields.push(Field::new(col::NOTIFY_TYPE, DataType::Int32, true));
             Arc::new(Schema::new(fields))
         })
         .clone()
@@ -166,8 +190,8 @@ pub struct FieldSpec {
     pub description: String,
 }
 
-/// The fields of schema version 1 with their documentation, for the schema registry.
-pub fn field_specs() -> Vec<FieldSpec> {
+/// The fields of schema `version` (1 or 2) with their documentation, for the schema registry.
+pub fn field_specs(version: u32) -> Vec<FieldSpec> {
     let docs = [
         "message id, exact decimal text (a JSON integer of any size or a string)",
         "unix seconds (milliseconds on input are converted)",
@@ -179,11 +203,19 @@ pub fn field_specs() -> Vec<FieldSpec> {
         "message text or XML payload",
         "msgsource XML as sent; numbers as decimal text, objects and arrays as compact JSON",
         "JSON object text of unknown keys and of known keys whose value had an unusable type",
+        "webhook request id (the envelope's guid, or the line's own); null when not sent",
+        "webhook record kind (1010 for messages); null when not sent",
     ];
+    let columns = if version >= 2 {
+        COLUMNS.len()
+    } else {
+        COLUMNS_V1
+    };
     arrow_schema()
         .fields()
         .iter()
         .zip(docs)
+        .take(columns)
         .map(|(f, doc)| FieldSpec {
             name: f.name().clone(),
             data_type: f.data_type().to_string(),
@@ -198,7 +230,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_has_ten_columns_in_order() {
+    fn schema_has_twelve_columns_in_order() {
         let schema = arrow_schema();
         let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(
@@ -213,10 +245,13 @@ mod tests {
                 "chatroom_sender",
                 "content",
                 "source",
-                "extra_fields"
+                "extra_fields",
+                "guid",
+                "notify_type"
             ]
         );
-        assert_eq!(field_specs().len(), 10);
+        assert_eq!(field_specs(1).len(), 10);
+        assert_eq!(field_specs(2).len(), 12);
     }
 
     #[test]
@@ -225,8 +260,7 @@ mod tests {
             msg_id: "1".into(),
             create_time: 10,
             msg_type: Some(1),
-            text: Default::default(),
-            extra_fields: None,
+            ..Default::default()
         };
         let mut other = base.clone();
         other.text[text::CONTENT] = Some("x".into());
@@ -234,6 +268,13 @@ mod tests {
         let mut other = base.clone();
         other.extra_fields = Some("{}".into());
         assert_ne!(base.content_hash(), other.content_hash());
+        let mut other = base.clone();
+        other.notify_type = Some(1010);
+        assert_ne!(base.content_hash(), other.content_hash());
+        // A webhook retry: the same message under another guid is a plain resend.
+        let mut retry = base.clone();
+        retry.guid = Some("another-request".into());
+        assert_eq!(base.content_hash(), retry.content_hash());
         assert_eq!(
             base.content_hash(),
             base.clone().into_owned().content_hash()

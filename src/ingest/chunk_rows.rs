@@ -11,9 +11,12 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use arrow_array::RecordBatch;
 
 use crate::checkpoint::Counts;
+use crate::contact::ContactRecord;
+use crate::event::EventRecord;
 use crate::jsonl::{Chunk, JsonlReader};
 use crate::lake::writer::RowBuffer;
-use crate::normalize::{Line, Reject, normalize_line};
+use crate::mask::Mask;
+use crate::normalize::{Line, Reject, normalize_line_masked};
 
 /// A rejected line, with its original bytes, waiting for the quarantine.
 pub struct PendingReject {
@@ -21,6 +24,18 @@ pub struct PendingReject {
     pub offset: u64,
     pub reject: Reject,
     pub bytes: Vec<u8>,
+}
+
+/// A contact or event record of a chunk (rare: about one line in a hundred).
+pub enum OtherRecord {
+    Contact(Box<ContactRecord>),
+    Event(Box<EventRecord>),
+}
+
+/// A contact or event record with its line number, waiting for its time stamp and dedup.
+pub struct PendingOther {
+    pub line: u64,
+    pub record: OtherRecord,
 }
 
 /// Line number and row hash of one row of [`ChunkRows::batch`].
@@ -40,19 +55,22 @@ pub struct ChunkRows {
     pub rows: Vec<RowMeta>,
     /// Approximate bytes of the batch's values.
     pub bytes: usize,
+    /// Contact and event records, in line order.
+    pub others: Vec<PendingOther>,
 }
 
 /// Normalize every line of `chunk`, collecting records in `buffer` (reused across chunks).
-pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer) -> ChunkRows {
+pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer, mask: Mask) -> ChunkRows {
     let mut counts = Counts {
         bytes_read: chunk.data.len() as u64,
         ..Counts::default()
     };
     let mut rejects = Vec::new();
     let mut rows = Vec::new();
+    let mut others = Vec::new();
     for line in chunk.lines() {
         counts.lines_read += 1;
-        match normalize_line(line.bytes) {
+        match normalize_line_masked(line.bytes, mask) {
             Line::Blank => counts.blank += 1,
             Line::Reject(reject) => {
                 counts.rejected += 1;
@@ -72,11 +90,26 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer) -> ChunkRows {
                 });
                 buffer.push(&n.record);
             }
+            Line::Contact(c) => {
+                counts.repaired += u64::from(c.repaired);
+                others.push(PendingOther {
+                    line: line.number,
+                    record: OtherRecord::Contact(Box::new(c.record)),
+                });
+            }
+            Line::Event(e) => {
+                counts.repaired += u64::from(e.repaired);
+                others.push(PendingOther {
+                    line: line.number,
+                    record: OtherRecord::Event(Box::new(e.record)),
+                });
+            }
         }
     }
     ChunkRows {
         counts,
         rejects,
+        others,
         bytes: buffer.bytes(),
         batch: buffer.take_batch(),
         rows,
@@ -108,6 +141,7 @@ struct ReadTurn {
 pub fn normalize_in_order<E>(
     reader: JsonlReader,
     threads: usize,
+    mask: Mask,
     mut consume: impl FnMut(io::Result<ChunkRows>) -> Result<(), E>,
 ) -> (JsonlReader, Result<(), E>) {
     let threads = threads.max(1);
@@ -126,7 +160,7 @@ pub fn normalize_in_order<E>(
             std::thread::Builder::new()
                 .name(format!("wxlake-normalizer-{me}"))
                 .spawn_scoped(scope, move || {
-                    normalize_turns(me, threads, turn, turn_changed, tx)
+                    normalize_turns(me, threads, mask, turn, turn_changed, tx)
                 })
                 .expect("spawn a normalizer thread");
         }
@@ -154,6 +188,7 @@ pub fn normalize_in_order<E>(
 fn normalize_turns(
     me: usize,
     threads: usize,
+    mask: Mask,
     turn: &Mutex<ReadTurn>,
     turn_changed: &Condvar,
     tx: SyncSender<io::Result<ChunkRows>>,
@@ -181,7 +216,7 @@ fn normalize_turns(
         turn_changed.notify_all();
         let rows = match read {
             Ok(Some(chunk)) => {
-                let rows = normalize_chunk(&chunk.chunk(), &mut buffer);
+                let rows = normalize_chunk(&chunk.chunk(), &mut buffer, mask);
                 spare = chunk.data;
                 Ok(rows)
             }
@@ -251,6 +286,7 @@ mod tests {
                 msg_type: self.types.is_valid(i).then(|| self.types.value(i)),
                 text: self.text.map(opt),
                 extra_fields: opt(self.extra),
+                ..Default::default()
             }
         }
     }
@@ -279,7 +315,7 @@ mod tests {
             let (reader, len) = reader_of(500, 40);
             let mut ids = Vec::new();
             let mut lines = Vec::new();
-            let (reader, result) = normalize_in_order(reader, threads, |rows| {
+            let (reader, result) = normalize_in_order(reader, threads, Mask::NONE, |rows| {
                 let rows = rows.unwrap();
                 let view = BatchRows::new(&rows.batch);
                 for (i, meta) in rows.rows.iter().enumerate() {
@@ -300,7 +336,7 @@ mod tests {
     fn parallel_normalizers_stop_when_the_consumer_fails() {
         let (reader, len) = reader_of(2000, 40);
         let mut taken = 0;
-        let (reader, result) = normalize_in_order(reader, 2, |_rows| {
+        let (reader, result) = normalize_in_order(reader, 2, Mask::NONE, |_rows| {
             taken += 1;
             if taken == 3 { Err("full") } else { Ok(()) }
         });
@@ -314,7 +350,7 @@ mod tests {
         f.write_all(b"{\"msg_id\":1,\"create_time\":5,\"content\":\"a\",\"x\":[1]}\n\nnot json\n{\"msg_id\":\"2\",\"create_time\":6,\"msg_type\":\"abc\"}\n").unwrap();
         let mut reader = JsonlReader::new(f, 0, 1, true).unwrap();
         let chunk = reader.next_chunk().unwrap().unwrap();
-        let rows = normalize_chunk(&chunk, &mut RowBuffer::default());
+        let rows = normalize_chunk(&chunk, &mut RowBuffer::default(), Mask::NONE);
         assert_eq!(
             (
                 rows.counts.lines_read,

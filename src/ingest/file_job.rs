@@ -24,18 +24,23 @@ use arrow_array::types::Int64Type;
 use chrono::NaiveDate;
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, FileStat, Fingerprint, Status};
+use crate::contact::{ContactAction, ContactRow, record_key};
 use crate::dedup::{Seen, UNKNOWN_HASH};
 use crate::error::{Error, Result};
+use crate::event::EventRow;
 use crate::failpoint;
 use crate::fsutil::create_dir_all_durable;
 use crate::ingest::RunContext;
-use crate::ingest::chunk_rows::{ChunkRows, normalize_in_order, normalizer_threads};
+use crate::ingest::chunk_rows::{
+    ChunkRows, OtherRecord, PendingOther, normalize_in_order, normalizer_threads,
+};
 use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;
 use crate::lake::row_group::PendingRows;
-use crate::lake::writer::{Encoder, StagedFile, publish};
+use crate::lake::side_table::{self, SideTable};
+use crate::lake::writer::{Encoder, StagedFile, publish, publish_file};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
 use crate::record::col;
@@ -43,6 +48,10 @@ use crate::record::col;
 /// At most this many rejects and conflicting duplicates per file are logged one by one; the
 /// rest are counted and summarized in one line.
 const LOG_LIMIT: u64 = 20;
+
+/// Contact or event rows buffered before they are staged as a file of their own (they are rare;
+/// this only bounds memory for a raw file made of little else).
+const SIDE_ROWS_PER_FILE: usize = 50_000;
 
 /// A raw file with new bytes, and where to start reading it.
 pub struct FileJob {
@@ -55,6 +64,8 @@ pub struct FileJob {
     cumulative: Counts,
     reprocessed: bool,
     status: Status,
+    /// The newest message create_time read before `start` (see [`Checkpoint::clock`]).
+    clock: Option<i64>,
 }
 
 /// A parsed file whose row groups are queued on the encoder.
@@ -82,8 +93,11 @@ struct ParseOutput {
     next_line: u64,
     held_back_bytes: u64,
     last: Option<(String, i64)>,
+    clock: Option<i64>,
     quarantine: Quarantine,
     partitions: BTreeSet<PartitionKey>,
+    /// Staged contact and event files.
+    side_files: Vec<(SideTable, tempfile::TempPath)>,
 }
 
 /// Decide whether `raw` has anything new. `None` when it does not.
@@ -144,9 +158,14 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     if start == len && previous.as_ref().is_some_and(|cp| cp.status == status) {
         return Ok(None);
     }
+    let clock = match &previous {
+        Some(cp) if !reprocessed => cp.clock.or(cp.last_create_time),
+        _ => None,
+    };
     Ok(Some(FileJob {
         raw: raw.clone(),
         name,
+        clock,
         file,
         previous,
         start,
@@ -208,19 +227,28 @@ fn parse_lines(
         lake_duplicates: HashMap::new(),
         last: None,
         buffered: 0,
+        clock: job.clock,
+        day_start: day_start(ctx.tz, job.raw.date),
+        contacts: Vec::new(),
+        events: Vec::new(),
+        side_files: Vec::new(),
     };
     // Normalizer threads read and normalize the next chunks while this one deduplicates and
     // buffers the current one, in file order.
-    let (reader, applied) = normalize_in_order(reader, normalizer_threads(), |rows| {
+    let mask = ctx.mask;
+    let (reader, applied) = normalize_in_order(reader, normalizer_threads(), mask, |rows| {
         let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
         state.apply(ctx, rows, &mut quarantine, encoder)
     });
     applied?;
+    state.stage_side_rows(ctx)?;
     let ApplyState {
         mut counts,
         buffers,
         lake_duplicates,
         last,
+        clock,
+        side_files,
         ..
     } = state;
     let held_back_bytes = if reader.has_held_back_tail() {
@@ -262,9 +290,24 @@ fn parse_lines(
         next_line: reader.next_line(),
         held_back_bytes,
         last,
+        clock,
         quarantine,
         partitions,
+        side_files,
     })
+}
+
+/// Unix seconds of 00:00 on `date` in `tz` (the earliest such instant; the day's first instant
+/// when midnight does not exist).
+fn day_start(tz: chrono_tz::Tz, date: NaiveDate) -> i64 {
+    use chrono::TimeZone;
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight");
+    (0..4)
+        .find_map(|h| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map_or_else(|| midnight.and_utc().timestamp(), |t| t.timestamp())
 }
 
 /// The order-dependent half of reading a file: dedup and partition buffering, chunk by chunk.
@@ -276,9 +319,86 @@ struct ApplyState<'a> {
     lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>>,
     last: Option<(String, i64)>,
     buffered: usize,
+    /// The newest message create_time so far in the file: the time stamp of the contact and
+    /// event records that follow.
+    clock: Option<i64>,
+    /// Stamp for records that no message precedes: the raw file's day at 00:00.
+    day_start: i64,
+    contacts: Vec<ContactRow>,
+    events: Vec<EventRow>,
+    side_files: Vec<(SideTable, tempfile::TempPath)>,
 }
 
 impl ApplyState<'_> {
+    /// Stamp a contact or event record with the time of the messages before it, and keep it
+    /// unless its record key is already stored.
+    fn keep_other(&mut self, ctx: &mut RunContext, other: PendingOther) -> Result<()> {
+        let observed_at = self.clock.unwrap_or(self.day_start);
+        let (table, guid, hash) = match &other.record {
+            OtherRecord::Contact(c) => (SideTable::Contacts, c.guid.as_deref(), c.content_hash),
+            OtherRecord::Event(e) => (SideTable::Events, e.guid.as_deref(), e.content_hash),
+        };
+        let key = record_key(guid, hash, observed_at);
+        if !ctx.side_keys(table)?.insert(key.clone()) {
+            self.counts.duplicates += 1;
+            match table {
+                SideTable::Contacts => self.counts.contact_duplicates += 1,
+                SideTable::Events => self.counts.event_duplicates += 1,
+            }
+            return Ok(());
+        }
+        let raw_file = self.name.to_string();
+        match other.record {
+            OtherRecord::Contact(record) => {
+                self.counts.contacts += 1;
+                match record.action() {
+                    ContactAction::Update => self.counts.contact_updates += 1,
+                    ContactAction::Delete => self.counts.contact_deletes += 1,
+                    ContactAction::Detail => self.counts.contact_details += 1,
+                }
+                self.contacts.push(ContactRow {
+                    record: *record,
+                    observed_at,
+                    record_key: key,
+                    raw_file,
+                    line: other.line,
+                });
+            }
+            OtherRecord::Event(record) => {
+                self.counts.events += 1;
+                self.events.push(EventRow {
+                    record: *record,
+                    observed_at,
+                    record_key: key,
+                    raw_file,
+                    line: other.line,
+                });
+            }
+        }
+        if self.contacts.len() + self.events.len() >= SIDE_ROWS_PER_FILE {
+            self.stage_side_rows(ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Write the buffered contact and event rows to staging files.
+    fn stage_side_rows(&mut self, ctx: &RunContext) -> Result<()> {
+        let staging = ctx.layout.staging_dir();
+        if !self.contacts.is_empty() {
+            let batch = crate::contact::to_batch(&self.contacts);
+            let tmp = side_table::stage(SideTable::Contacts, &staging, &batch)?;
+            self.side_files.push((SideTable::Contacts, tmp));
+            self.contacts.clear();
+        }
+        if !self.events.is_empty() {
+            let batch = crate::event::to_batch(&self.events);
+            let tmp = side_table::stage(SideTable::Events, &staging, &batch)?;
+            self.side_files.push((SideTable::Events, tmp));
+            self.events.clear();
+        }
+        Ok(())
+    }
+
     fn apply(
         &mut self,
         ctx: &mut RunContext,
@@ -362,6 +482,18 @@ impl ApplyState<'_> {
         if let Some(i) = rows.rows.len().checked_sub(1) {
             self.last = Some((ids.value(i).to_string(), times.value(i)));
         }
+        // Contact and event records take the newest time of the messages before them.
+        let mut next_row = 0;
+        for other in rows.others {
+            while next_row < n && rows.rows[next_row].line < other.line {
+                self.clock = self.clock.max(Some(times.value(next_row)));
+                next_row += 1;
+            }
+            self.keep_other(ctx, other)?;
+        }
+        for j in next_row..n {
+            self.clock = self.clock.max(Some(times.value(j)));
+        }
         let total = rows.rows.len().max(1);
         let batch = Arc::new(rows.batch);
         for (key, sel) in selected {
@@ -395,8 +527,10 @@ pub fn commit(
         next_line,
         held_back_bytes,
         last,
+        clock,
         quarantine,
         partitions,
+        side_files,
     } = out;
     let result = (|| {
         failpoint::hit("ingest.staged");
@@ -410,6 +544,12 @@ pub fn commit(
             let path = publish(file, &dir, &ctx.run_id)?;
             tracing::debug!(path = %path.display(), rows, "published");
         }
+        for (table, tmp) in &side_files {
+            failpoint::hit("ingest.between_publishes");
+            let path = publish_file(tmp, &table.dir(&ctx.layout), &ctx.run_id)?;
+            tracing::debug!(path = %path.display(), table = table.name(), "published");
+        }
+        drop(side_files);
         failpoint::hit("ingest.published");
         quarantine.finish()
     })();
@@ -444,6 +584,7 @@ pub fn commit(
             .as_ref()
             .map(|(_, t)| *t)
             .or(previous.as_ref().and_then(|c| c.last_create_time)),
+        clock,
         fingerprint: Fingerprint::of(&mut file, end_offset)
             .map_err(|e| Error::io("read", &raw.path, e))?,
         stat: Some(FileStat::of(

@@ -11,7 +11,7 @@ pub mod lake_ids;
 pub mod settled;
 pub mod summary;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,11 @@ use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::lake::layout::{RawFile, raw_file_name};
-use crate::lake::meta::{init_lake, resolve_timezone};
+use crate::lake::meta::{init_lake, resolve_mask, resolve_timezone, upgrade};
+use crate::lake::side_table::SideTable;
 use crate::lake::writer::{Codec, Encoder, writer_properties};
 use crate::lock::LakeLock;
+use crate::mask::Mask;
 use crate::partition::{PartitionKey, Partitioner};
 use crate::progress::Progress;
 use file_job::ParsedFile;
@@ -54,6 +56,10 @@ pub struct IngestOptions {
     pub buffer_budget: usize,
     /// Reports raw files done.
     pub progress: Progress,
+    /// `--mask`: what to mask in contact records; `None` takes the lake's setting.
+    pub mask: Option<Mask>,
+    /// `--allow-mask-change`: record another masking setting instead of refusing it.
+    pub allow_mask_change: bool,
 }
 
 impl IngestOptions {
@@ -65,6 +71,8 @@ impl IngestOptions {
             wait: None,
             buffer_budget: DEFAULT_BUFFER_BUDGET,
             progress: Progress::default(),
+            mask: None,
+            allow_mask_change: false,
         }
     }
 }
@@ -85,6 +93,23 @@ pub struct RunContext {
     /// `stat` per raw file).
     pub checkpoints_at_start: BTreeSet<chrono::NaiveDate>,
     pub partitions_written: BTreeSet<PartitionKey>,
+    /// The lake's time zone.
+    pub tz: chrono_tz::Tz,
+    /// What normalizing masks in contact records.
+    pub mask: Mask,
+    /// The record keys stored in each side table, loaded when a first record needs them.
+    pub side_keys: HashMap<SideTable, HashSet<String>>,
+}
+
+impl RunContext {
+    /// The record keys of `table`: those stored, plus those this run added.
+    pub fn side_keys(&mut self, table: SideTable) -> Result<&mut HashSet<String>> {
+        if !self.side_keys.contains_key(&table) {
+            let keys = table.load_keys(&self.layout)?;
+            self.side_keys.insert(table, keys);
+        }
+        Ok(self.side_keys.get_mut(&table).expect("just loaded"))
+    }
 }
 
 /// Run an ingest.
@@ -96,10 +121,18 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     let _lock = LakeLock::acquire(&layout.lock_path(), "ingest", opts.wait)?;
 
     let (tz, meta) = resolve_timezone(&layout, opts.timezone.as_deref())?;
-    if meta.is_none() {
-        init_lake(&layout, tz)?;
-        tracing::info!(timezone = tz.name(), lake = %layout.lake_dir().display(), "created a new lake");
-    }
+    let mask = match meta {
+        Some(mut meta) => {
+            upgrade(&layout, &mut meta)?;
+            resolve_mask(&layout, &mut meta, opts.mask, opts.allow_mask_change)?
+        }
+        None => {
+            let mask = opts.mask.unwrap_or_default();
+            init_lake(&layout, tz, mask)?;
+            tracing::info!(timezone = tz.name(), mask = %mask, lake = %layout.lake_dir().display(), "created a new lake");
+            mask
+        }
+    };
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let until = opts.date.map(|d| d.resolve(today));
     clean_staging(&layout)?;
@@ -122,6 +155,9 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         settled: settled::SettledIndex::load(&layout),
         checkpoints_at_start: layout.checkpoint_dates()?,
         partitions_written: BTreeSet::new(),
+        tz,
+        mask,
+        side_keys: HashMap::new(),
         layout,
     };
     let mut summary = IngestSummary {
@@ -175,6 +211,8 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         conflicting_duplicates = c.conflicting_duplicates,
         rejected = c.rejected,
         blank = c.blank,
+        contacts = c.contacts,
+        events = c.events,
         partitions = summary.partitions,
         elapsed_ms = summary.elapsed_ms,
         "ingest finished"

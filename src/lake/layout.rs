@@ -4,6 +4,8 @@
 //! <data>/messages/raw/YYYY-MM-DD.jsonl          input, appended by the collector
 //! <data>/messages/raw/archive/YYYY-MM-DD.jsonl.zst  raw files archived by `archive`
 //! <data>/parquet/messages/year=YYYY/month=MM/day=DD/*.parquet   the lake
+//! <data>/parquet/contacts/*.parquet             every version of every contact (see crate::contact)
+//! <data>/parquet/events/*.parquet               records of other webhook kinds (see crate::event)
 //! <data>/parquet/.staging/                      temp files being written (never listed by readers)
 //! <data>/parquet/.swap/                         partitions being rebuilt by compact/archive
 //! <data>/metadata/journal/                      swaps in progress (see lake::swap)
@@ -87,6 +89,14 @@ impl Layout {
     /// The root of the Hive-partitioned lake: what readers point at.
     pub fn lake_dir(&self) -> PathBuf {
         self.root.join("parquet").join("messages")
+    }
+    /// The contacts table (not partitioned: it is small, and read whole to resolve names).
+    pub fn contacts_dir(&self) -> PathBuf {
+        self.root.join("parquet").join("contacts")
+    }
+    /// The events table.
+    pub fn events_dir(&self) -> PathBuf {
+        self.root.join("parquet").join("events")
     }
     pub fn staging_dir(&self) -> PathBuf {
         self.root.join("parquet").join(".staging")

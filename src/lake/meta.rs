@@ -1,8 +1,11 @@
-//! Lake-wide metadata: the time zone partitions were cut in, and the schema registry.
+//! Lake-wide metadata: the time zone partitions were cut in, the masking setting, and the
+//! schema registry.
 //!
 //! The time zone is recorded by the first ingest. Partition boundaries depend on it, so a later
 //! run with another zone would split days differently and scatter a day over two partitions; it
-//! is refused instead.
+//! is refused instead. The masking setting (see [`crate::mask`]) is recorded likewise: a lake
+//! masked in some runs and not in others would leak what the operator meant to hide, so another
+//! setting is refused unless `--allow-mask-change` says the operator knows.
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -10,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::lake::Layout;
+use crate::mask::Mask;
 use crate::record::{FieldSpec, SCHEMA_VERSION, field_specs};
 
 /// The time zone used when neither `--timezone` nor the lake says otherwise.
@@ -22,6 +26,9 @@ pub struct LakeMeta {
     pub schema_version: u32,
     pub created_at: String,
     pub created_by: String,
+    /// What ingest masks in contact records (absent in lakes of older versions: nothing).
+    #[serde(default)]
+    pub mask: Mask,
 }
 
 impl LakeMeta {
@@ -83,18 +90,76 @@ pub fn resolve_timezone(
     Ok((tz, meta))
 }
 
-/// Record `tz` as the lake's time zone and write the schema registry (first ingest only).
-pub fn init_lake(layout: &Layout, tz: Tz) -> Result<LakeMeta> {
+/// Record `tz` as the lake's time zone and `mask` as its masking, and write the schema
+/// registry (first ingest only).
+pub fn init_lake(layout: &Layout, tz: Tz, mask: Mask) -> Result<LakeMeta> {
     let meta = LakeMeta {
         timezone: tz.name().to_string(),
         schema_version: SCHEMA_VERSION,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         created_by: format!("wxlake {}", env!("CARGO_PKG_VERSION")),
+        mask,
     };
-    write_schema_registry(layout, &meta.created_at)?;
-    let json = serde_json::to_vec_pretty(&meta).expect("serializes");
-    write_atomic(&layout.lake_meta_path(), &json, "lake_meta")?;
+    write_schema_registry(layout)?;
+    save(layout, &meta)?;
     Ok(meta)
+}
+
+fn save(layout: &Layout, meta: &LakeMeta) -> Result<()> {
+    let json = serde_json::to_vec_pretty(meta).expect("serializes");
+    write_atomic(&layout.lake_meta_path(), &json, "lake_meta")
+}
+
+/// Bring an existing lake's metadata up to this version (its schema version and registry),
+/// before a writer adds files of the current schema. Nothing is rewritten when it is current.
+pub fn upgrade(layout: &Layout, meta: &mut LakeMeta) -> Result<()> {
+    let registry_current = std::fs::read(layout.schema_registry_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<SchemaRegistry>(&b).ok())
+        .is_some_and(|r| r.current == SCHEMA_VERSION && !r.tables.is_empty());
+    if !registry_current {
+        write_schema_registry(layout)?;
+    }
+    if meta.schema_version < SCHEMA_VERSION {
+        meta.schema_version = SCHEMA_VERSION;
+        save(layout, meta)?;
+    }
+    Ok(())
+}
+
+/// The masking to use: the lake's own, unless `requested` differs — refused without
+/// `allow_change`, else recorded (rows already stored stay as they are).
+pub fn resolve_mask(
+    layout: &Layout,
+    meta: &mut LakeMeta,
+    requested: Option<Mask>,
+    allow_change: bool,
+) -> Result<Mask> {
+    match requested {
+        Some(req) if req != meta.mask => {
+            if !allow_change {
+                return Err(Error::usage(
+                    "--mask",
+                    req.to_string(),
+                    format!(
+                        "this lake is ingested with --mask {} (recorded in {}); pass that, or add \
+                         --allow-mask-change to switch (contact rows already stored stay as they are)",
+                        meta.mask,
+                        layout.lake_meta_path().display()
+                    ),
+                ));
+            }
+            tracing::warn!(
+                from = %meta.mask,
+                to = %req,
+                "masking changed; contact rows already stored keep the old setting"
+            );
+            meta.mask = req;
+            save(layout, meta)?;
+            Ok(req)
+        }
+        _ => Ok(meta.mask),
+    }
 }
 
 /// One entry of `metadata/schema_registry.json`.
@@ -106,25 +171,75 @@ pub struct SchemaVersion {
     pub fields: Vec<FieldSpec>,
 }
 
-/// `metadata/schema_registry.json`.
+/// The schema of one side table (`parquet/contacts/`, `parquet/events/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableSchema {
+    pub version: u32,
+    pub path: String,
+    pub description: String,
+    pub fields: Vec<FieldSpec>,
+}
+
+/// `metadata/schema_registry.json`: the message schema's versions, and the side tables.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SchemaRegistry {
     pub current: u32,
     pub versions: Vec<SchemaVersion>,
+    #[serde(default)]
+    pub tables: std::collections::BTreeMap<String, TableSchema>,
 }
 
-fn write_schema_registry(layout: &Layout, created_at: &str) -> Result<()> {
-    let registry = SchemaRegistry {
-        current: SCHEMA_VERSION,
-        versions: vec![SchemaVersion {
-            version: 1,
-            created_at: created_at.to_string(),
-            description: "WeChat messages: typed columns, unknown keys kept in extra_fields; \
-                          partitioned by year/month/day of create_time in the lake's time zone"
+/// The registry as this version of wxlake defines it.
+pub fn schema_registry() -> SchemaRegistry {
+    let mut tables = std::collections::BTreeMap::new();
+    tables.insert(
+        "contacts".to_string(),
+        TableSchema {
+            version: crate::contact::CONTACTS_SCHEMA_VERSION,
+            path: "parquet/contacts".to_string(),
+            description: "every version of every contact, chatroom and official account \
+                          (webhook notify types 1200 update, 1201 delete, 1202 detail); not \
+                          partitioned"
                 .to_string(),
-            fields: field_specs(),
-        }],
-    };
+            fields: crate::contact::field_specs(),
+        },
+    );
+    tables.insert(
+        "events".to_string(),
+        TableSchema {
+            version: crate::event::EVENTS_SCHEMA_VERSION,
+            path: "parquet/events".to_string(),
+            description: "records of other webhook notify types, verbatim; not partitioned"
+                .to_string(),
+            fields: crate::event::field_specs(),
+        },
+    );
+    SchemaRegistry {
+        current: SCHEMA_VERSION,
+        versions: vec![
+            SchemaVersion {
+                version: 1,
+                created_at: "2026-11-25T00:00:00Z".to_string(),
+                description: "WeChat messages: typed columns, unknown keys kept in extra_fields; \
+                              partitioned by year/month/day of create_time in the lake's time zone"
+                    .to_string(),
+                fields: field_specs(1),
+            },
+            SchemaVersion {
+                version: 2,
+                created_at: "2026-12-01T00:00:00Z".to_string(),
+                description: "version 1 plus the webhook's guid and notify_type (appended; \
+                              version-1 files read them as null)"
+                    .to_string(),
+                fields: field_specs(2),
+            },
+        ],
+        tables,
+    }
+}
+
+fn write_schema_registry(layout: &Layout) -> Result<()> {
+    let registry = schema_registry();
     let json = serde_json::to_vec_pretty(&registry).expect("serializes");
     write_atomic(&layout.schema_registry_path(), &json, "schema_registry")
 }
@@ -141,7 +256,7 @@ mod tests {
         let (tz, meta) = resolve_timezone(&layout, None).unwrap();
         assert_eq!((tz.name(), meta), ("Asia/Shanghai", None));
         let (tz, _) = resolve_timezone(&layout, Some("UTC")).unwrap();
-        init_lake(&layout, tz).unwrap();
+        init_lake(&layout, tz, Mask::NONE).unwrap();
         assert_eq!(resolve_timezone(&layout, None).unwrap().0.name(), "UTC");
         assert_eq!(
             resolve_timezone(&layout, Some("UTC")).unwrap().0.name(),
@@ -153,6 +268,30 @@ mod tests {
         let registry: SchemaRegistry =
             serde_json::from_slice(&std::fs::read(layout.schema_registry_path()).unwrap()).unwrap();
         assert_eq!(registry.versions[0].fields.len(), 10);
+        assert_eq!(registry.versions[1].fields.len(), 12);
+        assert_eq!(registry.current, 2);
+        assert!(registry.tables.contains_key("contacts") && registry.tables.contains_key("events"));
+    }
+
+    #[test]
+    fn another_mask_is_refused_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        std::fs::create_dir_all(layout.metadata_dir()).unwrap();
+        let mobile: Mask = "mobile".parse().unwrap();
+        let mut meta = init_lake(&layout, chrono_tz::UTC, mobile).unwrap();
+        assert_eq!(
+            resolve_mask(&layout, &mut meta, None, false).unwrap(),
+            mobile
+        );
+        let err = resolve_mask(&layout, &mut meta, Some(Mask::NONE), false).unwrap_err();
+        assert_eq!(err.exit_code() as u8, 64);
+        assert!(err.to_string().contains("--mask mobile"), "{err}");
+        assert_eq!(
+            resolve_mask(&layout, &mut meta, Some(Mask::NONE), true).unwrap(),
+            Mask::NONE
+        );
+        assert_eq!(LakeMeta::load(&layout).unwrap().unwrap().mask, Mask::NONE);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod meta;
 pub mod reader;
 pub mod rewrite;
 pub mod row_group;
+pub mod side_table;
 pub mod swap;
 pub mod writer;
 

@@ -59,14 +59,20 @@ fn open_filtered(
 }
 
 /// Call `f` with every msg_id stored in `path`. Returns the number of rows.
-pub fn for_each_msg_id(path: &Path, mut f: impl FnMut(&str)) -> Result<u64> {
+pub fn for_each_msg_id(path: &Path, f: impl FnMut(&str)) -> Result<u64> {
+    for_each_string(path, col::MSG_ID, f)
+}
+
+/// Call `f` with every non-null value of the Utf8 column `column` of `path`. Returns the
+/// number of rows.
+pub fn for_each_string(path: &Path, column: &str, mut f: impl FnMut(&str)) -> Result<u64> {
     let mut rows = 0;
-    for batch in open_projected(path, &[col::MSG_ID])? {
+    for batch in open_projected(path, &[column])? {
         let batch = batch.map_err(|e| corrupt(path, e))?;
-        let ids =
-            string_column(&batch, col::MSG_ID).ok_or_else(|| corrupt(path, "no msg_id column"))?;
-        for id in ids.iter().flatten() {
-            f(id);
+        let values = string_column(&batch, column)
+            .ok_or_else(|| corrupt(path, format!("no {column} column")))?;
+        for v in values.iter().flatten() {
+            f(v);
         }
         rows += batch.num_rows() as u64;
     }
@@ -104,6 +110,8 @@ fn rows(
         col::CREATE_TIME,
         col::MSG_TYPE,
         col::EXTRA_FIELDS,
+        col::GUID,
+        col::NOTIFY_TYPE,
     ];
     columns.extend(TEXT_COLUMNS);
     for batch in open_filtered(path, &columns, ids)? {
@@ -122,6 +130,10 @@ fn rows(
             .map(|c| string_column(&batch, c))
             .collect();
         let extra = string_column(&batch, col::EXTRA_FIELDS);
+        let guid = string_column(&batch, col::GUID);
+        let notify = batch
+            .column_by_name(col::NOTIFY_TYPE)
+            .and_then(|c| c.as_primitive_opt::<Int32Type>());
         for i in 0..batch.num_rows() {
             if ids.is_null(i) || !want(ids.value(i)) {
                 continue;
@@ -134,6 +146,8 @@ fn rows(
                     text[c].and_then(|a| a.is_valid(i).then(|| a.value(i)))
                 }),
                 extra_fields: extra.and_then(|a| a.is_valid(i).then(|| a.value(i))),
+                guid: guid.and_then(|a| a.is_valid(i).then(|| a.value(i))),
+                notify_type: notify.and_then(|t| t.is_valid(i).then(|| t.value(i))),
             });
         }
     }

@@ -118,6 +118,7 @@ pub fn writer_properties(codec: Codec) -> Result<WriterProperties> {
         col::CONTENT,
         col::SOURCE,
         col::EXTRA_FIELDS,
+        col::GUID,
     ] {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(high_cardinality), false);
     }
@@ -137,6 +138,8 @@ pub struct RowBuffer {
     msg_type: Int32Builder,
     text: [StringBuilder; 6],
     extra_fields: StringBuilder,
+    guid: StringBuilder,
+    notify_type: Int32Builder,
     rows: usize,
     bytes: usize,
     /// Rows of the previous batch: with this one, a capacity hint for the next.
@@ -151,6 +154,8 @@ impl Default for RowBuffer {
             msg_type: Int32Builder::new(),
             text: std::array::from_fn(|_| StringBuilder::new()),
             extra_fields: StringBuilder::new(),
+            guid: StringBuilder::new(),
+            notify_type: Int32Builder::new(),
             rows: 0,
             bytes: 0,
             last_rows: 0,
@@ -170,6 +175,9 @@ impl RowBuffer {
         }
         self.extra_fields.append_option(r.extra_fields.as_deref());
         bytes += r.extra_fields.as_ref().map_or(0, |s| s.len());
+        self.guid.append_option(r.guid.as_deref());
+        bytes += r.guid.as_ref().map_or(0, |s| s.len());
+        self.notify_type.append_option(r.notify_type);
         self.rows += 1;
         self.bytes += bytes;
     }
@@ -197,6 +205,7 @@ impl RowBuffer {
             hint(&self.text[4]),
             hint(&self.text[5]),
             hint(&self.extra_fields),
+            hint(&self.guid),
         ];
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.msg_id.finish()),
@@ -209,6 +218,8 @@ impl RowBuffer {
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
         columns.push(Arc::new(self.extra_fields.finish()));
+        columns.push(Arc::new(self.guid.finish()));
+        columns.push(Arc::new(self.notify_type.finish()));
         // Size the next batch's builders like this one (with a little headroom).
         let cap = |n: usize| n + n / 8;
         let rows_cap = cap(rows.max(self.last_rows));
@@ -219,6 +230,8 @@ impl RowBuffer {
             *b = StringBuilder::with_capacity(rows_cap, cap(sizes[i + 1]));
         }
         self.extra_fields = StringBuilder::with_capacity(rows_cap, cap(sizes[7]));
+        self.guid = StringBuilder::with_capacity(rows_cap, cap(sizes[8]));
+        self.notify_type = Int32Builder::with_capacity(rows_cap);
         self.last_rows = rows;
         self.rows = 0;
         self.bytes = 0;
@@ -431,10 +444,15 @@ impl Drop for Encoder {
 /// Move a staged file into `partition_dir` under a new, never-reused name
 /// `part-{run_id}-{n}.parquet`, and make the new entry durable. Returns the final path.
 pub fn publish(staged: StagedFile, partition_dir: &Path, run_id: &str) -> Result<PathBuf> {
+    publish_file(&staged.tmp, partition_dir, run_id)
+}
+
+/// [`publish`] for any fsynced temp file: link `tmp` into `dir` as `part-{run_id}-{n}.parquet`.
+pub fn publish_file(tmp: &Path, partition_dir: &Path, run_id: &str) -> Result<PathBuf> {
     create_dir_all_durable(partition_dir)?;
     for n in 0u32.. {
         let dest = partition_dir.join(format!("part-{run_id}-{n:03}.parquet"));
-        match link_no_clobber(&staged.tmp, &dest) {
+        match link_no_clobber(tmp, &dest) {
             Ok(()) => {
                 fsync_dir(partition_dir)?;
                 return Ok(dest);

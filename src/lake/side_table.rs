@@ -1,0 +1,104 @@
+//! The lake's two small tables beside the messages: contacts and events.
+//!
+//! Both are unpartitioned directories of Parquet files (`parquet/contacts/`, `parquet/events/`)
+//! that any engine reads as a plain dataset. Ingest writes one file per raw file that had such
+//! records, staged and published exactly like message files, before the checkpoint. Exactly once
+//! comes from the `record_key` column: every run loads the keys already stored (one column of a
+//! small table) and drops records whose key is there.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use tempfile::TempPath;
+
+use crate::error::{Error, Result};
+use crate::lake::Layout;
+use crate::lake::layout::list_data_files;
+use crate::lake::reader::for_each_string;
+use crate::record::SCHEMA_VERSION_KEY;
+
+/// Which side table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SideTable {
+    Contacts,
+    Events,
+}
+
+impl SideTable {
+    pub const ALL: [SideTable; 2] = [SideTable::Contacts, SideTable::Events];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SideTable::Contacts => "contacts",
+            SideTable::Events => "events",
+        }
+    }
+
+    pub fn dir(self, layout: &Layout) -> PathBuf {
+        match self {
+            SideTable::Contacts => layout.contacts_dir(),
+            SideTable::Events => layout.events_dir(),
+        }
+    }
+
+    pub fn schema_version(self) -> u32 {
+        match self {
+            SideTable::Contacts => crate::contact::CONTACTS_SCHEMA_VERSION,
+            SideTable::Events => crate::event::EVENTS_SCHEMA_VERSION,
+        }
+    }
+
+    /// The table's data files, sorted by name.
+    pub fn files(self, layout: &Layout) -> Result<Vec<PathBuf>> {
+        list_data_files(&self.dir(layout))
+    }
+
+    /// Every `record_key` stored in the table.
+    pub fn load_keys(self, layout: &Layout) -> Result<HashSet<String>> {
+        let mut keys = HashSet::new();
+        for path in self.files(layout)? {
+            for_each_string(&path, "record_key", |k| {
+                keys.insert(k.to_string());
+            })?;
+        }
+        Ok(keys)
+    }
+}
+
+/// Writer properties of side-table files: Snappy, schema version in the metadata.
+fn properties(table: SideTable) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("wxlake {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(
+                SCHEMA_VERSION_KEY.to_string(),
+                table.schema_version().to_string(),
+            ),
+            KeyValue::new("wxlake.table".to_string(), table.name().to_string()),
+        ]))
+        .build()
+}
+
+/// Write `batch` as one fsynced Parquet file in `staging_dir`; publish it with
+/// [`crate::lake::writer::publish_file`].
+pub fn stage(table: SideTable, staging_dir: &Path, batch: &RecordBatch) -> Result<TempPath> {
+    let tmp = crate::fsutil::temp_builder(".part-", ".parquet.tmp")
+        .tempfile_in(staging_dir)
+        .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
+    let (file, tmp) = tmp.into_parts();
+    let fail = |e: parquet::errors::ParquetError| {
+        Error::io("write Parquet", &*tmp, std::io::Error::other(e))
+    };
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(properties(table))).map_err(fail)?;
+    writer.write(batch).map_err(fail)?;
+    let file = writer.into_inner().map_err(fail)?;
+    file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+    Ok(tmp)
+}

@@ -146,6 +146,37 @@ impl TestEnv {
         rows
     }
 
+    /// `column` of every row of a side table (`contacts` or `events`), as text (null as "").
+    pub fn side_column(&self, table: &str, column: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let dir = self.data.join("parquet").join(table);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return out;
+        };
+        let mut paths: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        {
+            let file = fs::File::open(path).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let col = batch
+                    .column_by_name(column)
+                    .unwrap_or_else(|| panic!("no {column}"));
+                let col = arrow_cast_to_strings(col);
+                out.extend(col);
+            }
+        }
+        out
+    }
+
     /// msg_id → how many times it is stored.
     pub fn id_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
@@ -198,16 +229,47 @@ fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, u64>) {
     }
 }
 
-/// `lines_read = written + duplicates + rejected + blank`.
+/// `lines_read = written + duplicates + rejected + blank + contacts + events`.
 #[track_caller]
 pub fn assert_invariant(v: &Value) {
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"));
     assert_eq!(
         n("lines_read"),
-        n("written") + n("duplicates") + n("rejected") + n("blank"),
+        n("written") + n("duplicates") + n("rejected") + n("blank") + n("contacts") + n("events"),
         "invariant broken: {v}"
     );
-    assert!(n("conflicting_duplicates") <= n("duplicates"));
+    assert!(
+        n("conflicting_duplicates") + n("contact_duplicates") + n("event_duplicates")
+            <= n("duplicates")
+    );
+    assert_eq!(
+        n("contacts"),
+        n("contact_updates") + n("contact_deletes") + n("contact_details"),
+        "contact kinds: {v}"
+    );
+}
+
+/// The values of a Utf8, Int32 or Int64 column as text, null as "".
+fn arrow_cast_to_strings(col: &arrow_array::ArrayRef) -> Vec<String> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
+    (0..col.len())
+        .map(|i| {
+            if col.is_null(i) {
+                return String::new();
+            }
+            match col.data_type() {
+                arrow_schema::DataType::Int32 => {
+                    col.as_primitive::<Int32Type>().value(i).to_string()
+                }
+                arrow_schema::DataType::Int64 => {
+                    col.as_primitive::<Int64Type>().value(i).to_string()
+                }
+                _ => col.as_string::<i32>().value(i).to_string(),
+            }
+        })
+        .collect()
 }
 
 /// Unix seconds of a local date-time in Asia/Shanghai.
@@ -223,6 +285,31 @@ pub fn today_shanghai() -> NaiveDate {
     chrono::Utc::now().with_timezone(&SHANGHAI).date_naive()
 }
 
+/// A webhook envelope line holding `data`.
+pub fn envelope(guid: &str, notify_type: i64, data: Value) -> String {
+    serde_json::json!({"guid": guid, "notify_type": notify_type, "data": data}).to_string() + "\n"
+}
+
+/// A contact update (1200) envelope in the pad protocol's shape.
+pub fn contact_update(guid: &str, username: &str, nickname: &str, remark: Option<&str>) -> String {
+    let remark = match remark {
+        Some(r) => serde_json::json!({"string": r}),
+        None => serde_json::json!({}),
+    };
+    envelope(
+        guid,
+        1200,
+        serde_json::json!({
+            "userName": {"string": username},
+            "nickName": {"string": nickname},
+            "remark": remark,
+            "sex": 1,
+            "mobile": "13812345678",
+            "bitMask": 4294967295u64,
+        }),
+    )
+}
+
 /// A JSON line for a message.
 pub fn msg(id: &str, create_time: i64, content: &str) -> String {
     serde_json::json!({
@@ -235,4 +322,17 @@ pub fn msg(id: &str, create_time: i64, content: &str) -> String {
     })
     .to_string()
         + "\n"
+}
+
+/// Run the bundled generator (`examples/generate.rs`, built by `cargo test`) into `out`.
+pub fn generate(out: &Path, args: &[&str]) {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_wxlake"));
+    let generator = bin.parent().unwrap().join("examples").join("generate");
+    let output = Command::new(&generator)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", generator.display()));
+    assert!(output.status.success(), "generate failed: {output:?}");
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::common::*;
 
 /// Raw files over three days (messages spread over four partitions, late arrivals included),
-/// with duplicates and rejects. Returns the expected msg_ids and the number of rejected lines.
+/// with duplicates and rejects, and webhook contact and event records (some retried). Returns
+/// the expected msg_ids and the number of rejected lines.
 fn fill(env: &TestEnv, per_day: u32) -> (Vec<String>, usize) {
     let mut ids = Vec::new();
     let mut rejects = 0;
@@ -35,10 +36,47 @@ fn fill(env: &TestEnv, per_day: u32) -> (Vec<String>, usize) {
                 text += "{\"msg_id\": broken\n";
                 rejects += 1;
             }
+            if i % 40 == 7 {
+                let guid = format!("c{day}-{i}");
+                let line = contact_update(&guid, &format!("wxid_{i}"), &format!("名{i}"), None);
+                text += &line;
+                if i % 80 == 7 {
+                    text += &line; // a webhook retry of the same request
+                }
+            }
+            if i % 200 == 11 {
+                text += &envelope(&format!("e{day}-{i}"), 1003, serde_json::json!({"i": i}));
+            }
         }
         env.append_raw(&format!("2026-01-{day}"), &text);
     }
     (ids, rejects)
+}
+
+/// Every contact and event guid `fill` wrote for `per_day` is stored exactly once.
+#[track_caller]
+fn assert_side_tables_exactly_once(env: &TestEnv, per_day: u32, extra_contacts: &[String]) {
+    let mut want_contacts: Vec<String> = Vec::new();
+    let mut want_events: Vec<String> = Vec::new();
+    for day in 20..=22u32 {
+        for i in 0..per_day {
+            if i % 40 == 7 {
+                want_contacts.push(format!("c{day}-{i}"));
+            }
+            if i % 200 == 11 {
+                want_events.push(format!("e{day}-{i}"));
+            }
+        }
+    }
+    want_contacts.extend(extra_contacts.iter().cloned());
+    want_contacts.sort();
+    want_events.sort();
+    let mut got = env.side_column("contacts", "record_key");
+    got.sort();
+    assert_eq!(got, want_contacts, "contact records stored exactly once");
+    let mut got = env.side_column("events", "record_key");
+    got.sort();
+    assert_eq!(got, want_events, "event records stored exactly once");
 }
 
 #[track_caller]
@@ -112,6 +150,7 @@ fn every_failpoint_followed_by_a_rerun_leaves_each_message_exactly_once() {
         assert!(run.stderr.contains(fp), "{fp}: {}", run.stderr);
         let v = env.ingest(&[]);
         assert_exactly_once(&env, &ids, rejects);
+        assert_side_tables_exactly_once(&env, 400, &[]);
         // A second clean run finds nothing to do.
         assert_eq!(env.ingest(&[])["written"], 0, "{fp}: {v}");
     }
@@ -147,6 +186,7 @@ fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
         .unwrap_or(0x5eed);
     let mut rng = Lcg(seed);
     let mut killed = 0;
+    let mut appended_contacts = Vec::new();
     for round in 0..12u32 {
         let mut child = env.command().args(["ingest", "-q"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(rng.next() % full));
@@ -172,6 +212,9 @@ fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
         }
         text += "{\"msg_id\": broken again\n";
         rejects += 1;
+        let guid = format!("r{round}-contact");
+        text += &contact_update(&guid, "wxid_round", &format!("第{round}轮"), Some("备注"));
+        appended_contacts.push(guid);
         env.append_raw("2026-01-22", &text);
     }
     assert!(
@@ -180,4 +223,5 @@ fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
     );
     env.ingest(&[]);
     assert_exactly_once(&env, &ids, rejects);
+    assert_side_tables_exactly_once(&env, 3000, &appended_contacts);
 }

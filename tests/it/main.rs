@@ -6,6 +6,7 @@ mod common;
 mod compact;
 mod crash;
 mod deploy;
+mod envelope;
 mod ingest;
 mod query;
 mod status;

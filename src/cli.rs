@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use wxlake::archive::{ArchiveOptions, Tiers};
 use wxlake::compact::CompactOptions;
+use wxlake::contacts::ContactsOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
 use wxlake::mask::Mask;
@@ -88,6 +89,14 @@ pub enum Command {
     ///   wxlake archive --warm-after 14d --cold-after 180d --cold-level 19 --raw-retention 30d
     #[command(verbatim_doc_comment)]
     Archive(ArchiveArgs),
+    /// List contacts, chatrooms and official accounts with their names (from contact records).
+    ///
+    /// Examples:
+    ///   wxlake contacts --search 王
+    ///   wxlake contacts --history --format csv
+    ///   wxlake contacts --as-of 2026-01-20
+    #[command(verbatim_doc_comment)]
+    Contacts(ContactsArgs),
     /// Show what the lake holds and how it is doing (reads footers and metadata only).
     Status(StatusArgs),
     /// Check the lake's integrity, read-only: exit 0 when whole, 65 with each problem listed.
@@ -489,6 +498,67 @@ impl QueryArgs {
                 OrderArg::Desc => Order::Desc,
             },
             skip_corrupt,
+            terminal_width,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ContactsArgs {
+    /// Only accounts whose id, nickname, remark or alias contains TEXT (any case).
+    #[arg(long, value_name = "TEXT", env = "WXLAKE_CONTACTS_SEARCH")]
+    pub search: Option<String>,
+
+    /// Every version of each account (renames, deletes), not only the latest.
+    #[arg(long, env = "WXLAKE_CONTACTS_HISTORY", value_parser = BoolishValueParser::new())]
+    pub history: bool,
+
+    /// As things stood at WHEN: YYYY-MM-DD (its end), today, yesterday or a local
+    /// YYYY-MM-DDTHH:MM[:SS].
+    #[arg(long, value_name = "WHEN", env = "WXLAKE_CONTACTS_AS_OF")]
+    pub as_of: Option<Bound>,
+
+    /// Output format [default: table on a terminal, else jsonl].
+    #[arg(long, value_enum, env = "WXLAKE_CONTACTS_FORMAT")]
+    pub format: Option<ContactsFormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContactsFormatArg {
+    Table,
+    Csv,
+    Jsonl,
+    Json,
+}
+
+impl ContactsArgs {
+    pub fn into_options(
+        self,
+        global: &Global,
+        stdout_is_terminal: bool,
+        terminal_width: usize,
+    ) -> ContactsOptions {
+        let ContactsArgs {
+            search,
+            history,
+            as_of,
+            format,
+        } = self;
+        let format = match format {
+            Some(ContactsFormatArg::Table) => Format::Table,
+            Some(ContactsFormatArg::Csv) => Format::Csv,
+            Some(ContactsFormatArg::Jsonl) => Format::Jsonl,
+            Some(ContactsFormatArg::Json) => Format::Json,
+            None if stdout_is_terminal => Format::Table,
+            None => Format::Jsonl,
+        };
+        ContactsOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+            search,
+            history,
+            as_of,
+            format,
             terminal_width,
         }
     }

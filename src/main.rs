@@ -73,6 +73,14 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
+        Command::Contacts(args) => {
+            let stdout = std::io::stdout();
+            let terminal = stdout.is_terminal();
+            let opts = args.into_options(global, terminal, terminal_width());
+            let mut out = stdout;
+            wxlake::contacts::run(&opts, &mut out)?;
+            Ok(())
+        }
         Command::Status(args) => {
             let (opts, json) = args.into_options(global);
             let report = wxlake::status::run(&opts)?;
@@ -127,11 +135,7 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
         Command::Query(args) => {
             let stdout = std::io::stdout();
             let terminal = stdout.is_terminal();
-            let width = terminal_size::terminal_size()
-                .map(|(w, _)| usize::from(w.0))
-                .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
-                .unwrap_or(120);
-            let opts = args.into_options(global, terminal, width);
+            let opts = args.into_options(global, terminal, terminal_width());
             let mut out = stdout;
             let report = wxlake::query::run(&opts, &mut out)?;
             if report.pipe_closed {
@@ -140,6 +144,14 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The terminal's width, else `$COLUMNS`, else 120.
+fn terminal_width() -> usize {
+    terminal_size::terminal_size()
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+        .unwrap_or(120)
 }
 
 /// Print a command's summary: one JSON object with `--json`, else the text for people.

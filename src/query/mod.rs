@@ -28,6 +28,7 @@ use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
+use crate::directory::{Directory, Resolved};
 use crate::error::{Error, Result};
 use crate::lake::Layout;
 use crate::lake::meta::resolve_timezone;
@@ -39,12 +40,23 @@ pub use output::Format;
 pub use scan::ScanStats;
 pub use time_range::{Bound, TimeRange};
 
+/// Columns computed from the contacts table: the display name (remark, else nickname) as of
+/// the message's create_time, or the id itself when no contact record names it.
+pub mod name_col {
+    /// Of `chatroom_sender` in a group message, else of `from_username`.
+    pub const SENDER_NAME: &str = "sender_name";
+    /// Of `chatroom` (null in private chats).
+    pub const CHATROOM_NAME: &str = "chatroom_name";
+}
+
+/// Every computed name column.
+pub const NAME_COLUMNS: [&str; 2] = [name_col::SENDER_NAME, name_col::CHATROOM_NAME];
+
 /// The columns a table shows unless `--columns` says otherwise.
-pub const TABLE_COLUMNS: [&str; 6] = [
+pub const TABLE_COLUMNS: [&str; 5] = [
     col::CREATE_TIME,
-    col::CHATROOM,
-    col::FROM_USERNAME,
-    col::CHATROOM_SENDER,
+    name_col::CHATROOM_NAME,
+    name_col::SENDER_NAME,
     col::MSG_TYPE,
     col::CONTENT,
 ];
@@ -101,6 +113,18 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;
     let columns = output_columns(opts)?;
+    let wants_names = columns.iter().any(|c| NAME_COLUMNS.contains(c));
+    let directory =
+        if wants_names || !opts.filter.chatrooms.is_empty() || !opts.filter.senders.is_empty() {
+            Some(Arc::new(Directory::load(&layout)?))
+        } else {
+            None
+        };
+    let mut filter = opts.filter.clone();
+    if let Some(d) = &directory {
+        filter.chatrooms = resolve_names(d, "--chatroom", &filter.chatrooms, true)?;
+        filter.senders = resolve_names(d, "--from", &filter.senders, false)?;
+    }
     if opts.format == Format::Parquet && opts.output.is_none() && !opts.count {
         return Err(Error::usage(
             "--format",
@@ -109,17 +133,29 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
         ));
     }
 
-    // The scan reads the output columns plus the sort keys.
-    let mut scan_columns = columns.clone();
-    for key in [col::CREATE_TIME, col::MSG_ID] {
+    // The scan reads the output columns (the sources of the name columns instead of those)
+    // plus the sort keys.
+    let mut scan_columns: Vec<&'static str> = columns
+        .iter()
+        .copied()
+        .filter(|c| !NAME_COLUMNS.contains(c))
+        .collect();
+    let mut sources = vec![col::CREATE_TIME, col::MSG_ID];
+    if columns.contains(&name_col::SENDER_NAME) {
+        sources.extend([col::CHATROOM_SENDER, col::FROM_USERNAME]);
+    }
+    if columns.contains(&name_col::CHATROOM_NAME) {
+        sources.push(col::CHATROOM);
+    }
+    for key in sources {
         if !scan_columns.contains(&key) {
             scan_columns.push(key);
         }
     }
     let full = arrow_schema();
-    let nullable = |name: &str| {
-        let f = full.field_with_name(name).expect("validated column");
-        Field::new(name, f.data_type().clone(), true)
+    let nullable = |name: &str| match full.field_with_name(name) {
+        Ok(f) => Field::new(name, f.data_type().clone(), true),
+        Err(_) => Field::new(name, arrow_schema::DataType::Utf8, true),
     };
     let scan_schema: SchemaRef = Arc::new(Schema::new(
         scan_columns.iter().map(|c| nullable(c)).collect::<Vec<_>>(),
@@ -129,8 +165,8 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     ));
     let plan = scan::ScanPlan {
         range,
-        filter: Arc::new(opts.filter.clone()),
-        matcher: filter::TextMatcher::new(&opts.filter.contains, opts.filter.ignore_case),
+        matcher: filter::TextMatcher::new(&filter.contains, filter.ignore_case),
+        filter: Arc::new(filter),
         schema: scan_schema,
     };
 
@@ -148,7 +184,11 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
                 Box::new(io::BufWriter::with_capacity(256 * 1024, file))
             }
         };
-        execute(opts, &layout, &plan, &out_schema, tz, writer, &mut report)
+        let projection = Projection {
+            schema: &out_schema,
+            names: directory.as_deref(),
+        };
+        execute(opts, &layout, &plan, &projection, tz, writer, &mut report)
     };
     match result {
         Ok(()) => {}
@@ -198,7 +238,7 @@ fn execute(
     opts: &QueryOptions,
     layout: &Layout,
     plan: &scan::ScanPlan,
-    out_schema: &SchemaRef,
+    projection: &Projection<'_>,
     tz: chrono_tz::Tz,
     mut writer: Box<dyn Write + Send + '_>,
     report: &mut QueryReport,
@@ -220,7 +260,13 @@ fn execute(
         writer.flush()?;
         return Ok(());
     }
-    let mut sink = output::sink(opts.format, writer, out_schema, tz, opts.terminal_width)?;
+    let mut sink = output::sink(
+        opts.format,
+        writer,
+        projection.schema,
+        tz,
+        opts.terminal_width,
+    )?;
     // One thread reads and sorts the next day while this one writes the current one.
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SortedDay>>(1);
@@ -248,11 +294,8 @@ fn execute(
                 if sorted.rows.is_empty() {
                     continue;
                 }
-                let batches: Vec<RecordBatch> = sorted
-                    .batches
-                    .iter()
-                    .map(|b| project(b, out_schema))
-                    .collect();
+                let batches: Vec<RecordBatch> =
+                    sorted.batches.iter().map(|b| projection.apply(b)).collect();
                 for chunk in sorted.rows.chunks(8192) {
                     sink.write_rows(&batches, chunk)?;
                 }
@@ -394,27 +437,114 @@ fn read_partition(
     Ok(SortedDay { batches, rows })
 }
 
-/// `batch` restricted to the columns of `schema`, in its order.
-fn project(batch: &RecordBatch, schema: &SchemaRef) -> RecordBatch {
+/// The output columns, and the directory the name columns come from.
+struct Projection<'a> {
+    schema: &'a SchemaRef,
+    names: Option<&'a Directory>,
+}
+
+impl Projection<'_> {
+    /// `batch` restricted to the output columns, in order, with the name columns computed.
+    fn apply(&self, batch: &RecordBatch) -> RecordBatch {
+        project(batch, self.schema, self.names)
+    }
+}
+
+fn project(batch: &RecordBatch, schema: &SchemaRef, names: Option<&Directory>) -> RecordBatch {
     let columns = schema
         .fields()
         .iter()
-        .map(|f| Arc::clone(batch.column_by_name(f.name()).expect("scanned")))
+        .map(|f| match (f.name().as_str(), names) {
+            (name_col::SENDER_NAME, Some(d)) => {
+                name_column(batch, d, &[col::CHATROOM_SENDER, col::FROM_USERNAME])
+            }
+            (name_col::CHATROOM_NAME, Some(d)) => name_column(batch, d, &[col::CHATROOM]),
+            (name, _) => Arc::clone(batch.column_by_name(name).expect("scanned")),
+        })
         .collect();
     RecordBatch::try_new(Arc::clone(schema), columns).expect("same columns")
+}
+
+/// For each row, the display name as of its create_time of the first non-empty id among
+/// `sources` (or that id when nobody names it; null without one).
+fn name_column(batch: &RecordBatch, d: &Directory, sources: &[&str]) -> arrow_array::ArrayRef {
+    let times = batch
+        .column_by_name(col::CREATE_TIME)
+        .expect("scanned")
+        .as_primitive::<Int64Type>();
+    let ids: Vec<&StringArray> = sources
+        .iter()
+        .filter_map(|c| batch.column_by_name(c).map(|a| a.as_string::<i32>()))
+        .collect();
+    let names: StringArray = (0..batch.num_rows())
+        .map(|i| {
+            let id = ids
+                .iter()
+                .filter(|a| a.is_valid(i))
+                .map(|a| a.value(i))
+                .find(|v| !v.is_empty())?;
+            let state = times
+                .is_valid(i)
+                .then(|| d.as_of(id, times.value(i)))
+                .flatten();
+            Some(
+                state
+                    .and_then(|s| s.display_name())
+                    .unwrap_or(id)
+                    .to_string(),
+            )
+        })
+        .collect();
+    Arc::new(names)
+}
+
+/// `--chatroom`/`--from` values with names replaced by ids.
+fn resolve_names(
+    d: &Directory,
+    flag: &'static str,
+    values: &[String],
+    chatrooms: bool,
+) -> Result<Vec<String>> {
+    values
+        .iter()
+        .map(|v| match d.resolve(v, chatrooms) {
+            Resolved::Id(id) | Resolved::Named(id) => Ok(id),
+            Resolved::Unknown(name) => {
+                tracing::warn!(
+                    "no {} is called {name:?} and no id is {name:?}: nothing matches it; see `wxlake contacts --search {name}`",
+                    if chatrooms { "chatroom" } else { "contact" }
+                );
+                Ok(name)
+            }
+            Resolved::Ambiguous(candidates) => Err(Error::usage(
+                flag,
+                v.clone(),
+                format!(
+                    "several {} are called that: {}; pass one of the ids",
+                    if chatrooms { "chatrooms" } else { "contacts" },
+                    candidates
+                        .iter()
+                        .map(|(id, name)| format!("{id} ({name})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        })
+        .collect()
 }
 
 /// The validated output columns.
 fn output_columns(opts: &QueryOptions) -> Result<Vec<&'static str>> {
     let all = arrow_schema();
-    let known: Vec<&'static str> = crate::record::COLUMNS.to_vec();
+    let stored: Vec<&'static str> = crate::record::COLUMNS.to_vec();
     let Some(requested) = &opts.columns else {
         return Ok(if opts.format == Format::Table {
             TABLE_COLUMNS.to_vec()
         } else {
-            known
+            stored
         });
     };
+    let known: Vec<&'static str> = stored.iter().chain(&NAME_COLUMNS).copied().collect();
     let mut out: Vec<&'static str> = Vec::new();
     for name in requested {
         let name = name.trim();
@@ -440,7 +570,10 @@ fn output_columns(opts: &QueryOptions) -> Result<Vec<&'static str>> {
     if out.is_empty() {
         return Err(Error::usage("--columns", "", "name at least one column"));
     }
-    debug_assert!(out.iter().all(|c| all.field_with_name(c).is_ok()));
+    debug_assert!(
+        out.iter()
+            .all(|c| all.field_with_name(c).is_ok() || NAME_COLUMNS.contains(c))
+    );
     Ok(out)
 }
 

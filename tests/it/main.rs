@@ -4,6 +4,7 @@ mod archive;
 mod cli;
 mod common;
 mod compact;
+mod contacts;
 mod crash;
 mod deploy;
 mod envelope;

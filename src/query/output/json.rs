@@ -97,6 +97,7 @@ impl Sink for JsonSink<'_> {
                     Cell::Str(s) => push_json_string(buf, s),
                     Cell::Int(n) => buf.extend_from_slice(itoa.format(n).as_bytes()),
                     Cell::Time(t) => buf.extend_from_slice(itoa.format(t).as_bytes()),
+                    Cell::Bool(b) => buf.extend_from_slice(if b { b"true" } else { b"false" }),
                 }
             }
             buf.extend_from_slice(b"}");

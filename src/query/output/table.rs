@@ -54,6 +54,7 @@ impl<'w> TableSink<'w> {
             Cell::Null => String::new(),
             Cell::Str(s) => s.to_string(),
             Cell::Int(n) => n.to_string(),
+            Cell::Bool(b) => if b { "yes" } else { "no" }.to_string(),
             Cell::Time(t) => {
                 self.scratch.clear();
                 self.time.push(t, &mut self.scratch);

@@ -15,6 +15,7 @@ use crate::compact::{DEFAULT_TARGET_FILE_SIZE, list_partitions};
 use crate::error::Result;
 use crate::lake::Layout;
 use crate::lake::meta::resolve_timezone;
+use crate::lake::side_table::{SideTable, TableStats};
 use crate::lake::writer::Codec;
 use crate::lock::current_holder;
 
@@ -82,6 +83,10 @@ pub struct StatusReport {
     pub rejects_dir: String,
     /// The holder of the writer lock, if a writer runs now.
     pub writer: Option<String>,
+    /// The contacts table (`parquet/contacts`).
+    pub contacts: TableStats,
+    /// The events table (`parquet/events`).
+    pub events: TableStats,
 }
 
 /// Gather the status of a lake.
@@ -215,6 +220,8 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
         rejected_lines: rejected,
         rejects_dir: layout.rejects_dir().display().to_string(),
         writer: current_holder(&layout.lock_path()),
+        contacts: SideTable::Contacts.stats(&layout)?,
+        events: SideTable::Events.stats(&layout)?,
     })
 }
 
@@ -240,6 +247,16 @@ impl StatusReport {
                 c.files,
                 c.rows,
                 human_bytes(c.bytes)
+            ));
+        }
+        for (name, t) in [("contacts", &self.contacts), ("events", &self.events)] {
+            out.push_str(&format!(
+                "{name}: {} row{} in {} file{}, {}\n",
+                t.rows,
+                if t.rows == 1 { "" } else { "s" },
+                t.files,
+                if t.files == 1 { "" } else { "s" },
+                human_bytes(t.bytes)
             ));
         }
         let list = |v: &[PartitionSize]| {

@@ -26,6 +26,7 @@ use crate::lake::Layout;
 use crate::lake::footer::read_footer;
 use crate::lake::meta::resolve_timezone;
 use crate::lake::reader::open_projected;
+use crate::lake::side_table::SideTable;
 use crate::partition::PartitionKey;
 use crate::record::col;
 
@@ -53,6 +54,9 @@ pub struct VerifyReport {
     pub files: u64,
     pub rows: u64,
     pub checkpoints: u64,
+    /// Rows of the contacts and events tables (always checked whole).
+    pub contact_rows: u64,
+    pub event_rows: u64,
     pub problems: Vec<Problem>,
     pub elapsed_ms: u64,
 }
@@ -77,9 +81,25 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
         files: 0,
         rows: 0,
         checkpoints: 0,
+        contact_rows: 0,
+        event_rows: 0,
         problems: Vec::new(),
         elapsed_ms: 0,
     };
+    let mut side_problems = Vec::new();
+    for table in SideTable::ALL {
+        let stats = table.verify(&layout, |path, what| {
+            side_problems.push(Problem {
+                path: path.display().to_string(),
+                problem: what,
+            })
+        })?;
+        match table {
+            SideTable::Contacts => report.contact_rows = stats.rows,
+            SideTable::Events => report.event_rows = stats.rows,
+        }
+    }
+    report.problems.extend(side_problems);
     let mut problem = |path: &Path, what: String| {
         report.problems.push(Problem {
             path: path.display().to_string(),
@@ -283,10 +303,12 @@ impl VerifyReport {
             out.push_str(&format!("{}: {}\n", p.path, p.problem));
         }
         out.push_str(&format!(
-            "verify: {} partitions, {} files, {} rows, {} checkpoints checked in {:.2} s: {}\n",
+            "verify: {} partitions, {} files, {} rows, {} contact and {} event rows, {} checkpoints checked in {:.2} s: {}\n",
             self.partitions,
             self.files,
             self.rows,
+            self.contact_rows,
+            self.event_rows,
             self.checkpoints,
             self.elapsed_ms as f64 / 1000.0,
             if self.ok {

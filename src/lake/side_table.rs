@@ -18,6 +18,7 @@ use tempfile::TempPath;
 
 use crate::error::{Error, Result};
 use crate::lake::Layout;
+use crate::lake::footer::read_footer;
 use crate::lake::layout::list_data_files;
 use crate::lake::reader::for_each_string;
 use crate::record::SCHEMA_VERSION_KEY;
@@ -67,6 +68,94 @@ impl SideTable {
             })?;
         }
         Ok(keys)
+    }
+}
+
+/// Size of a side table, from its footers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableStats {
+    pub files: u64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+impl SideTable {
+    /// Files, rows and bytes, from the footers only.
+    pub fn stats(self, layout: &Layout) -> Result<TableStats> {
+        let mut stats = TableStats::default();
+        for path in self.files(layout)? {
+            let info = read_footer(&path)?;
+            stats.files += 1;
+            stats.rows += info.rows;
+            stats.bytes += info.bytes;
+        }
+        Ok(stats)
+    }
+
+    /// Read every file whole: each must open, hold as many rows as its footer says and a
+    /// record_key in every row, and no record_key may be stored twice; the directory holds only
+    /// data files. Each problem goes to `problem`.
+    pub fn verify(
+        self,
+        layout: &Layout,
+        mut problem: impl FnMut(&Path, String),
+    ) -> Result<TableStats> {
+        let dir = self.dir(layout);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".parquet") || name.starts_with('.') || name.starts_with('_') {
+                problem(
+                    &entry.path(),
+                    "not a data file; readers may trip over it".into(),
+                );
+            }
+        }
+        let mut stats = TableStats::default();
+        let mut first: std::collections::HashMap<String, PathBuf> = Default::default();
+        for path in self.files(layout)? {
+            let info = match read_footer(&path) {
+                Ok(info) => info,
+                Err(e) => {
+                    problem(&path, e.to_string());
+                    continue;
+                }
+            };
+            stats.files += 1;
+            stats.bytes += info.bytes;
+            let mut keys = 0u64;
+            let mut twice = 0u64;
+            let read = for_each_string(&path, "record_key", |k| {
+                keys += 1;
+                if first.insert(k.to_string(), path.clone()).is_some() {
+                    twice += 1;
+                }
+            });
+            match read {
+                Ok(rows) => {
+                    stats.rows += rows;
+                    if rows != info.rows {
+                        problem(
+                            &path,
+                            format!("footer says {} rows, the data holds {rows}", info.rows),
+                        );
+                    }
+                    if keys != rows {
+                        problem(&path, format!("{} rows without a record_key", rows - keys));
+                    }
+                    if twice > 0 {
+                        problem(
+                            &path,
+                            format!(
+                                "{twice} record_keys stored twice in the {} table",
+                                self.name()
+                            ),
+                        );
+                    }
+                }
+                Err(e) => problem(&path, e.to_string()),
+            }
+        }
+        Ok(stats)
     }
 }
 

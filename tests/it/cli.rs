@@ -27,6 +27,7 @@ fn version_and_help_name_every_command_and_its_environment_variables() {
     for cmd in [
         "ingest",
         "query",
+        "contacts",
         "compact",
         "archive",
         "status",
@@ -38,7 +39,9 @@ fn version_and_help_name_every_command_and_its_environment_variables() {
     }
     // Every option of every command names its WXLAKE_ variable in --help (one line per option,
     // or the option's line and its indented description in the long form).
-    for cmd in ["ingest", "query", "compact", "archive", "status", "verify"] {
+    for cmd in [
+        "ingest", "query", "contacts", "compact", "archive", "status", "verify",
+    ] {
         let text = env.run(&[cmd, "--help"]).stdout;
         let mut blocks: Vec<(String, String)> = Vec::new();
         for line in text.lines() {

@@ -200,3 +200,46 @@ fn chatroom_and_from_take_names_current_or_past() {
         run.stderr
     );
 }
+
+#[test]
+fn status_and_verify_cover_the_contacts_and_events_tables() {
+    let env = fixture();
+    let status = env.run(&["status", "--json"]);
+    status.assert_code(0);
+    let s = status.json();
+    assert_eq!(
+        (s["contacts"]["rows"].as_u64(), s["events"]["rows"].as_u64()),
+        (Some(6), Some(0))
+    );
+    assert!(
+        env.run(&["status"])
+            .stdout
+            .contains("contacts: 6 rows in 1 file")
+    );
+    let v = env.run(&["verify", "--json"]);
+    v.assert_code(0);
+    assert_eq!(v.json()["contact_rows"], 6);
+    // A contacts file copied under another name stores every record twice: verify says so.
+    let dir = env.data.join("parquet/contacts");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&file, dir.join("part-copy-000.parquet")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "x").unwrap();
+    let v = env.run(&["verify"]);
+    v.assert_code(65);
+    assert!(
+        v.stdout
+            .contains("record_keys stored twice in the contacts table"),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout.contains("notes.txt: not a data file"),
+        "{}",
+        v.stdout
+    );
+}

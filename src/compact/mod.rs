@@ -22,6 +22,7 @@ use crate::lake::Layout;
 use crate::lake::footer::read_footer;
 use crate::lake::meta::resolve_timezone;
 use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::side_table::{SideTable, TableCompaction};
 use crate::lake::swap::{Recovered, recover};
 use crate::lock::LakeLock;
 use crate::partition::PartitionKey;
@@ -69,6 +70,10 @@ pub struct CompactSummary {
     pub bytes_after: u64,
     pub rows: u64,
     pub duplicates_removed: u64,
+    /// Side tables (contacts, events) with more than one file: merged (or, with `--dry-run`,
+    /// would be).
+    pub tables_planned: Vec<&'static str>,
+    pub tables: Vec<TableCompaction>,
     pub recovered: Vec<Recovered>,
     pub elapsed_ms: u64,
 }
@@ -171,9 +176,16 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
         bytes_after: 0,
         rows: listings.iter().flat_map(|l| &l.files).map(|f| f.rows).sum(),
         duplicates_removed: 0,
+        tables_planned: Vec::new(),
+        tables: Vec::new(),
         recovered,
         elapsed_ms: 0,
     };
+    for table in SideTable::ALL {
+        if table.needs_compaction(&layout)? {
+            summary.tables_planned.push(table.name());
+        }
+    }
     summary.files_after = summary.files_before;
     summary.bytes_after = summary.bytes_before;
     if !opts.dry_run {
@@ -190,6 +202,17 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
             })
             .collect();
         let outcomes = rewrite_partitions(&layout, &jobs, default_workers(), &opts.progress)?;
+        for table in SideTable::ALL {
+            if let Some(done) = table.compact(&layout, &run_id)? {
+                tracing::info!(
+                    table = done.table,
+                    files_before = done.files_before,
+                    rows = done.rows,
+                    "compacted"
+                );
+                summary.tables.push(done);
+            }
+        }
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(
                 partition = %p.key,
@@ -244,6 +267,11 @@ impl CompactSummary {
                     p.rows
                 ));
             }
+            for t in &self.tables_planned {
+                out.push_str(&format!(
+                    "  {t} table: its files would be merged into one\n"
+                ));
+            }
             return out;
         }
         out.push_str(&format!(
@@ -278,6 +306,21 @@ impl CompactSummary {
             human_bytes(self.bytes_after),
             self.rows
         ));
+        for t in &self.tables {
+            out.push_str(&format!(
+                "{} table: {} files, {} -> 1 file, {}; {} rows{}\n",
+                t.table,
+                t.files_before,
+                human_bytes(t.bytes_before),
+                human_bytes(t.bytes_after),
+                t.rows,
+                if t.duplicates_removed > 0 {
+                    format!(", {} duplicates removed", t.duplicates_removed)
+                } else {
+                    String::new()
+                }
+            ));
+        }
         for r in &self.recovered {
             out.push_str(&format!(
                 "recovered an interrupted swap of {}: {}\n",

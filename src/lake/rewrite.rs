@@ -213,6 +213,7 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
             .into_owned(),
         inputs: job.inputs.iter().map(|i| name(&i.path)).collect(),
         outputs: outputs.iter().map(|p| name(p)).collect(),
+        table: None,
     };
     swap_in(layout, &partition_dir, &swap_dir, &journal, job.operation)?;
     Ok(RewriteOutcome {

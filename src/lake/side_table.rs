@@ -159,6 +159,119 @@ impl SideTable {
     }
 }
 
+/// What compacting a side table did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableCompaction {
+    pub table: &'static str,
+    pub files_before: u64,
+    pub files_after: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub rows: u64,
+    pub duplicates_removed: u64,
+}
+
+impl SideTable {
+    /// Whether compacting would change anything: more than one file.
+    pub fn needs_compaction(self, layout: &Layout) -> Result<bool> {
+        Ok(self.files(layout)?.len() > 1)
+    }
+
+    /// Merge the table's files into one, in file order, keeping the first row of each
+    /// record_key; the new file replaces the old ones in one atomic directory exchange (see
+    /// [`crate::lake::swap`]), after its record_keys are checked against the inputs'.
+    /// Failpoints `compact_table.staged`, `.journaled`, `.swapped` and `.cleaned`.
+    pub fn compact(self, layout: &Layout, run_id: &str) -> Result<Option<TableCompaction>> {
+        use crate::lake::reader::{conform, open_projected};
+        let inputs = self.files(layout)?;
+        if inputs.len() <= 1 {
+            return Ok(None);
+        }
+        let schema = match self {
+            SideTable::Contacts => crate::contact::arrow_schema(),
+            SideTable::Events => crate::event::arrow_schema(),
+        };
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut batches = Vec::new();
+        let mut bytes_before = 0;
+        for path in &inputs {
+            bytes_before += read_footer(path)?.bytes;
+            for batch in open_projected(path, &names)? {
+                let batch = batch.map_err(|e| Error::data(path, e.to_string()))?;
+                batches.push(conform(path, &batch, &schema)?);
+            }
+        }
+        let all = arrow_select::concat::concat_batches(&schema, &batches)
+            .map_err(|e| Error::data(self.dir(layout), e.to_string()))?;
+        drop(batches);
+        let keys = all
+            .column_by_name("record_key")
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+            .ok_or_else(|| Error::data(self.dir(layout), "no record_key column"))?;
+        let mut seen = HashSet::new();
+        let keep: Vec<u32> = (0..all.num_rows() as u32)
+            .filter(|&i| seen.insert(keys.value(i as usize).to_string()))
+            .collect();
+        let duplicates = all.num_rows() as u64 - keep.len() as u64;
+        let merged =
+            arrow_select::take::take_record_batch(&all, &arrow_array::UInt32Array::from(keep))
+                .map_err(|e| Error::data(self.dir(layout), e.to_string()))?;
+        drop(all);
+
+        let swap_dir = layout.swap_root().join(format!("{}-{run_id}", self.name()));
+        std::fs::create_dir_all(&swap_dir).map_err(|e| Error::io("create", &swap_dir, e))?;
+        let tmp = stage(self, &swap_dir, &merged)?;
+        let output = crate::lake::writer::publish_file(&tmp, &swap_dir, run_id)?;
+        drop(tmp);
+        crate::failpoint::hit("compact_table.staged");
+        let mut stored = HashSet::new();
+        let rows = for_each_string(&output, "record_key", |k| {
+            stored.insert(k.to_string());
+        })?;
+        if stored != seen || rows != merged.num_rows() as u64 {
+            return Err(Error::data(
+                &output,
+                "the merged file does not hold the inputs' records; nothing was replaced",
+            ));
+        }
+        let bytes_after = read_footer(&output)?.bytes;
+        let name = |p: &Path| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let journal = crate::lake::swap::SwapJournal {
+            operation: "compact".to_string(),
+            partition: self.name().to_string(),
+            swap_dir: swap_dir
+                .strip_prefix(layout.root())
+                .unwrap_or(&swap_dir)
+                .to_string_lossy()
+                .into_owned(),
+            inputs: inputs.iter().map(|p| name(p)).collect(),
+            outputs: vec![name(&output)],
+            table: Some(self.name().to_string()),
+        };
+        crate::lake::swap::swap_in(
+            layout,
+            &self.dir(layout),
+            &swap_dir,
+            &journal,
+            "compact_table",
+        )?;
+        Ok(Some(TableCompaction {
+            table: self.name(),
+            files_before: inputs.len() as u64,
+            files_after: 1,
+            bytes_before,
+            bytes_after,
+            rows,
+            duplicates_removed: duplicates,
+        }))
+    }
+}
+
 /// Writer properties of side-table files: Snappy, schema version in the metadata.
 fn properties(table: SideTable) -> WriterProperties {
     WriterProperties::builder()

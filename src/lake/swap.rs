@@ -40,6 +40,9 @@ pub struct SwapJournal {
     pub inputs: Vec<String>,
     /// File names in the partition after it.
     pub outputs: Vec<String>,
+    /// A side table (`contacts`, `events`) instead of a partition (absent in older journals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 /// Swap the directories `a` and `b` atomically (both must exist, on one filesystem).
@@ -166,7 +169,11 @@ pub fn recover(layout: &Layout) -> Result<Vec<Recovered>> {
                 continue;
             }
         };
-        let partition_dir = layout.lake_dir().join(&journal.partition);
+        let partition_dir = match journal.table.as_deref() {
+            Some("contacts") => layout.contacts_dir(),
+            Some("events") => layout.events_dir(),
+            _ => layout.lake_dir().join(&journal.partition),
+        };
         let now = data_file_names(&partition_dir)?;
         let outcome = if !journal.outputs.is_empty() && now == sorted(&journal.outputs) {
             "finished"

@@ -243,3 +243,82 @@ fn status_and_verify_cover_the_contacts_and_events_tables() {
         v.stdout
     );
 }
+
+/// A lake whose contacts table has one file per ingest run (three runs).
+fn fragmented() -> TestEnv {
+    let env = TestEnv::new();
+    for (i, name) in ["甲", "乙", "丙"].iter().enumerate() {
+        let t = shanghai(2026, 1, 20, 9 + i as u32, 0, 0);
+        let mut text = contact_update(&format!("c{i}"), &format!("wxid_{i}"), name, None);
+        text += &msg(&i.to_string(), t, "hi");
+        text += &envelope(&format!("e{i}"), 1003, json!({"i": i}));
+        env.append_raw("2026-01-20", &text);
+        env.ingest(&[]);
+    }
+    env
+}
+
+#[test]
+fn compact_merges_the_contacts_and_events_tables_atomically() {
+    let env = fragmented();
+    let files = |t: &str| {
+        std::fs::read_dir(env.data.join("parquet").join(t))
+            .unwrap()
+            .count()
+    };
+    assert_eq!((files("contacts"), files("events")), (3, 3));
+    let before = jsonl(&env.run(&["contacts", "--history"]));
+    let dry = env.run(&["compact", "--dry-run"]);
+    dry.assert_code(0);
+    assert!(
+        dry.stdout
+            .contains("contacts table: its files would be merged"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(files("contacts"), 3);
+    let run = env.run(&["compact"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("contacts table: 3 files"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!((files("contacts"), files("events")), (1, 1));
+    assert_eq!(jsonl(&env.run(&["contacts", "--history"])), before);
+    let mut keys = env.side_column("events", "record_key");
+    keys.sort();
+    assert_eq!(keys, ["e0", "e1", "e2"]);
+    env.run(&["verify"]).assert_code(0);
+    // Nothing left to do.
+    assert!(!env.run(&["compact", "--dry-run"]).stdout.contains("table:"));
+}
+
+#[test]
+fn a_compaction_of_the_contacts_table_killed_at_each_step_loses_nothing() {
+    for fp in [
+        "compact.staged",
+        "compact.journaled",
+        "compact.swapped",
+        "compact.cleaned",
+    ] {
+        let env = fragmented();
+        let before = jsonl(&env.run(&["contacts", "--history"]));
+        let run: Run = env
+            .command()
+            .arg("compact")
+            .env("WXLAKE_FAILPOINTS", fp)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, None, "{fp}: the process must die: {run:?}");
+        assert!(run.stderr.contains(fp), "{fp}: {}", run.stderr);
+        // The next writer recovers; every record is there exactly once either way.
+        env.run(&["compact"]).assert_code(0);
+        assert_eq!(jsonl(&env.run(&["contacts", "--history"])), before, "{fp}");
+        let mut keys = env.side_column("contacts", "record_key");
+        keys.sort();
+        assert_eq!(keys, ["c0", "c1", "c2"], "{fp}");
+        env.run(&["verify"]).assert_code(0);
+    }
+}

@@ -329,3 +329,41 @@ fn unmasked_by_default_and_names_come_from_contact_records() {
         &t.to_string()
     );
 }
+
+#[test]
+fn the_collectors_own_lock_files_are_never_touched_or_reported() {
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-20",
+        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
+    );
+    let lock_path = env.data.join("messages/raw/2026-01-20.lock");
+    fs::write(&lock_path, b"").unwrap();
+    // The collector holds its lock while appending: ingest must neither wait for it nor take it.
+    let held = fs::File::open(&lock_path).unwrap();
+    held.lock().unwrap();
+    let before = fs::metadata(&lock_path).unwrap().modified().unwrap();
+    env.ingest(&[]);
+    for cmd in ["status", "verify"] {
+        let run = env.run(&[cmd]);
+        run.assert_code(0);
+        assert!(
+            !run.stdout.contains(".lock") || run.stdout.contains("wxlake.lock"),
+            "{cmd}: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains("2026-01-20.lock"),
+            "{cmd}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        fs::metadata(&lock_path).unwrap().modified().unwrap(),
+        before
+    );
+    // Still ours: another process cannot take it, so wxlake did not release or steal it.
+    let other = fs::File::open(&lock_path).unwrap();
+    assert!(other.try_lock().is_err());
+    drop(held);
+}

@@ -37,6 +37,31 @@ pub type Entry<'a> = (Cow<'a, str>, &'a str);
 
 /// Parse `text` as one JSON object, appending its entries to `out` (cleared first).
 pub fn parse_object<'a>(text: &'a str, out: &mut Vec<Entry<'a>>) -> Result<(), ObjectError> {
+    parse_object_with(text, out, None)
+}
+
+/// Like [`parse_object`], and when the object has a key `capture` whose value is an object,
+/// also its entries into `inner` (cleared first) in the same pass — a webhook envelope's
+/// `data` is then read once, not skipped and parsed again. Returns whether `inner` was filled.
+pub fn parse_object_capturing<'a>(
+    text: &'a str,
+    out: &mut Vec<Entry<'a>>,
+    capture: &str,
+    inner: &mut Vec<Entry<'a>>,
+) -> Result<bool, ObjectError> {
+    inner.clear();
+    let mut captured = false;
+    parse_object_with(text, out, Some((capture, inner, &mut captured)))?;
+    Ok(captured)
+}
+
+type Capture<'c, 'a> = Option<(&'c str, &'c mut Vec<Entry<'a>>, &'c mut bool)>;
+
+fn parse_object_with<'a>(
+    text: &'a str,
+    out: &mut Vec<Entry<'a>>,
+    capture: Capture<'_, 'a>,
+) -> Result<(), ObjectError> {
     out.clear();
     let mut p = Parser {
         b: text.as_bytes(),
@@ -64,48 +89,7 @@ pub fn parse_object<'a>(text: &'a str, out: &mut Vec<Entry<'a>>) -> Result<(), O
         }
         None => return Err(p.err("expected a JSON object, found nothing")),
     }
-    p.i += 1;
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-    } else {
-        loop {
-            p.ws();
-            if p.peek() != Some(b'"') {
-                return Err(p.err("expected a string key"));
-            }
-            let key_start = p.i;
-            p.string()?;
-            let key_raw = &text[key_start + 1..p.i - 1];
-            let key = if crate::json_text::next_backslash(key_raw.as_bytes()) == key_raw.len() {
-                Cow::Borrowed(key_raw)
-            } else {
-                Cow::Owned(unescape(key_raw).map_err(|_| ObjectError::BadKeyEscape)?)
-            };
-            p.ws();
-            if p.peek() != Some(b':') {
-                return Err(p.err("expected ':'"));
-            }
-            p.i += 1;
-            p.ws();
-            let value_start = p.i;
-            p.value(1)?;
-            let value = &text[value_start..p.i];
-            if out.iter().any(|(k, _)| *k == key) {
-                return Err(ObjectError::DuplicateKey(key.into_owned()));
-            }
-            out.push((key, value));
-            p.ws();
-            match p.peek() {
-                Some(b',') => p.i += 1,
-                Some(b'}') => {
-                    p.i += 1;
-                    break;
-                }
-                _ => return Err(p.err("expected ',' or '}'")),
-            }
-        }
-    }
+    p.entries(text, out, 0, capture)?;
     p.ws();
     if p.i != p.b.len() {
         return Err(ObjectError::Trailing);
@@ -113,12 +97,102 @@ pub fn parse_object<'a>(text: &'a str, out: &mut Vec<Entry<'a>>) -> Result<(), O
     Ok(())
 }
 
+/// Past this many keys, duplicates are looked up in a hash set instead of by a scan of the keys
+/// so far (a line of 160,000 keys would otherwise take quadratic time).
+const DUPLICATE_SCAN_LIMIT: usize = 64;
+
+/// Finds a key seen twice among the keys of one object, in time linear in their number.
+#[derive(Default)]
+struct KeySet<'k> {
+    set: Option<rustc_hash::FxHashSet<Cow<'k, str>>>,
+}
+
+impl<'k> KeySet<'k> {
+    /// Whether `key`, about to be pushed onto `entries`, is already one of theirs.
+    // The set keeps a clone of the Cow itself (a borrowed key costs nothing to clone).
+    #[allow(clippy::ptr_arg)]
+    fn is_duplicate(&mut self, entries: &[Entry<'k>], key: &Cow<'k, str>) -> bool {
+        if entries.len() < DUPLICATE_SCAN_LIMIT {
+            return entries.iter().any(|(k, _)| k == key);
+        }
+        let set = self
+            .set
+            .get_or_insert_with(|| entries.iter().map(|(k, _)| k.clone()).collect());
+        !set.insert(key.clone())
+    }
+}
+
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// Parse an object starting at its `{`, appending its entries (key decoded, value text) to
+    /// `out`; with `capture`, the entries of the object under that key go to its vector too.
+    fn entries(
+        &mut self,
+        text: &'a str,
+        out: &mut Vec<Entry<'a>>,
+        depth: usize,
+        mut capture: Capture<'_, 'a>,
+    ) -> Result<(), ObjectError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        let mut keys = KeySet::default();
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key_start = self.i;
+            self.string()?;
+            let key_raw = &text[key_start + 1..self.i - 1];
+            let key = if crate::json_text::next_backslash(key_raw.as_bytes()) == key_raw.len() {
+                Cow::Borrowed(key_raw)
+            } else {
+                Cow::Owned(unescape(key_raw).map_err(|_| ObjectError::BadKeyEscape)?)
+            };
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            let value_start = self.i;
+            match capture.as_mut() {
+                Some((name, inner, captured))
+                    if !**captured && self.peek() == Some(b'{') && key == *name =>
+                {
+                    if depth + 1 >= MAX_DEPTH {
+                        return Err(self.err("nesting deeper than 128 levels"));
+                    }
+                    self.entries(text, inner, depth + 1, None)?;
+                    **captured = true;
+                }
+                _ => self.value(depth + 1)?,
+            }
+            let value = &text[value_start..self.i];
+            if keys.is_duplicate(out, &key) {
+                return Err(ObjectError::DuplicateKey(key.into_owned()));
+            }
+            out.push((key, value));
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }

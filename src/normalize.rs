@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use crate::checkpoint::fnv1a64 as stable_hash;
 use crate::contact::{ContactAction, ContactRecord};
 use crate::event::EventRecord;
-use crate::json_object::{Entry, ObjectError, parse_object};
+use crate::json_object::{Entry, ObjectError, parse_object_capturing};
 use crate::json_text::{compact, compact_into, repair_lone_surrogates, unescape};
 use crate::mask::Mask;
 use crate::record::{Record, TEXT_COLUMNS, col};
@@ -136,7 +136,7 @@ pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
             return Line::Reject(Reject::InvalidUtf8(valid_up_to));
         }
     };
-    let first = parse_entries(text).and_then(|e| classify(text, e, mask));
+    let first = parse_entries(text).and_then(|(e, data)| classify(text, e, data, mask));
     // serde_json skips over escapes inside raw values, so a lone surrogate may surface only
     // when a string is decoded, or never (inside an unknown field): look for one whenever the
     // line failed or has a surrogate escape at all.
@@ -149,7 +149,7 @@ pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
     // The repair only rewrites ASCII escapes, so the text stays valid UTF-8.
     let fixed = String::from_utf8(fixed).expect("repair keeps UTF-8");
     let fixed_text: &str = &fixed;
-    match parse_entries(fixed_text).and_then(|e| classify(fixed_text, e, mask)) {
+    match parse_entries(fixed_text).and_then(|(e, data)| classify(fixed_text, e, data, mask)) {
         Ok(Line::Record(n)) => {
             let mut n = n.into_owned();
             n.repaired = true;
@@ -207,17 +207,22 @@ impl Envelope<'_> {
 }
 
 /// Unwrap an envelope and decide what kind of record the line holds.
-fn classify<'a>(text: &'a str, entries: Entries<'a>, mask: Mask) -> Result<Line<'a>, Reject> {
+/// `data` holds the entries of the line's `data` object, when it has one (read in the same
+/// pass as the line).
+fn classify<'a>(
+    text: &'a str,
+    entries: Entries<'a>,
+    data: Option<Entries<'a>>,
+    mask: Mask,
+) -> Result<Line<'a>, Reject> {
     let has_id = |e: &Entries<'_>| e.iter().any(|(k, _)| k == col::MSG_ID);
-    let data = entries
+    let data_text = entries
         .iter()
         .find(|(k, _)| k == "data")
         .map(|(_, raw)| *raw)
         .filter(|raw| kind(raw) == Kind::Object);
-    let (record_text, record_entries, envelope) = match data {
-        Some(data) if !has_id(&entries) => {
-            let mut inner = Vec::with_capacity(12);
-            parse_object(data, &mut inner).map_err(object_reject)?;
+    let (record_text, record_entries, envelope) = match (data_text, data) {
+        (Some(data), Some(inner)) if !has_id(&entries) => {
             let mut envelope = Envelope::default();
             for (key, raw) in entries {
                 match key.as_ref() {
@@ -259,7 +264,8 @@ fn classify<'a>(text: &'a str, entries: Entries<'a>, mask: Mask) -> Result<Line<
                 record: EventRecord {
                     notify_type: i32::try_from(notify_type).ok(),
                     guid: fields.guid(),
-                    data: record_text.to_string(),
+                    data: masked_event_data(&record_entries, mask)
+                        .unwrap_or_else(|| record_text.to_string()),
                     extra_fields: envelope
                         .as_ref()
                         .filter(|e| !e.extras.is_empty())
@@ -291,6 +297,35 @@ fn classify<'a>(text: &'a str, entries: Entries<'a>, mask: Mask) -> Result<Line<
         record,
         repaired: false,
     })))
+}
+
+/// An event's data with its top-level `mobile` and `customInfo` masked as in contact records,
+/// when `mask` asks for it and they are there (`None`: keep the text as sent).
+fn masked_event_data(entries: &Entries<'_>, mask: Mask) -> Option<String> {
+    use crate::mask::{CUSTOM_INFO_MARKER, mask_mobile};
+    let hit = |k: &str| (mask.mobile && k == "mobile") || (mask.custom_info && k == "customInfo");
+    if !entries.iter().any(|(k, _)| hit(k)) {
+        return None;
+    }
+    let quoted = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    let values: Vec<(&str, String)> = entries
+        .iter()
+        .map(|(k, raw)| {
+            let v = match (k.as_ref(), kind(raw)) {
+                (k, _) if !hit(k) => raw.to_string(),
+                ("mobile", Kind::String) => match string_value(raw) {
+                    Ok(s) => quoted(&mask_mobile(&s)),
+                    Err(_) => quoted(CUSTOM_INFO_MARKER),
+                },
+                ("mobile", Kind::Integer | Kind::Float) => quoted(&mask_mobile(raw)),
+                ("mobile", Kind::Null) => raw.to_string(),
+                _ => quoted(CUSTOM_INFO_MARKER),
+            };
+            (k.as_ref(), v)
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Some(extra_fields_json(&pairs))
 }
 
 fn find<'a>(entries: &Entries<'a>, key: &str) -> Option<&'a str> {
@@ -334,10 +369,13 @@ impl Normalized<'_> {
 
 type Entries<'a> = Vec<Entry<'a>>;
 
-fn parse_entries(text: &str) -> Result<Entries<'_>, Reject> {
+/// The line's entries, and those of its `data` object if it has one.
+fn parse_entries(text: &str) -> Result<(Entries<'_>, Option<Entries<'_>>), Reject> {
     let mut entries = Vec::with_capacity(12);
-    parse_object(text, &mut entries).map_err(object_reject)?;
-    Ok(entries)
+    let mut data = Vec::new();
+    let captured =
+        parse_object_capturing(text, &mut entries, "data", &mut data).map_err(object_reject)?;
+    Ok((entries, captured.then_some(data)))
 }
 
 fn object_reject(e: ObjectError) -> Reject {

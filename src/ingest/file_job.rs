@@ -39,8 +39,8 @@ use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;
 use crate::lake::row_group::PendingRows;
-use crate::lake::side_table::{self, SideTable};
-use crate::lake::writer::{Encoder, StagedFile, publish, publish_file};
+use crate::lake::side_table::SideTable;
+use crate::lake::writer::{Encoder, StagedFile, publish};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
 use crate::record::col;
@@ -48,10 +48,6 @@ use crate::record::col;
 /// At most this many rejects and conflicting duplicates per file are logged one by one; the
 /// rest are counted and summarized in one line.
 const LOG_LIMIT: u64 = 20;
-
-/// Contact or event rows buffered before they are staged as a file of their own (they are rare;
-/// this only bounds memory for a raw file made of little else).
-const SIDE_ROWS_PER_FILE: usize = 50_000;
 
 /// A raw file with new bytes, and where to start reading it.
 pub struct FileJob {
@@ -96,8 +92,6 @@ struct ParseOutput {
     clock: Option<i64>,
     quarantine: Quarantine,
     partitions: BTreeSet<PartitionKey>,
-    /// Staged contact and event files.
-    side_files: Vec<(SideTable, tempfile::TempPath)>,
 }
 
 /// Decide whether `raw` has anything new. `None` when it does not.
@@ -229,9 +223,6 @@ fn parse_lines(
         buffered: 0,
         clock: job.clock,
         day_start: day_start(ctx.tz, job.raw.date),
-        contacts: Vec::new(),
-        events: Vec::new(),
-        side_files: Vec::new(),
     };
     // Normalizer threads read and normalize the next chunks while this one deduplicates and
     // buffers the current one, in file order.
@@ -241,14 +232,12 @@ fn parse_lines(
         state.apply(ctx, rows, &mut quarantine, encoder)
     });
     applied?;
-    state.stage_side_rows(ctx)?;
     let ApplyState {
         mut counts,
         buffers,
         lake_duplicates,
         last,
         clock,
-        side_files,
         ..
     } = state;
     let held_back_bytes = if reader.has_held_back_tail() {
@@ -293,7 +282,6 @@ fn parse_lines(
         clock,
         quarantine,
         partitions,
-        side_files,
     })
 }
 
@@ -324,9 +312,6 @@ struct ApplyState<'a> {
     clock: Option<i64>,
     /// Stamp for records that no message precedes: the raw file's day at 00:00.
     day_start: i64,
-    contacts: Vec<ContactRow>,
-    events: Vec<EventRow>,
-    side_files: Vec<(SideTable, tempfile::TempPath)>,
 }
 
 impl ApplyState<'_> {
@@ -356,45 +341,26 @@ impl ApplyState<'_> {
                     ContactAction::Delete => self.counts.contact_deletes += 1,
                     ContactAction::Detail => self.counts.contact_details += 1,
                 }
-                self.contacts.push(ContactRow {
+                let row = ContactRow {
                     record: *record,
                     observed_at,
                     record_key: key,
                     raw_file,
                     line: other.line,
-                });
+                };
+                ctx.side_rows.push_contact(&ctx.layout, row)?;
             }
             OtherRecord::Event(record) => {
                 self.counts.events += 1;
-                self.events.push(EventRow {
+                let row = EventRow {
                     record: *record,
                     observed_at,
                     record_key: key,
                     raw_file,
                     line: other.line,
-                });
+                };
+                ctx.side_rows.push_event(&ctx.layout, row)?;
             }
-        }
-        if self.contacts.len() + self.events.len() >= SIDE_ROWS_PER_FILE {
-            self.stage_side_rows(ctx)?;
-        }
-        Ok(())
-    }
-
-    /// Write the buffered contact and event rows to staging files.
-    fn stage_side_rows(&mut self, ctx: &RunContext) -> Result<()> {
-        let staging = ctx.layout.staging_dir();
-        if !self.contacts.is_empty() {
-            let batch = crate::contact::to_batch(&self.contacts);
-            let tmp = side_table::stage(SideTable::Contacts, &staging, &batch)?;
-            self.side_files.push((SideTable::Contacts, tmp));
-            self.contacts.clear();
-        }
-        if !self.events.is_empty() {
-            let batch = crate::event::to_batch(&self.events);
-            let tmp = side_table::stage(SideTable::Events, &staging, &batch)?;
-            self.side_files.push((SideTable::Events, tmp));
-            self.events.clear();
         }
         Ok(())
     }
@@ -530,7 +496,6 @@ pub fn commit(
         clock,
         quarantine,
         partitions,
-        side_files,
     } = out;
     let result = (|| {
         failpoint::hit("ingest.staged");
@@ -544,12 +509,6 @@ pub fn commit(
             let path = publish(file, &dir, &ctx.run_id)?;
             tracing::debug!(path = %path.display(), rows, "published");
         }
-        for (table, tmp) in &side_files {
-            failpoint::hit("ingest.between_publishes");
-            let path = publish_file(tmp, &table.dir(&ctx.layout), &ctx.run_id)?;
-            tracing::debug!(path = %path.display(), table = table.name(), "published");
-        }
-        drop(side_files);
         failpoint::hit("ingest.published");
         quarantine.finish()
     })();
@@ -600,13 +559,19 @@ pub fn commit(
     };
     let cp_path = ctx.layout.checkpoint_path(raw.date);
     create_dir_all_durable(cp_path.parent().expect("checkpoints dir"))?;
-    checkpoint.save(&cp_path)?;
-    failpoint::hit("ingest.after_checkpoint");
-    if let Some(stat) = checkpoint.stat
-        && status == Status::Complete
-        && stat.size == end_offset
-    {
-        ctx.settled.settle(&checkpoint.raw_file, stat);
+    if ctx.side_rows.unpublished() {
+        // Contact or event rows read before this point are not durable yet: the checkpoint
+        // waits for the group commit that publishes them.
+        ctx.side_rows.defer(cp_path, checkpoint);
+    } else {
+        checkpoint.save(&cp_path)?;
+        failpoint::hit("ingest.after_checkpoint");
+        if let Some(stat) = checkpoint.stat
+            && status == Status::Complete
+            && stat.size == end_offset
+        {
+            ctx.settled.settle(&checkpoint.raw_file, stat);
+        }
     }
 
     Ok(FileSummary {

@@ -9,6 +9,7 @@ pub mod chunk_rows;
 pub mod file_job;
 pub mod lake_ids;
 pub mod settled;
+pub mod side_rows;
 pub mod summary;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -99,6 +100,8 @@ pub struct RunContext {
     pub mask: Mask,
     /// The record keys stored in each side table, loaded when a first record needs them.
     pub side_keys: HashMap<SideTable, HashSet<String>>,
+    /// Contact and event rows waiting for the next group commit.
+    pub side_rows: side_rows::SideRows,
 }
 
 impl RunContext {
@@ -158,6 +161,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         tz,
         mask,
         side_keys: HashMap::new(),
+        side_rows: Default::default(),
         layout,
     };
     let mut summary = IngestSummary {
@@ -192,6 +196,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     if let Some((seq, parsed)) = pending {
         commit(&mut ctx, &mut encoder, &mut summary, seq, parsed)?;
     }
+    group_commit(&mut ctx)?;
     opts.progress.end();
     for path in restored {
         let _ = std::fs::remove_file(path);
@@ -276,7 +281,22 @@ fn commit(
     let file_summary = file_job::commit(ctx, parsed, staged)?;
     summary.counts += file_summary.counts;
     summary.files.insert(name, file_summary);
+    if ctx.side_rows.due() {
+        group_commit(ctx)?;
+    }
     Ok(())
+}
+
+/// Publish the side rows read so far, then the checkpoints that waited for them.
+fn group_commit(ctx: &mut RunContext) -> Result<()> {
+    let RunContext {
+        layout,
+        run_id,
+        side_rows,
+        settled,
+        ..
+    } = ctx;
+    side_rows.commit(layout, run_id, |name, stat| settled.settle(name, stat))
 }
 
 fn check_data_dir(layout: &Layout) -> Result<()> {

@@ -268,3 +268,42 @@ fn special_byte_offset_past_the_first_32_bytes() {
         }
     }
 }
+
+#[test]
+fn a_captured_object_is_read_in_the_same_pass() {
+    let text = r#"{"guid":"g","data":{"a":1,"b":{"c":[2]}},"x":null}"#;
+    let (mut out, mut inner) = (Vec::new(), Vec::new());
+    assert!(parse_object_capturing(text, &mut out, "data", &mut inner).unwrap());
+    let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_ref()).collect();
+    assert_eq!(keys, ["guid", "data", "x"]);
+    assert_eq!(out[1].1, r#"{"a":1,"b":{"c":[2]}}"#);
+    let inner: Vec<(&str, &str)> = inner.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+    assert_eq!(inner, [("a", "1"), ("b", r#"{"c":[2]}"#)]);
+    // Not an object, or absent: nothing captured, the line parsed as usual.
+    for text in [r#"{"data":[1]}"#, r#"{"other":{"a":1}}"#] {
+        let mut inner = vec![("stale".into(), "1")];
+        assert!(!parse_object_capturing(text, &mut out, "data", &mut inner).unwrap());
+        assert!(inner.is_empty());
+    }
+    // Errors inside the captured object are the line's errors.
+    assert_eq!(
+        parse_object_capturing(
+            r#"{"data":{"a":1,"a":2}}"#,
+            &mut out,
+            "data",
+            &mut Vec::new()
+        ),
+        Err(ObjectError::DuplicateKey("a".into()))
+    );
+    assert!(
+        parse_object_capturing(r#"{"data":{"a":}}"#, &mut out, "data", &mut Vec::new()).is_err()
+    );
+    // The depth limit counts the same whether the object is captured or skipped.
+    for (n, ok) in [(127, true), (128, false)] {
+        for key in ["data", "other"] {
+            let deep = format!(r#"{{"{key}":{}1{}}}"#, r#"{"a":"#.repeat(n), "}".repeat(n));
+            let got = parse_object_capturing(&deep, &mut Vec::new(), "data", &mut Vec::new());
+            assert_eq!(got.is_ok(), ok, "{key} {n}");
+        }
+    }
+}

@@ -122,9 +122,10 @@ pub fn writer_properties(codec: Codec) -> Result<WriterProperties> {
     ] {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(high_cardinality), false);
     }
-    // Min/max of message bodies prune nothing and cost a string comparison per value; every
-    // other column keeps page-level statistics (and so the page index).
-    for payload in [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS] {
+    // Min/max of message bodies (and of random request ids) prune nothing and cost a string
+    // comparison per value; every other column keeps page-level statistics (and so the page
+    // index).
+    for payload in [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS, col::GUID] {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(payload), EnabledStatistics::None);
     }

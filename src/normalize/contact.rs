@@ -91,9 +91,10 @@ fn target(action: ContactAction, key: &str) -> Option<Target> {
         (ContactAction::Update, "verifyFlag") => Int(I::VerifyFlag),
         (ContactAction::Update, "deleteFlag") => Int(I::DeleteFlag),
         (ContactAction::Update, "chatroomMaxCount") => Int(I::MaxMemberCount),
-        (ContactAction::Update, "mobile") => Mobile,
+        // Personal data is masked in whichever record kind carries it.
+        (_, "mobile") => Mobile,
         (ContactAction::Update, "newChatroomData") => ChatroomData,
-        (ContactAction::Detail, "customInfo") => CustomInfo,
+        (_, "customInfo") => CustomInfo,
         _ => return None,
     })
 }
@@ -101,6 +102,25 @@ fn target(action: ContactAction, key: &str) -> Option<Target> {
 /// A text field's value: a string, `{"string": s}`, or `{}` / `{"string": null}` / null for
 /// none. `Err(())` for anything else (a type conflict).
 fn wrapped_text(raw: &str) -> Result<Option<String>, ()> {
+    // The common `{"string":"…"}` without quotes inside, without parsing the object again.
+    let quick = raw
+        .strip_prefix('{')
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix("\"string\""))
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|r| r.trim().strip_suffix('}'))
+        .map(str::trim_end);
+    if let Some(v) = quick
+        && v.len() >= 2
+        && v.starts_with('"')
+        && v.ends_with('"')
+        && !v[1..v.len() - 1].contains('"')
+    {
+        return string_value(v)
+            .map(|s| Some(s.into_owned()))
+            .map_err(|_| ());
+    }
     match kind(raw) {
         Kind::String => string_value(raw)
             .map(|s| Some(s.into_owned()))
@@ -150,9 +170,9 @@ fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Build the contact record of `action` from a record's entries.
-pub(super) fn contact_record(
+pub(super) fn contact_record<'a>(
     action: ContactAction,
-    entries: &Entries<'_>,
+    entries: &'a Entries<'a>,
     mask: Mask,
 ) -> Result<ContactRecord, Reject> {
     let mut r = ContactRecord {
@@ -160,12 +180,13 @@ pub(super) fn contact_record(
         ..ContactRecord::default()
     };
     let mut username: Option<String> = None;
-    let mut extras: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
-    let keep = |extras: &mut Vec<(Cow<'_, str>, Cow<'_, str>)>, key: &Cow<'_, str>, raw: &str| {
-        extras.push((Cow::Owned(key.to_string()), Cow::Owned(raw.to_string())));
+    // Keys and values borrow from the line: most keys of a contact struct have no column.
+    let mut extras: Vec<(&'a str, Cow<'a, str>)> = Vec::with_capacity(entries.len());
+    let keep = |extras: &mut Vec<(&'a str, Cow<'a, str>)>, key: &'a Cow<'a, str>, raw: &'a str| {
+        extras.push((key.as_ref(), Cow::Borrowed(raw)));
     };
     for (key, raw) in entries {
-        let raw: &str = raw;
+        let raw: &'a str = raw;
         let Some(t) = target(action, key) else {
             keep(&mut extras, key, raw);
             continue;
@@ -206,20 +227,19 @@ pub(super) fn contact_record(
                 // Any scalar is taken as the number's text, so that a number of an odd type
                 // cannot slip past the mask into extra_fields.
                 let text = match kind(raw) {
-                    Kind::Null => None,
-                    Kind::Integer | Kind::Float | Kind::Bool => Some(raw.to_string()),
-                    _ => match wrapped_text(raw) {
-                        Ok(v) => v,
-                        Err(()) if mask.mobile => Some(CUSTOM_INFO_MARKER.to_string()),
-                        Err(()) => {
-                            keep(&mut extras, key, raw);
-                            None
-                        }
-                    },
+                    Kind::Null => Ok(None),
+                    Kind::Integer | Kind::Float | Kind::Bool => Ok(Some(raw.to_string())),
+                    _ => wrapped_text(raw),
                 };
                 r.mobile = match text {
-                    Some(t) if mask.mobile && t != CUSTOM_INFO_MARKER => Some(mask_mobile(&t)),
-                    other => other,
+                    Ok(Some(t)) if mask.mobile => Some(mask_mobile(&t)),
+                    Ok(t) => t,
+                    // An object or array: nothing to keep the digits of.
+                    Err(()) if mask.mobile => Some(CUSTOM_INFO_MARKER.to_string()),
+                    Err(()) => {
+                        keep(&mut extras, key, raw);
+                        None
+                    }
                 };
             }
             Target::ChatroomData => {
@@ -239,7 +259,7 @@ pub(super) fn contact_record(
     if !extras.is_empty() {
         let pairs: Vec<(&str, &str)> = extras
             .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .map(|(k, v)| (*k, v.as_ref()))
             .collect();
         r.extra_fields = Some(extra_fields_json(&pairs));
     }
@@ -269,12 +289,11 @@ fn text_slot(r: &mut ContactRecord, field: TextField) -> &mut Option<String> {
 /// customInfo of an unexpected shape is replaced whole.
 fn custom_info<'a>(
     r: &mut ContactRecord,
-    extras: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    key: &str,
+    extras: &mut Vec<(&'a str, Cow<'a, str>)>,
+    key: &'a str,
     raw: &str,
     mask: Mask,
 ) {
-    let key = Cow::Owned(key.to_string());
     let mut inner = Vec::new();
     if kind(raw) != Kind::Object || parse_object(raw, &mut inner).is_err() {
         let value = if mask.custom_info {

@@ -681,3 +681,61 @@ fn a_flat_line_with_a_contact_notify_type_is_a_contact_record() {
     assert_eq!(c.guid.as_deref(), Some("g"));
     assert_eq!(c.extra_fields, None, "guid/notify_type are the webhook's");
 }
+
+#[test]
+fn masking_covers_every_contact_kind_and_events() {
+    let mask: Mask = "mobile,custom_info".parse().unwrap();
+    // A mobile in a detail, custom info in an update: masked as well.
+    let d = contact_masked(
+        r#"{"notify_type":1202,"data":{"tpUsername":"wxid_a","mobile":"13812345678"}}"#,
+        mask,
+    );
+    assert_eq!(d.mobile.as_deref(), Some("138****5678"));
+    assert_eq!(d.extra_fields, None);
+    let u = contact_masked(
+        r#"{"notify_type":1200,"data":{"userName":"wxid_a","customInfo":{"detail":"{\"p\":\"13900001111\"}"}}}"#,
+        mask,
+    );
+    assert_eq!(
+        u.custom_info.as_deref(),
+        Some(crate::mask::CUSTOM_INFO_MARKER)
+    );
+    // A value that happens to be the marker is masked by the same rule as any other.
+    let m = contact_masked(
+        r#"{"notify_type":1200,"data":{"userName":"wxid_a","mobile":"[masked]"}}"#,
+        mask,
+    );
+    assert_eq!(m.mobile.as_deref(), Some("[ma*ked]"));
+    // An event's top-level personal keys too; the rest stays as sent.
+    let Line::Event(e) = normalize_line_masked(br#"{"guid":"e","notify_type":1003,"data":{"a":1,"mobile":"13812345678","customInfo":{"detail":"x"}}}"#, mask) else {
+        panic!("an event")
+    };
+    assert_eq!(
+        e.record.data,
+        r#"{"a":1,"mobile":"138****5678","customInfo":"[masked]"}"#
+    );
+    let Line::Event(e) = normalize_line_masked(br#"{"notify_type":1003,"data":{"a": 1}}"#, mask)
+    else {
+        panic!("an event")
+    };
+    assert_eq!(e.record.data, r#"{"a": 1}"#, "nothing to mask: verbatim");
+}
+
+/// Issue 11, item 6: a line with 160,000 keys took 44 s (a quadratic duplicate-key check).
+#[test]
+fn regression_quadratic_duplicate_key_check_of_a_line_with_160000_keys() {
+    let mut line = String::from(r#"{"msg_id":1,"create_time":5"#);
+    for i in 0..160_000 {
+        line.push_str(&format!(",\"k{i}\":{i}"));
+    }
+    line.push('}');
+    let n = record(&line);
+    let extras = n.record.extra_fields.unwrap();
+    assert!(extras.starts_with(r#"{"k0":0,"k1":1,"#) && extras.ends_with(r#""k159999":159999}"#));
+    // A duplicate far apart is still found.
+    let dup = format!("{},\"k7\":1}}", &line[..line.len() - 1]);
+    assert_eq!(reject_code(dup.as_bytes()), "duplicate_key");
+    // Also inside an envelope's data.
+    let env = format!(r#"{{"notify_type":1010,"data":{dup}}}"#);
+    assert_eq!(reject_code(env.as_bytes()), "duplicate_key");
+}

@@ -321,9 +321,8 @@ def mask_mobile(number):
 def apply_mask(row, mask):
     """Replace the clear mobile/custom_info of a contact row by what the lake must store."""
     mobile, info = row["mobile"], row["custom_info"]
-    if mask.get("mobile"):
-        row["mobile"] = MASK_MARKER if mobile is BAD else (
-            None if mobile is None or mobile == MASK_MARKER else mask_mobile(mobile))
+    if mask.get("mobile"):  # a value of an unusable type: the marker
+        row["mobile"] = MASK_MARKER if mobile is BAD else None if mobile is None else mask_mobile(mobile)
     elif mobile is BAD:
         row["mobile"] = None
     if mask.get("custom_info"):

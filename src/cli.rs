@@ -11,7 +11,7 @@ use wxlake::archive::{ArchiveOptions, Tiers};
 use wxlake::compact::CompactOptions;
 use wxlake::contacts::ContactsOptions;
 use wxlake::dates::DateArg;
-use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions};
+use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions, RawDates};
 use wxlake::mask::Mask;
 use wxlake::progress::Progress;
 use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
@@ -589,6 +589,22 @@ pub struct IngestArgs {
     /// already stored keep the old setting).
     #[arg(long, env = "WXLAKE_ALLOW_MASK_CHANGE", value_parser = BoolishValueParser::new())]
     pub allow_mask_change: bool,
+
+    /// The calendar of the raw file names: lake (dates in the lake's time zone) or utc (webhook
+    /// forwarders name files by the UTC date). Decides which file is today's.
+    #[arg(long, value_enum, default_value_t = RawDatesArg::Lake, env = "WXLAKE_RAW_DATES")]
+    pub raw_dates: RawDatesArg,
+
+    /// A raw file unmodified for this long is finished: only then is an unterminated last line
+    /// in an earlier day's file taken as complete (until then it is a write in progress).
+    #[arg(long, value_name = "DURATION", default_value = "10m", env = "WXLAKE_SETTLE_TIME", value_parser = parse_duration)]
+    pub settle_time: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RawDatesArg {
+    Lake,
+    Utc,
 }
 
 fn parse_mask(s: &str) -> Result<Mask, String> {
@@ -604,6 +620,8 @@ impl IngestArgs {
             wait,
             mask,
             allow_mask_change,
+            raw_dates,
+            settle_time,
         } = self;
         let opts = IngestOptions {
             data_dir: global.data_dir.clone(),
@@ -614,6 +632,11 @@ impl IngestArgs {
             progress: global.progress.clone(),
             mask,
             allow_mask_change,
+            raw_dates: match raw_dates {
+                RawDatesArg::Lake => RawDates::Lake,
+                RawDatesArg::Utc => RawDates::Utc,
+            },
+            settle_time,
         };
         (opts, json)
     }

@@ -60,6 +60,9 @@ pub struct FileJob {
     cumulative: Counts,
     reprocessed: bool,
     status: Status,
+    /// The file will not grow any more: its day is over (by its name) and it has not been
+    /// modified for the settle time. Only then is an unterminated last line complete.
+    closed: bool,
     /// The newest message create_time read before `start` (see [`Checkpoint::clock`]).
     clock: Option<i64>,
 }
@@ -92,6 +95,8 @@ struct ParseOutput {
     clock: Option<i64>,
     quarantine: Quarantine,
     partitions: BTreeSet<PartitionKey>,
+    /// Partial when an unterminated last line was left for later, else the job's status.
+    status: Status,
 }
 
 /// Decide whether `raw` has anything new. `None` when it does not.
@@ -104,6 +109,14 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     };
     let meta = std::fs::metadata(&raw.path).map_err(|e| Error::io("stat", &raw.path, e))?;
     let stat = FileStat::of(&meta);
+    // A collector may still be writing an earlier day's file (it names files by another zone's
+    // date, or flushes a long line in pieces): recently modified, it is not finished.
+    let settled_for = meta
+        .modified()
+        .ok()
+        .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+        .unwrap_or_default();
+    let closed = status == Status::Complete && settled_for >= ctx.settle_time;
     let cp_path = ctx.layout.checkpoint_path(raw.date);
     // The checkpoint must still be there: moving it aside is how an operator asks for a re-read.
     if status == Status::Complete
@@ -159,6 +172,7 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     Ok(Some(FileJob {
         raw: raw.clone(),
         name,
+        closed,
         clock,
         file,
         previous,
@@ -210,8 +224,7 @@ fn parse_lines(
         .file
         .try_clone()
         .map_err(|e| Error::io("open", &job.raw.path, e))?;
-    let closed = job.status == Status::Complete;
-    let reader = JsonlReader::new(file, job.start, job.next_line, closed)
+    let reader = JsonlReader::new(file, job.start, job.next_line, job.closed)
         .map_err(|e| Error::io("read", &job.raw.path, e))?;
     let mut state = ApplyState {
         name,
@@ -282,6 +295,11 @@ fn parse_lines(
         clock,
         quarantine,
         partitions,
+        status: if reader.has_held_back_tail() {
+            Status::Partial
+        } else {
+            job.status
+        },
     })
 }
 
@@ -496,6 +514,7 @@ pub fn commit(
         clock,
         quarantine,
         partitions,
+        status,
     } = out;
     let result = (|| {
         failpoint::hit("ingest.staged");
@@ -526,7 +545,6 @@ pub fn commit(
         previous,
         mut cumulative,
         reprocessed,
-        status,
         ..
     } = job;
     cumulative += file_counts;

@@ -42,6 +42,20 @@ pub const DEFAULT_BUFFER_BUDGET: usize = 24 << 20;
 /// that the encoder thread starts while the raw file is still being read.
 pub const ROW_GROUP_BYTES: usize = 8 << 20;
 
+/// How long a raw file must go unmodified before it counts as finished (an unterminated last
+/// line in it is then a complete line, not a write in progress).
+pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_secs(10 * 60);
+
+/// Which calendar the collector's raw file names follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RawDates {
+    /// Dates in the lake's time zone.
+    #[default]
+    Lake,
+    /// UTC dates (webhook forwarders name files by the UTC date at write time).
+    Utc,
+}
+
 /// What to ingest and how.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -61,6 +75,10 @@ pub struct IngestOptions {
     pub mask: Option<Mask>,
     /// `--allow-mask-change`: record another masking setting instead of refusing it.
     pub allow_mask_change: bool,
+    /// `--raw-dates`: the calendar of the raw file names (which file is "today's").
+    pub raw_dates: RawDates,
+    /// `--settle-time`: see [`DEFAULT_SETTLE_TIME`].
+    pub settle_time: Duration,
 }
 
 impl IngestOptions {
@@ -74,6 +92,8 @@ impl IngestOptions {
             progress: Progress::default(),
             mask: None,
             allow_mask_change: false,
+            raw_dates: RawDates::Lake,
+            settle_time: DEFAULT_SETTLE_TIME,
         }
     }
 }
@@ -102,6 +122,8 @@ pub struct RunContext {
     pub side_keys: HashMap<SideTable, HashSet<String>>,
     /// Contact and event rows waiting for the next group commit.
     pub side_rows: side_rows::SideRows,
+    /// See [`IngestOptions::settle_time`].
+    pub settle_time: Duration,
 }
 
 impl RunContext {
@@ -136,7 +158,11 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
             mask
         }
     };
-    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    // "Today" in the calendar the raw files are named by: that file may still be written.
+    let today = match opts.raw_dates {
+        RawDates::Lake => chrono::Utc::now().with_timezone(&tz).date_naive(),
+        RawDates::Utc => chrono::Utc::now().date_naive(),
+    };
     let until = opts.date.map(|d| d.resolve(today));
     clean_staging(&layout)?;
     crate::lake::swap::recover(&layout)?;
@@ -162,6 +188,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         mask,
         side_keys: HashMap::new(),
         side_rows: Default::default(),
+        settle_time: opts.settle_time,
         layout,
     };
     let mut summary = IngestSummary {

@@ -76,6 +76,19 @@ impl IngestSummary {
             c.rejected,
             c.blank,
         );
+        if c.contacts + c.events + c.contact_duplicates + c.event_duplicates > 0 {
+            let _ = writeln!(
+                out,
+                "  {} contact records ({} updates, {} deletes, {} details) and {} events kept; {} and {} of the duplicates were contact and event records",
+                c.contacts,
+                c.contact_updates,
+                c.contact_deletes,
+                c.contact_details,
+                c.events,
+                c.contact_duplicates,
+                c.event_duplicates,
+            );
+        }
         let _ = writeln!(
             out,
             "  {} type conflicts, {} repaired; {} read, {} written to {} partition{}",
@@ -87,8 +100,16 @@ impl IngestSummary {
             if self.partitions == 1 { "" } else { "s" },
         );
         for (name, f) in &self.files {
+            let side = if f.counts.contacts + f.counts.events > 0 {
+                format!(
+                    ", {} contacts, {} events",
+                    f.counts.contacts, f.counts.events
+                )
+            } else {
+                String::new()
+            };
             let mut line = format!(
-                "  {name}: {} read, {} written, {} duplicates, {} rejected, {} blank -> {}",
+                "  {name}: {} read, {} written, {} duplicates, {} rejected, {} blank{side} -> {}",
                 f.counts.lines_read,
                 f.counts.written,
                 f.counts.duplicates,
@@ -160,6 +181,13 @@ mod tests {
             "type_conflicts",
             "repaired",
             "written",
+            "contacts",
+            "contact_updates",
+            "contact_deletes",
+            "contact_details",
+            "contact_duplicates",
+            "events",
+            "event_duplicates",
             "partitions",
             "bytes_read",
             "bytes_written",

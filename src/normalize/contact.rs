@@ -257,10 +257,7 @@ pub(super) fn contact_record<'a>(
         "userName"
     }))?;
     if !extras.is_empty() {
-        let pairs: Vec<(&str, &str)> = extras
-            .iter()
-            .map(|(k, v)| (*k, v.as_ref()))
-            .collect();
+        let pairs: Vec<(&str, &str)> = extras.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         r.extra_fields = Some(extra_fields_json(&pairs));
     }
     Ok(r)

@@ -165,13 +165,13 @@ fn todays_unterminated_last_line_waits_for_the_next_run() {
     assert_eq!(v["written"], 1);
     assert_eq!(v["rejected"], 0);
 
-    // In an earlier day's file the same unterminated line is complete.
+    // In an earlier day's file that has settled, the same unterminated line is complete.
     env.append_raw("2026-01-20", &msg("3", shanghai(2026, 1, 20, 9, 0, 0), "x"));
     env.append_raw(
         "2026-01-20",
         msg("4", shanghai(2026, 1, 20, 9, 0, 0), "y").trim_end(),
     );
-    let v = env.ingest(&[]);
+    let v = env.ingest(&["--settle-time", "0s"]);
     assert_eq!(v["files"]["2026-01-20.jsonl"]["written"], 2);
     assert_eq!(v["files"]["2026-01-20.jsonl"]["status"], "complete");
 }

@@ -10,5 +10,6 @@ mod deploy;
 mod envelope;
 mod ingest;
 mod query;
+mod regression;
 mod status;
 mod verify;

@@ -109,8 +109,16 @@ impl TimeRange {
         }) {
             Bound::Day(d) => day_start(next_day(d.resolve(today)), tz),
             Bound::At { at, seconds } => {
-                let step = Duration::seconds(if seconds { 1 } else { 60 });
-                local_instant(at + step, tz, Edge::Latest)
+                // Up to the end of the bound's last occurrence (a repeated 01:30 covers both),
+                // never into a repeated hour that only starts after it: `--end 00:59` on a
+                // fall-back night stops at the first 01:00.
+                let step = if seconds { 1 } else { 60 };
+                match tz.from_local_datetime(&at) {
+                    LocalResult::None => {
+                        local_instant(at + Duration::seconds(step), tz, Edge::Earliest)
+                    }
+                    _ => local_instant(at, tz, Edge::Latest) + step,
+                }
             }
         };
         if hi <= lo {
@@ -305,5 +313,22 @@ mod tests {
         assert_eq!(r.end, utc("2026-11-01T06:31:00Z"));
         let day = range("2026-11-01", None, NEW_YORK).unwrap();
         assert_eq!(day.end - day.start, 25 * 3600);
+    }
+
+    /// Issue 11, item 11: on a fall-back night `--end 00:59` also took the repeated hour.
+    #[test]
+    fn regression_dst_fall_back_end_bound_stops_before_the_repeated_hour() {
+        // New York, 2026-11-01: 00:59 EDT is 04:59Z; the first 01:00 (EDT) is 05:00Z.
+        let r = range("2026-11-01T00:00", Some("2026-11-01T00:59"), NEW_YORK).unwrap();
+        assert_eq!(r.end, utc("2026-11-01T05:00:00Z"));
+        let r = range("2026-11-01T00:00", Some("2026-11-01T00:59:59"), NEW_YORK).unwrap();
+        assert_eq!(r.end, utc("2026-11-01T05:00:00Z"));
+        // Dublin, 2026-10-25: 02:00 IST -> 01:00 GMT; 00:59 IST is 23:59Z the day before.
+        let dublin = chrono_tz::Europe::Dublin;
+        let r = range("2026-10-25T00:00", Some("2026-10-25T00:59"), dublin).unwrap();
+        assert_eq!(r.end, utc("2026-10-25T00:00:00Z"));
+        // A bound inside a spring-forward gap ends at the jump.
+        let r = range("2026-03-08T01:00", Some("2026-03-08T02:30"), NEW_YORK).unwrap();
+        assert_eq!(r.end, utc("2026-03-08T07:00:00Z"));
     }
 }

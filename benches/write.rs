@@ -25,7 +25,7 @@ fn bench_write(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| {
-                let props = writer_properties(Codec::Snappy).unwrap();
+                let props = writer_properties(Codec::Snappy, None).unwrap();
                 let mut w = StagedWriter::create(key, dir.path(), props).unwrap();
                 w.write_row_group(&batch).unwrap();
                 w.finish().unwrap()

@@ -135,6 +135,7 @@ mod tests {
                     rows: 10,
                     codec: *c,
                     unknown_columns: Vec::new(),
+                    timezone: None,
                 })
                 .collect(),
         }

@@ -105,6 +105,7 @@ mod tests {
             rows: bytes / 100,
             codec,
             unknown_columns: Vec::new(),
+            timezone: None,
         }
     }
 

@@ -177,7 +177,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     let mut ctx = RunContext {
         partitioner: Partitioner::new(tz),
         lake_ids: LakeIds::default(),
-        props: writer_properties(Codec::Snappy)?,
+        props: writer_properties(Codec::Snappy, Some(tz.name()))?,
         run_id: crate::lake::run_id(),
         buffer_budget: opts.buffer_budget,
         row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),

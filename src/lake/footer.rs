@@ -9,7 +9,7 @@ use parquet::basic::Compression;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::error::{Error, Result};
-use crate::lake::writer::{CODEC_KEY, CODEC_LEVEL_KEY, Codec};
+use crate::lake::writer::{CODEC_KEY, CODEC_LEVEL_KEY, Codec, TIMEZONE_KEY};
 use crate::record::COLUMNS;
 
 /// One data file, as its footer describes it.
@@ -23,6 +23,8 @@ pub struct FileInfo {
     pub codec: Codec,
     /// Columns beyond the current schema (a newer wxlake wrote it): rewriting would drop them.
     pub unknown_columns: Vec<String>,
+    /// The time zone recorded in the file (`wxlake.timezone`; absent in older files).
+    pub timezone: Option<String>,
 }
 
 /// Read the footer of `path`.
@@ -72,5 +74,6 @@ pub fn read_footer(path: &Path) -> Result<FileInfo> {
         rows: file_meta.num_rows().max(0) as u64,
         codec,
         unknown_columns,
+        timezone: kv(TIMEZONE_KEY),
     })
 }

@@ -40,9 +40,18 @@ impl LakeMeta {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::data(&path, format!("unreadable lake metadata: {e}")))
+        let meta: LakeMeta = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::data(&path, format!("unreadable lake metadata: {e}")))?;
+        if meta.schema_version > SCHEMA_VERSION || meta.schema_version == 0 {
+            return Err(Error::data(
+                &path,
+                format!(
+                    "schema version {} is not one this wxlake knows (it writes version {SCHEMA_VERSION}); use the wxlake that wrote the lake",
+                    meta.schema_version
+                ),
+            ));
+        }
+        Ok(Some(meta))
     }
 }
 
@@ -59,6 +68,10 @@ pub fn parse_timezone(name: &str) -> Result<Tz> {
 
 /// The time zone to use for `layout`: the lake's own, checked against `requested` (from
 /// `--timezone`/`WXLAKE_TIMEZONE`); for a new lake `requested` or [`DEFAULT_TIMEZONE`].
+///
+/// A lake that holds data files but has lost `metadata/lake.json` is never silently given the
+/// default zone (that would split days differently and store messages twice): the zone is
+/// recovered from what the files record, or taken from an explicit `--timezone`, or refused.
 pub fn resolve_timezone(
     layout: &Layout,
     requested: Option<&str>,
@@ -84,10 +97,87 @@ pub fn resolve_timezone(
             }
             lake_tz
         }
-        (None, Some(req)) => req,
-        (None, None) => DEFAULT_TIMEZONE.parse().expect("default zone exists"),
+        (None, requested) => match recorded_timezone(layout)? {
+            Recorded::None => {
+                requested.unwrap_or_else(|| DEFAULT_TIMEZONE.parse().expect("default zone exists"))
+            }
+            Recorded::Zone(recorded) => {
+                if let Some(req) = requested
+                    && req != recorded
+                {
+                    return Err(Error::TimeZoneMismatch {
+                        path: layout.lake_dir(),
+                        lake: recorded.name().to_string(),
+                        requested: req.name().to_string(),
+                    });
+                }
+                tracing::warn!(
+                    timezone = recorded.name(),
+                    "{} is missing; the lake's data files record their time zone, so that is used",
+                    layout.lake_meta_path().display()
+                );
+                recorded
+            }
+            Recorded::Unknown(files) => match requested {
+                Some(req) => {
+                    tracing::warn!(
+                        timezone = req.name(),
+                        "{} is missing and the data files do not record a time zone; using --timezone",
+                        layout.lake_meta_path().display()
+                    );
+                    req
+                }
+                None => {
+                    return Err(Error::data(
+                        layout.lake_meta_path(),
+                        format!(
+                            "missing, but the lake holds data files ({files} partitions) that do not \
+                             record their time zone; restore it from a backup, or pass --timezone \
+                             with the zone the lake was written in"
+                        ),
+                    ));
+                }
+            },
+        },
     };
     Ok((tz, meta))
+}
+
+/// What the data files of a lake without `lake.json` say about its time zone.
+enum Recorded {
+    /// No data files: a new lake.
+    None,
+    Zone(Tz),
+    /// Data files (this many partitions) without a recorded zone.
+    Unknown(usize),
+}
+
+/// The time zone recorded in the lake's data files: read from the first file of the first and
+/// the last partition, which must agree.
+fn recorded_timezone(layout: &Layout) -> Result<Recorded> {
+    let partitions = layout.partitions()?;
+    let (Some(first), Some(last)) = (partitions.first(), partitions.last()) else {
+        return Ok(Recorded::None);
+    };
+    let mut zones = Vec::new();
+    for key in [first, last] {
+        if let Some(path) = layout.partition_files(*key)?.first() {
+            zones.push(crate::lake::footer::read_footer(path)?.timezone);
+        }
+    }
+    match zones.as_slice() {
+        [] => Ok(Recorded::None),
+        [Some(a), rest @ ..] if rest.iter().all(|z| z.as_ref() == Some(a)) => {
+            let tz = parse_timezone(a).map_err(|_| {
+                Error::data(
+                    layout.lake_dir(),
+                    format!("data files record an unknown time zone {a}"),
+                )
+            })?;
+            Ok(Recorded::Zone(tz))
+        }
+        _ => Ok(Recorded::Unknown(partitions.len())),
+    }
 }
 
 /// Record `tz` as the lake's time zone and `mask` as its masking, and write the schema

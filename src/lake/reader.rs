@@ -206,7 +206,7 @@ mod tests {
     fn written_rows_read_back_sorted_by_chatroom_then_time() {
         let dir = tempfile::tempdir().unwrap();
         let key = PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
-        let props = writer_properties(Codec::Snappy).unwrap();
+        let props = writer_properties(Codec::Snappy, None).unwrap();
         let mut w = StagedWriter::create(key, dir.path(), props).unwrap();
         let mut buf = RowBuffer::default();
         let input = [

@@ -171,7 +171,8 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
     // Not fsynced: until the exchange the swap directory is disposable, and the exchange
     // fsyncs both parents.
     std::fs::create_dir_all(&swap_dir).map_err(|e| Error::io("create", &swap_dir, e))?;
-    let props = writer_properties(job.codec)?;
+    let timezone = crate::lake::meta::LakeMeta::load(layout)?.map(|m| m.timezone);
+    let props = writer_properties(job.codec, timezone.as_deref())?;
     let n = sorted.num_rows();
     let files = if n == 0 {
         0

@@ -34,6 +34,9 @@ use crate::record::{Record, SCHEMA_VERSION, SCHEMA_VERSION_KEY, arrow_schema, co
 pub const CODEC_KEY: &str = "wxlake.codec";
 /// Key-value metadata key recording the zstd level (Parquet itself does not keep it).
 pub const CODEC_LEVEL_KEY: &str = "wxlake.codec_level";
+/// Key-value metadata key recording the time zone the file's partition was cut in, so that a
+/// lake whose `metadata/lake.json` is lost can be recovered instead of re-split.
+pub const TIMEZONE_KEY: &str = "wxlake.timezone";
 
 /// Rows per data page (at most).
 pub const PAGE_ROWS: usize = 1024;
@@ -83,8 +86,9 @@ impl Codec {
 
 /// Parquet writer properties for lake files: dictionary encoding only for the low-cardinality
 /// columns, page statistics and page index (parquet's defaults), rows sorted by
-/// (chatroom, create_time) within each row group, schema version and codec in the metadata.
-pub fn writer_properties(codec: Codec) -> Result<WriterProperties> {
+/// (chatroom, create_time) within each row group, schema version, codec and the lake's time
+/// zone (when known) in the metadata.
+pub fn writer_properties(codec: Codec, timezone: Option<&str>) -> Result<WriterProperties> {
     let schema = arrow_schema();
     let index = |name: &str| schema.index_of(name).expect("column exists") as i32;
     let mut kv = vec![KeyValue::new(
@@ -92,6 +96,9 @@ pub fn writer_properties(codec: Codec) -> Result<WriterProperties> {
         SCHEMA_VERSION.to_string(),
     )];
     kv.extend(codec.metadata());
+    if let Some(tz) = timezone {
+        kv.push(KeyValue::new(TIMEZONE_KEY.to_string(), tz.to_string()));
+    }
     let mut builder = WriterProperties::builder()
         .set_compression(codec.parquet()?)
         // Pages of at most 1,024 rows give the page index something to skip: rows are sorted
@@ -492,7 +499,7 @@ mod tests {
         let staging = dir.path().join("staging");
         std::fs::create_dir(&staging).unwrap();
         let key = PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
-        let mut encoder = Encoder::spawn(&staging, writer_properties(Codec::Snappy).unwrap());
+        let mut encoder = Encoder::spawn(&staging, writer_properties(Codec::Snappy, None).unwrap());
         encoder.write(0, key, PendingRows::whole(batch(3))).unwrap();
         encoder.seal(0).unwrap();
         std::fs::remove_dir(&staging)

@@ -183,6 +183,9 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
             OutputTarget::File { file, .. } => {
                 Box::new(io::BufWriter::with_capacity(256 * 1024, file))
             }
+            OutputTarget::Direct { file, .. } => {
+                Box::new(io::BufWriter::with_capacity(256 * 1024, file))
+            }
         };
         let projection = Projection {
             schema: &out_schema,
@@ -577,11 +580,18 @@ fn output_columns(opts: &QueryOptions) -> Result<Vec<&'static str>> {
     Ok(out)
 }
 
-/// Stdout, or a temp file next to `--output` renamed over it once everything is written.
+/// Stdout; or, for `--output`, a temp file beside the (regular) file it names, renamed over it
+/// once everything is written; or, when it names something else (a FIFO, `/dev/stdout`, a
+/// terminal), that thing itself, written directly. A symlink is followed: the file it points at
+/// is replaced, the link stays.
 enum OutputTarget {
     Stdout,
     File {
         file: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+    Direct {
+        file: File,
         path: PathBuf,
     },
 }
@@ -591,11 +601,31 @@ impl OutputTarget {
         let Some(path) = path else {
             return Ok(OutputTarget::Stdout);
         };
-        let dir = match path.parent() {
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| Error::io("open", path, e))?;
+                return Ok(OutputTarget::Direct {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+            _ => {}
+        }
+        // Through a symlink to a regular file: replace the file, keep the link.
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(path).map_err(|e| Error::io("resolve", path, e))?
+            }
+            _ => path.to_path_buf(),
+        };
+        let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let name = path
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -603,10 +633,7 @@ impl OutputTarget {
         let file = crate::fsutil::temp_builder(&prefix, ".tmp")
             .tempfile_in(dir)
             .map_err(|e| Error::io("create a file in", dir, e))?;
-        Ok(OutputTarget::File {
-            file,
-            path: path.to_path_buf(),
-        })
+        Ok(OutputTarget::File { file, path: target })
     }
 
     fn is_stdout(&self) -> bool {
@@ -616,7 +643,7 @@ impl OutputTarget {
     fn name(&self) -> PathBuf {
         match self {
             OutputTarget::Stdout => PathBuf::from("standard output"),
-            OutputTarget::File { path, .. } => path.clone(),
+            OutputTarget::File { path, .. } | OutputTarget::Direct { path, .. } => path.clone(),
         }
     }
 

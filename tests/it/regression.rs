@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
+use chrono::TimeZone;
+
 use crate::common::*;
 
 /// Make `path` look unmodified for an hour.
@@ -129,4 +131,156 @@ fn regression_collector_appending_in_8k_writes_while_ingest_is_killed() {
         "nothing quarantined: {:?}",
         env.rejects()
     );
+}
+
+/// Issue 11, item 3: with `metadata/lake.json` lost, a lake written under America/New_York was
+/// silently given the default zone (Asia/Shanghai), re-split, and the same msg_id stored twice.
+#[test]
+fn regression_lost_lake_json_is_recovered_from_the_files_never_re_split() {
+    let env = TestEnv::new();
+    // 23:30 in New York is the next day in Shanghai: a re-split would put it in another partition.
+    let t = chrono_tz::America::New_York
+        .with_ymd_and_hms(2026, 1, 20, 23, 30, 0)
+        .unwrap()
+        .timestamp();
+    env.append_raw("2026-01-20", &msg("1", t, "evening"));
+    env.ingest(&["--timezone", "America/New_York"]);
+    std::fs::remove_file(env.data.join("metadata/lake.json")).unwrap();
+    std::fs::remove_dir_all(env.data.join("metadata/checkpoints")).unwrap();
+    // A reader uses the zone the files record.
+    let q = env.run(&["query", "--start", "2026-01-20", "--count"]);
+    q.assert_code(0);
+    assert_eq!(q.stdout.trim(), "1", "{}", q.stderr);
+    // A rerun reads the raw file again: the message stays once, in its New York day.
+    env.append_raw("2026-01-20", &msg("2", t + 60, "later"));
+    let v = env.ingest(&[]);
+    assert_eq!(
+        (v["written"].as_u64(), v["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["timezone"], "America/New_York");
+    assert!(env.id_counts().values().all(|&n| n == 1));
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.data.join("metadata/lake.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["timezone"], "America/New_York");
+    env.run(&["verify"]).assert_code(0);
+    // Another zone than the files record is refused.
+    std::fs::remove_file(env.data.join("metadata/lake.json")).unwrap();
+    env.run(&["ingest", "--timezone", "Asia/Shanghai"])
+        .assert_code(64);
+}
+
+/// Issue 11, item 3, for files of older versions that do not record their zone: refused with a
+/// message naming lake.json, unless --timezone says which zone.
+#[test]
+fn regression_lost_lake_json_with_files_that_record_no_zone_is_refused() {
+    let env = TestEnv::new();
+    let dir = env.data.join("parquet/messages/year=2026/month=01/day=20");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schema/older-no-source.parquet");
+    std::fs::copy(fixture, dir.join("part-old-000.parquet")).unwrap();
+    env.append_raw("2026-01-20", &msg("9", shanghai(2026, 1, 20, 9, 0, 0), "x"));
+    let before = env.snapshot();
+    for args in [&["ingest"][..], &["query", "--start", "2026-01-20"]] {
+        let run = env.run(args);
+        run.assert_code(65);
+        assert!(
+            run.stderr.contains("lake.json") && run.stderr.contains("--timezone"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(env.snapshot(), before, "nothing written");
+    env.ingest(&["--timezone", "Asia/Shanghai"]);
+}
+
+/// Issue 11, smaller item: a lake.json of an unknown (newer) schema version is refused.
+#[test]
+fn regression_lake_json_with_an_unknown_schema_version_is_refused() {
+    let env = TestEnv::new();
+    env.append_raw("2026-01-20", &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "x"));
+    env.ingest(&[]);
+    let path = env.data.join("metadata/lake.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"schema_version\": 2", "\"schema_version\": 99");
+    std::fs::write(&path, text).unwrap();
+    let run = env.run(&["ingest"]);
+    run.assert_code(65);
+    assert!(run.stderr.contains("schema version 99"), "{}", run.stderr);
+}
+
+/// Issue 11, item 9: `query --output` replaced a symlink, a FIFO or /dev/stdout with a regular
+/// file. It now writes through a symlink (replacing the file it points at) and streams to
+/// anything that is not a regular file.
+#[test]
+fn regression_query_output_writes_through_symlinks_and_to_fifos() {
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-20",
+        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
+    );
+    env.ingest(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // A symlink to a regular file: the file gets the rows, the link stays a link.
+    let real = dir.path().join("real.jsonl");
+    std::fs::write(&real, "old\n").unwrap();
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    env.run(&[
+        "query",
+        "--start",
+        "2026-01-20",
+        "--output",
+        link.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("\"hello\"")
+    );
+    // A FIFO: streamed to its reader, and still a FIFO afterwards.
+    let fifo = dir.path().join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read_to_string(reader_path).unwrap());
+    env.run(&[
+        "query",
+        "--start",
+        "2026-01-20",
+        "--format",
+        "jsonl",
+        "--output",
+        fifo.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    assert!(reader.join().unwrap().contains("\"hello\""));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // /dev/stdout (a pipe here): the rows reach stdout.
+    let run = env.run(&[
+        "query",
+        "--start",
+        "2026-01-20",
+        "--format",
+        "jsonl",
+        "--output",
+        "/dev/stdout",
+    ]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("\"hello\""), "{run:?}");
 }

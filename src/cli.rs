@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use wxlake::archive::{ArchiveOptions, Tiers};
@@ -135,7 +134,7 @@ pub enum Shell {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print the report as one JSON object on stdout.
-    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_STATUS_JSON", value_parser = parse_flag)]
     pub json: bool,
 }
 
@@ -153,15 +152,15 @@ impl StatusArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// First partition day to check: YYYY-MM-DD, today or yesterday [default: the oldest].
-    #[arg(long, value_name = "DATE", env = "WXLAKE_START")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_VERIFY_START")]
     pub start: Option<DateArg>,
 
     /// Last partition day to check, inclusive [default: the newest].
-    #[arg(long, value_name = "DATE", env = "WXLAKE_END")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_VERIFY_END")]
     pub end: Option<DateArg>,
 
     /// Print the report as one JSON object on stdout.
-    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_VERIFY_JSON", value_parser = parse_flag)]
     pub json: bool,
 }
 
@@ -181,40 +180,45 @@ impl VerifyArgs {
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
     /// Partitions at least this old (in days: 7d, 2w) are warm: zstd at --warm-level.
-    #[arg(long, env = "WXLAKE_WARM_AFTER", value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
+    #[arg(long, env = "WXLAKE_ARCHIVE_WARM_AFTER", value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
     pub warm_after: u32,
 
     /// zstd level of warm partitions (1-22).
-    #[arg(long, env = "WXLAKE_WARM_LEVEL", value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        env = "WXLAKE_ARCHIVE_WARM_LEVEL",
+        value_name = "N",
+        default_value_t = 3
+    )]
     pub warm_level: i32,
 
     /// Partitions at least this old are cold: zstd at --cold-level.
-    #[arg(long, env = "WXLAKE_COLD_AFTER", value_name = "DAYS", default_value = "90d", value_parser = parse_days)]
+    #[arg(long, env = "WXLAKE_ARCHIVE_COLD_AFTER", value_name = "DAYS", default_value = "90d", value_parser = parse_days)]
     pub cold_after: u32,
 
     /// zstd level of cold partitions (1-22).
     #[arg(
         long,
-        env = "WXLAKE_COLD_LEVEL",
+        env = "WXLAKE_ARCHIVE_COLD_LEVEL",
         value_name = "N",
         default_value_t = 19
     )]
     pub cold_level: i32,
 
     /// Archive raw JSONL files at least this old once fully ingested (at least 1d).
-    #[arg(long, env = "WXLAKE_RAW_RETENTION", value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
+    #[arg(long, env = "WXLAKE_ARCHIVE_RAW_RETENTION", value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
     pub raw_retention: u32,
 
     /// Print the plan and change nothing.
-    #[arg(long, env = "WXLAKE_DRY_RUN", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_ARCHIVE_DRY_RUN", value_parser = parse_flag)]
     pub dry_run: bool,
 
     /// Print the summary as one JSON object on stdout.
-    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_ARCHIVE_JSON", value_parser = parse_flag)]
     pub json: bool,
 
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
-    #[arg(long, env = "WXLAKE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, env = "WXLAKE_ARCHIVE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 }
 
@@ -269,27 +273,27 @@ pub fn parse_days(s: &str) -> Result<u32, String> {
 #[derive(Debug, Args)]
 pub struct CompactArgs {
     /// First partition day to consider: YYYY-MM-DD, today or yesterday [default: the oldest].
-    #[arg(long, value_name = "DATE", env = "WXLAKE_START")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_COMPACT_START")]
     pub start: Option<DateArg>,
 
     /// Last partition day to consider, inclusive [default: the newest].
-    #[arg(long, value_name = "DATE", env = "WXLAKE_END")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_COMPACT_END")]
     pub end: Option<DateArg>,
 
     /// Aim for files of this size, e.g. 64MiB, 1GiB, 500MB.
-    #[arg(long, env = "WXLAKE_TARGET_FILE_SIZE", value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    #[arg(long, env = "WXLAKE_COMPACT_TARGET_FILE_SIZE", value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
     pub target_file_size: u64,
 
     /// Print the plan and change nothing.
-    #[arg(long, env = "WXLAKE_DRY_RUN", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_COMPACT_DRY_RUN", value_parser = parse_flag)]
     pub dry_run: bool,
 
     /// Print the summary as one JSON object on stdout.
-    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_COMPACT_JSON", value_parser = parse_flag)]
     pub json: bool,
 
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
-    #[arg(long, env = "WXLAKE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, env = "WXLAKE_COMPACT_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 }
 
@@ -351,36 +355,36 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub struct QueryArgs {
     /// First day or instant: YYYY-MM-DD, today, yesterday, or a local YYYY-MM-DDTHH:MM[:SS]
     /// (in the lake's time zone).
-    #[arg(long, value_name = "WHEN", env = "WXLAKE_START")]
+    #[arg(long, value_name = "WHEN", env = "WXLAKE_QUERY_START")]
     pub start: Bound,
 
     /// Last day or instant, inclusive (a day includes all of it, HH:MM the whole minute)
     /// [default: the end of --start's day].
-    #[arg(long, value_name = "WHEN", env = "WXLAKE_END")]
+    #[arg(long, value_name = "WHEN", env = "WXLAKE_QUERY_END")]
     pub end: Option<Bound>,
 
     /// Only this chatroom (repeat for any of several).
-    #[arg(long, value_name = "ID", env = "WXLAKE_CHATROOM")]
+    #[arg(long, value_name = "ID", env = "WXLAKE_QUERY_CHATROOM")]
     pub chatroom: Vec<String>,
 
     /// Only messages from this user: from_username or chatroom_sender (repeatable).
-    #[arg(long = "from", value_name = "USER", env = "WXLAKE_FROM")]
+    #[arg(long = "from", value_name = "USER", env = "WXLAKE_QUERY_FROM")]
     pub from: Vec<String>,
 
     /// Only this msg_type, e.g. 1 text, 3 image, 34 voice, 49 app (repeatable).
-    #[arg(long = "type", value_name = "N", env = "WXLAKE_TYPE")]
+    #[arg(long = "type", value_name = "N", env = "WXLAKE_QUERY_TYPE")]
     pub msg_type: Vec<i32>,
 
     /// Only this msg_id (repeatable).
-    #[arg(long = "msg-id", value_name = "ID", env = "WXLAKE_MSG_ID")]
+    #[arg(long = "msg-id", value_name = "ID", env = "WXLAKE_QUERY_MSG_ID")]
     pub msg_id: Vec<String>,
 
     /// Only messages whose content contains TEXT (repeatable: any of them).
-    #[arg(long, value_name = "TEXT", env = "WXLAKE_CONTAINS")]
+    #[arg(long, value_name = "TEXT", env = "WXLAKE_QUERY_CONTAINS")]
     pub contains: Vec<String>,
 
     /// Make --contains ignore case.
-    #[arg(long, requires = "contains", env = "WXLAKE_IGNORE_CASE", value_parser = BoolishValueParser::new())]
+    #[arg(long, requires = "contains", env = "WXLAKE_QUERY_IGNORE_CASE", value_parser = parse_flag)]
     pub ignore_case: bool,
 
     /// Output format [default: table on a terminal, else jsonl; with --output, from the file
@@ -389,7 +393,7 @@ pub struct QueryArgs {
     pub format: Option<FormatArg>,
 
     /// Write to FILE instead of stdout (created atomically; required for parquet).
-    #[arg(long, short = 'o', value_name = "FILE", env = "WXLAKE_OUTPUT")]
+    #[arg(long, short = 'o', value_name = "FILE", env = "WXLAKE_QUERY_OUTPUT")]
     pub output: Option<PathBuf>,
 
     /// Comma-separated columns to print, e.g. create_time,chatroom,content.
@@ -397,24 +401,24 @@ pub struct QueryArgs {
         long,
         value_name = "A,B,..",
         value_delimiter = ',',
-        env = "WXLAKE_COLUMNS"
+        env = "WXLAKE_QUERY_COLUMNS"
     )]
     pub columns: Option<Vec<String>>,
 
     /// Print at most N messages.
-    #[arg(long, value_name = "N", env = "WXLAKE_LIMIT")]
+    #[arg(long, value_name = "N", env = "WXLAKE_QUERY_LIMIT")]
     pub limit: Option<u64>,
 
     /// Print only the number of matching messages (--format and --columns do not apply).
-    #[arg(long, env = "WXLAKE_COUNT", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_QUERY_COUNT", value_parser = parse_flag)]
     pub count: bool,
 
     /// Order by create_time, then msg_id.
-    #[arg(long, value_enum, default_value_t = OrderArg::Asc, env = "WXLAKE_ORDER")]
+    #[arg(long, value_enum, default_value_t = OrderArg::Asc, env = "WXLAKE_QUERY_ORDER")]
     pub order: OrderArg,
 
     /// Skip unreadable Parquet files with a warning instead of failing.
-    #[arg(long, env = "WXLAKE_SKIP_CORRUPT", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_QUERY_SKIP_CORRUPT", value_parser = parse_flag)]
     pub skip_corrupt: bool,
 }
 
@@ -510,7 +514,7 @@ pub struct ContactsArgs {
     pub search: Option<String>,
 
     /// Every version of each account (renames, deletes), not only the latest.
-    #[arg(long, env = "WXLAKE_CONTACTS_HISTORY", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_CONTACTS_HISTORY", value_parser = parse_flag)]
     pub history: bool,
 
     /// As things stood at WHEN: YYYY-MM-DD (its end), today, yesterday or a local
@@ -568,15 +572,15 @@ impl ContactsArgs {
 pub struct IngestArgs {
     /// Ingest this day's raw file and every earlier one with unprocessed bytes:
     /// YYYY-MM-DD, today or yesterday (in the lake's time zone). Default: every raw file.
-    #[arg(long, value_name = "DATE", env = "WXLAKE_DATE")]
+    #[arg(long, value_name = "DATE", env = "WXLAKE_INGEST_DATE")]
     pub date: Option<DateArg>,
 
     /// Print the run summary as one JSON object on stdout.
-    #[arg(long, env = "WXLAKE_JSON", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_INGEST_JSON", value_parser = parse_flag)]
     pub json: bool,
 
     /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
-    #[arg(long, env = "WXLAKE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, env = "WXLAKE_INGEST_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
     /// Mask personal data of contact records before anything is written: a comma-separated
@@ -587,17 +591,17 @@ pub struct IngestArgs {
 
     /// Record a --mask that differs from the lake's instead of refusing it (contact rows
     /// already stored keep the old setting).
-    #[arg(long, env = "WXLAKE_ALLOW_MASK_CHANGE", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "WXLAKE_INGEST_ALLOW_MASK_CHANGE", value_parser = parse_flag)]
     pub allow_mask_change: bool,
 
     /// The calendar of the raw file names: lake (dates in the lake's time zone) or utc (webhook
     /// forwarders name files by the UTC date). Decides which file is today's.
-    #[arg(long, value_enum, default_value_t = RawDatesArg::Lake, env = "WXLAKE_RAW_DATES")]
+    #[arg(long, value_enum, default_value_t = RawDatesArg::Lake, env = "WXLAKE_INGEST_RAW_DATES")]
     pub raw_dates: RawDatesArg,
 
     /// A raw file unmodified for this long is finished: only then is an unterminated last line
     /// in an earlier day's file taken as complete (until then it is a write in progress).
-    #[arg(long, value_name = "DURATION", default_value = "10m", env = "WXLAKE_SETTLE_TIME", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", env = "WXLAKE_INGEST_SETTLE_TIME", value_parser = parse_duration)]
     pub settle_time: Duration,
 }
 
@@ -649,6 +653,18 @@ pub struct Global {
     pub timezone: Option<String>,
     /// Where long commands report progress (a bar on a terminal, else nowhere).
     pub progress: Progress,
+}
+
+/// A flag's value from its environment variable: `1`/`0`, `yes`/`no`, `true`/`false`,
+/// `on`/`off`; empty is false (`WXLAKE_INGEST_JSON=` turns the flag off, as in a shell).
+pub fn parse_flag(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "no" | "n" | "false" | "f" | "off" => Ok(false),
+        "1" | "yes" | "y" | "true" | "t" | "on" => Ok(true),
+        _ => Err(format!(
+            "expected 1/0, yes/no, true/false or on/off, not {s:?}"
+        )),
+    }
 }
 
 /// `500ms`, `30s`, `10m`, `2h`, `1d`; a bare number is seconds.

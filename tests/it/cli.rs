@@ -75,14 +75,14 @@ fn environment_variables_stand_in_for_options() {
     let env = sample_env();
     let run = env
         .command()
-        .env("WXLAKE_JSON", "1")
+        .env("WXLAKE_INGEST_JSON", "1")
         .env("WXLAKE_LOG_FORMAT", "json")
         .arg("ingest")
         .output()
         .unwrap();
     let run = Run::from(run);
     run.assert_code(0);
-    assert_eq!(run.json()["written"], 1, "WXLAKE_JSON=1 gives JSON");
+    assert_eq!(run.json()["written"], 1, "WXLAKE_INGEST_JSON=1 gives JSON");
     let log_line = run.stderr.lines().next().unwrap();
     assert!(
         serde_json::from_str::<serde_json::Value>(log_line).is_ok(),
@@ -91,8 +91,8 @@ fn environment_variables_stand_in_for_options() {
 
     let q = Command::new(env!("CARGO_BIN_EXE_wxlake"))
         .env("WXLAKE_DATA_DIR", &env.data)
-        .env("WXLAKE_START", "2026-01-20")
-        .env("WXLAKE_COUNT", "yes")
+        .env("WXLAKE_QUERY_START", "2026-01-20")
+        .env("WXLAKE_QUERY_COUNT", "yes")
         .arg("query")
         .output()
         .unwrap();

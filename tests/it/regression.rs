@@ -284,3 +284,89 @@ fn regression_query_output_writes_through_symlinks_and_to_fifos() {
     run.assert_code(0);
     assert!(run.stdout.contains("\"hello\""), "{run:?}");
 }
+
+/// The `WXLAKE_…` variables `wxlake CMD --help` names.
+fn env_vars(env: &TestEnv, cmd: &str) -> std::collections::BTreeSet<String> {
+    let help = env.run(&[cmd, "--help"]).stdout;
+    help.split("[env: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['=', ']']).next())
+        .map(String::from)
+        .collect()
+}
+
+/// Issue 11, item 12: WXLAKE_START, WXLAKE_END, WXLAKE_DRY_RUN and WXLAKE_JSON served several
+/// commands, so `WXLAKE_START=2026-01-22 wxlake verify` checked one partition and called a lake
+/// with problems whole. Every variable now belongs to exactly one command, or to all (global).
+#[test]
+fn regression_environment_variables_shared_across_commands() {
+    let env = TestEnv::new();
+    let commands = [
+        "ingest", "query", "contacts", "compact", "archive", "status", "verify",
+    ];
+    let global = [
+        "WXLAKE_DATA_DIR",
+        "WXLAKE_TIMEZONE",
+        "WXLAKE_VERBOSE",
+        "WXLAKE_QUIET",
+        "WXLAKE_LOG_FORMAT",
+    ];
+    let mut owners: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for cmd in commands {
+        for var in env_vars(&env, cmd) {
+            owners.entry(var).or_default().push(cmd);
+        }
+    }
+    for (var, cmds) in &owners {
+        if global.contains(&var.as_str()) {
+            assert_eq!(
+                cmds.len(),
+                commands.len(),
+                "{var} is global: every command takes it"
+            );
+            continue;
+        }
+        assert_eq!(cmds.len(), 1, "{var} is shared by {cmds:?}");
+        let prefix = format!("WXLAKE_{}_", cmds[0].to_uppercase());
+        assert!(
+            var.starts_with(&prefix) || var == "WXLAKE_MASK",
+            "{var} should be named {prefix}…"
+        );
+    }
+    // The issue's case: a query's start does not narrow verify.
+    for day in ["2026-01-20", "2026-01-22"] {
+        env.append_raw(
+            day,
+            &msg(
+                day,
+                shanghai(2026, 1, day[8..].parse().unwrap(), 9, 0, 0),
+                "x",
+            ),
+        );
+    }
+    env.ingest(&[]);
+    let stray = env
+        .data
+        .join("parquet/messages/year=2026/month=01/day=20/notes.txt");
+    std::fs::write(&stray, "x").unwrap();
+    let run: Run = env
+        .command()
+        .arg("verify")
+        .env("WXLAKE_START", "2026-01-22")
+        .env("WXLAKE_QUERY_START", "2026-01-22")
+        .output()
+        .unwrap()
+        .into();
+    run.assert_code(65);
+    assert!(run.stdout.contains("notes.txt"), "{}", run.stdout);
+    // Issue 11, smaller item: an empty flag variable is false.
+    let run: Run = env
+        .command()
+        .arg("status")
+        .env("WXLAKE_STATUS_JSON", "")
+        .output()
+        .unwrap()
+        .into();
+    run.assert_code(0);
+    assert!(run.stdout.starts_with("lake: "), "{}", run.stdout);
+}

@@ -40,15 +40,31 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
     }
 }
 
+/// The mode new files get (less the umask): 0644 unless [`limit_readability`] said otherwise.
+static FILE_MODE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0o644);
+
+/// Make every file this process creates from now on no more readable by group and others than
+/// `mode` allows: the lake and the quarantine hold private messages, and must not be more
+/// readable than the raw files they come from.
+pub fn limit_readability(mode: u32) {
+    FILE_MODE.store(0o600 | (mode & 0o044), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The mode for new files (see [`limit_readability`]).
+pub fn file_mode() -> u32 {
+    FILE_MODE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A temp-file builder whose files end up readable like any file the process creates
-/// (0644 less the umask), not tempfile's private 0600: the lake is read by other users' tools.
+/// (0644 less the umask, or less when the raw files are private: [`limit_readability`]), not
+/// tempfile's private 0600: the lake is read by other users' tools.
 pub fn temp_builder<'a>(prefix: &'a str, suffix: &'a str) -> tempfile::Builder<'a, 'a> {
     use std::os::unix::fs::PermissionsExt;
     let mut builder = tempfile::Builder::new();
     builder
         .prefix(prefix)
         .suffix(suffix)
-        .permissions(std::fs::Permissions::from_mode(0o644));
+        .permissions(std::fs::Permissions::from_mode(file_mode()));
     builder
 }
 

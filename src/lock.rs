@@ -23,11 +23,13 @@ impl LakeLock {
     /// Take the lock at `path` for `command`. With `wait`, retry until it is free or `wait` has
     /// passed; without, fail at once with [`Error::LockBusy`].
     pub fn acquire(path: &Path, command: &str, wait: Option<Duration>) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(crate::fsutil::file_mode())
             .open(path)
             .map_err(|e| Error::io("open the lock file", path, e))?;
         let deadline = wait.map(|w| Instant::now() + w);

@@ -108,9 +108,11 @@ impl Quarantine {
             if let Some(dir) = self.path.parent() {
                 create_dir_all_durable(dir)?;
             }
+            use std::os::unix::fs::OpenOptionsExt;
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(crate::fsutil::file_mode())
                 .open(&self.path)
                 .map_err(|e| Error::io("open quarantine", &self.path, e))?;
             self.out = Some(BufWriter::new(f));

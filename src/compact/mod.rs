@@ -88,6 +88,7 @@ pub fn open_for_maintenance(
 ) -> Result<(Layout, chrono_tz::Tz, LakeLock, Vec<Recovered>)> {
     let layout = Layout::new(data_dir);
     layout.require_lake()?;
+    crate::fsutil::limit_readability(layout.raw_readability());
     create_dir_all_durable(&layout.metadata_dir())?;
     let lock = LakeLock::acquire(&layout.lock_path(), command, wait)?;
     let (tz, _) = resolve_timezone(&layout, timezone)?;

@@ -142,6 +142,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     let started = Instant::now();
     let layout = Layout::new(&opts.data_dir);
     check_data_dir(&layout)?;
+    crate::fsutil::limit_readability(layout.raw_readability());
     create_dir_all_durable(&layout.metadata_dir())?;
     let _lock = LakeLock::acquire(&layout.lock_path(), "ingest", opts.wait)?;
 

@@ -176,18 +176,59 @@ impl Layout {
                 tracing::debug!(file = ?name, "ignoring a file that is not named YYYY-MM-DD.jsonl");
                 continue;
             };
-            if entry
-                .file_type()
-                .is_ok_and(|t| t.is_file() || t.is_symlink())
-            {
-                files.push(RawFile {
-                    date,
-                    path: entry.path(),
-                });
+            let path = entry.path();
+            match self.raw_file_kind(&path) {
+                Ok(()) => files.push(RawFile { date, path }),
+                Err(why) => {
+                    tracing::warn!(file = %path.display(), "skipping a raw file that {why}");
+                }
             }
         }
         files.sort_by_key(|f| f.date);
         Ok(files)
+    }
+
+    /// Whether `path` may be read as a raw file: a regular file, or a symlink to a regular file
+    /// inside the data directory. Anything else (a directory, a device, a FIFO, a symlink out of
+    /// the data directory) says why not: reading it could hang, or copy a file the operator
+    /// never meant to feed into a quarantine that others can read.
+    fn raw_file_kind(&self, path: &Path) -> std::result::Result<(), &'static str> {
+        let own = fs::symlink_metadata(path).map_err(|_| "cannot be read")?;
+        if own.file_type().is_file() {
+            return Ok(());
+        }
+        if !own.file_type().is_symlink() {
+            return Err("is not a regular file");
+        }
+        let target = fs::canonicalize(path).map_err(|_| "is a broken symlink")?;
+        let root = fs::canonicalize(&self.root).map_err(|_| "cannot be resolved")?;
+        if !target.starts_with(&root) {
+            return Err("is a symlink out of the data directory");
+        }
+        match fs::metadata(&target) {
+            Ok(m) if m.is_file() => Ok(()),
+            _ => Err("is a symlink to something that is not a regular file"),
+        }
+    }
+
+    /// The readability (group and other read bits) every raw file, archived ones included,
+    /// allows: the most the lake's files may have (see [`crate::fsutil::limit_readability`]).
+    pub fn raw_readability(&self) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        let mut mode = 0o044;
+        for dir in [self.raw_dir(), self.raw_archive_dir()] {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if (name.ends_with(".jsonl") || name.ends_with(".jsonl.zst"))
+                    && let Ok(m) = fs::metadata(entry.path())
+                    && m.is_file()
+                {
+                    mode &= m.permissions().mode();
+                }
+            }
+        }
+        mode
     }
 
     /// Every partition directory of the lake, oldest first. Directories whose names are not

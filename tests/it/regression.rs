@@ -370,3 +370,83 @@ fn regression_environment_variables_shared_across_commands() {
     run.assert_code(0);
     assert!(run.stdout.starts_with("lake: "), "{}", run.stdout);
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Issue 11, item 8: a symlink in `messages/raw/` to a file outside the data directory (such as
+/// /etc/shadow) was followed and its lines copied into a world-readable quarantine. Only regular
+/// files, and symlinks to regular files inside the data directory, are read; anything else is
+/// skipped with a warning naming it. And no file wxlake writes is more readable than the raw
+/// files it comes from.
+#[test]
+fn regression_symlinks_and_devices_in_raw_and_private_raw_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let raw = env.data.join("messages/raw");
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "secret line one\nsecret line two\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), raw.join("2026-01-18.jsonl")).unwrap();
+    std::fs::create_dir(raw.join("2026-01-19.jsonl")).unwrap();
+    let fifo = raw.join("2026-01-21.jsonl");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A symlink to a regular file inside the data directory is read.
+    let inside = env.data.join("incoming-2026-01-22.jsonl");
+    std::fs::write(&inside, msg("22", shanghai(2026, 1, 22, 9, 0, 0), "linked")).unwrap();
+    std::os::unix::fs::symlink(&inside, raw.join("2026-01-22.jsonl")).unwrap();
+    // A private raw file (0600) with a rejected line.
+    env.append_raw(
+        "2026-01-20",
+        &(msg("20", shanghai(2026, 1, 20, 9, 0, 0), "private") + "not json\n"),
+    );
+    let private = env.raw_path("2026-01-20");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let run = env.run(&["ingest", "--json"]);
+    run.assert_code(0);
+    let v = run.json();
+    assert_eq!(
+        (v["written"].as_u64(), v["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    for (name, why) in [
+        ("2026-01-18.jsonl", "symlink out of the data directory"),
+        ("2026-01-19.jsonl", "not a regular file"),
+        ("2026-01-21.jsonl", "not a regular file"),
+    ] {
+        assert!(
+            run.stderr.contains(name) && run.stderr.contains(why),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    let quarantine =
+        std::fs::read_to_string(env.data.join("metadata/rejects/2026-01-20.jsonl")).unwrap();
+    assert!(!quarantine.contains("secret"), "{quarantine}");
+    // Nothing written is readable by group or others when a raw file is not.
+    for path in files_under(&env.data.join("parquet"))
+        .into_iter()
+        .chain(files_under(&env.data.join("metadata")))
+    {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o044, 0, "{} is {mode:o}", path.display());
+    }
+}

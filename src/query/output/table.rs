@@ -141,28 +141,39 @@ impl<'w> TableSink<'w> {
     }
 }
 
-/// The width of `s` on a terminal (East Asian wide characters count two).
-fn display_width(s: &str) -> usize {
-    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+/// How a character is shown in a cell: line breaks, tabs and other control characters as a
+/// space, so that a row stays on one line.
+fn shown(c: char) -> char {
+    if c.is_control() { ' ' } else { c }
 }
 
-/// `s` on one line, cut to `width` columns with `…` when longer.
+/// The width of `s` on a terminal as a cell shows it (East Asian wide characters count two,
+/// control characters one: they are shown as spaces).
+fn display_width(s: &str) -> usize {
+    s.chars().map(|c| shown(c).width().unwrap_or(0)).sum()
+}
+
+/// `s` on one line, cut to `width` columns with `…` when longer: every cut is marked.
 fn fit(s: &str, width: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(width * 4));
-    let mut used = 0;
     let total = display_width(s);
-    for c in s.chars() {
-        let c = if c.is_control() { ' ' } else { c };
+    let mut out = String::with_capacity(s.len().min(width * 4));
+    if total <= width {
+        out.extend(s.chars().map(shown));
+        return out;
+    }
+    // Room for the mark.
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    for c in s.chars().map(shown) {
         let w = c.width().unwrap_or(0);
-        if total > width && used + w + 1 > width {
-            out.push('…');
-            return out;
-        }
-        if used + w > width {
+        if used + w > room {
             break;
         }
         out.push(c);
         used += w;
+    }
+    if width > 0 {
+        out.push('…');
     }
     out
 }
@@ -218,5 +229,22 @@ mod tests {
         assert_eq!(display_width(&fit("你好世界你好", 7)), 7);
         assert_eq!(fit("a\nb\tc", 9), "a b c");
         assert_eq!(fit("exactly8", 8), "exactly8");
+    }
+
+    /// Issue 11, item 14: a multi-line cell was cut without a mark, because its line breaks
+    /// counted as zero columns and were then shown as spaces.
+    #[test]
+    fn regression_table_cells_cut_without_a_mark() {
+        let text = "第一行\n第二行\n第三行结束";
+        // 11 wide characters and 2 breaks shown as spaces: 24 columns.
+        assert_eq!(display_width(text), 24);
+        assert_eq!(fit(text, 24), "第一行 第二行 第三行结束");
+        // Before, a cut at 22 dropped "束" silently: "第一行 第二行 第三行结".
+        let cut = fit(text, 22);
+        assert_eq!(cut, "第一行 第二行 第三行…");
+        assert!(display_width(&cut) <= 22, "{cut}");
+        // A wide character that does not fit beside the mark is left out, not half shown.
+        assert_eq!(fit("你好世界", 4), "你…");
+        assert_eq!(fit("a\u{7}b", 3), "a b");
     }
 }

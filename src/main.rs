@@ -178,15 +178,19 @@ fn print_stdout(text: &str) {
 /// nothing, so systemd's journal and pipes only ever get log lines.
 fn progress_for(cli: &Cli) -> wxlake::progress::Progress {
     if std::io::stderr().is_terminal() && cli.log_format == LogFormat::Text && cli.quiet == 0 {
-        wxlake::progress::Progress::new(std::sync::Arc::new(Bar::default()))
+        wxlake::progress::Progress::new(std::sync::Arc::new(Bar))
     } else {
         wxlake::progress::Progress::default()
     }
 }
 
+/// The progress bar on screen, if any. Log lines are written with it suspended (cleared, the
+/// line printed, the bar drawn again), so that no frozen copy of it stays in the scrollback.
+static ACTIVE_BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
 /// An indicatif bar drawn on stderr.
 #[derive(Default)]
-struct Bar(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+struct Bar;
 
 impl wxlake::progress::Reporter for Bar {
     fn begin(&self, what: &str, total: u64) {
@@ -199,19 +203,40 @@ impl wxlake::progress::Reporter for Bar {
             .progress_chars("=> "),
         );
         bar.set_message(what.to_string());
-        *self.0.lock().expect("not poisoned") = Some(bar);
+        *ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
     }
 
     fn advance(&self, n: u64) {
-        if let Some(bar) = &*self.0.lock().expect("not poisoned") {
+        if let Some(bar) = &*ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) {
             bar.inc(n);
         }
     }
 
     fn end(&self) {
-        if let Some(bar) = self.0.lock().expect("not poisoned").take() {
+        if let Some(bar) = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Where log lines go: stderr, above the progress bar when one is drawn.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let bar = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner());
+        match &*bar {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf)),
+            None => std::io::stderr().write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -225,7 +250,7 @@ fn init_logging(cli: &Cli) {
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

@@ -450,3 +450,103 @@ fn regression_symlinks_and_devices_in_raw_and_private_raw_files() {
         assert_eq!(mode & 0o044, 0, "{} is {mode:o}", path.display());
     }
 }
+
+/// What a terminal keeps in its scrollback from `bytes`: lines ended by a newline, after
+/// carriage returns and "clear line" sequences did their work.
+fn scrollback(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = Vec::new();
+    let mut line: Vec<char> = Vec::new();
+    let mut col = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                lines.push(line.iter().collect::<String>().trim_end().to_string());
+                line.clear();
+                col = 0;
+            }
+            '\r' => col = 0,
+            '\x1b' => {
+                // CSI: ESC [ params letter
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    let mut code = String::new();
+                    for d in chars.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            code.push(d);
+                            break;
+                        }
+                    }
+                    if code == "K" {
+                        line.truncate(col);
+                    }
+                }
+            }
+            c => {
+                if col < line.len() {
+                    line[col] = c;
+                } else {
+                    line.push(c);
+                }
+                col += 1;
+            }
+        }
+    }
+    lines
+}
+
+/// Issue 11, item 13: when a warning was logged during ingest on a terminal, frozen copies of
+/// the progress bar stayed in the scrollback (30 on a 30-file run). Log lines now print above
+/// the bar.
+#[test]
+fn regression_progress_bar_and_logs_leave_no_frozen_bars() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` (to run under a pseudo-terminal) is missing");
+        return;
+    }
+    let env = TestEnv::new();
+    for day in 1..=30u32 {
+        let date = format!("2026-01-{day:02}");
+        let mut text = String::new();
+        for i in 0..2000 {
+            text += &msg(
+                &format!("{day}-{i}"),
+                shanghai(2026, 1, day, 9, 0, 0) + i,
+                "x",
+            );
+        }
+        text += "not json\n";
+        env.append_raw(&date, &text);
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\\\''"));
+    let cmd = format!(
+        "{} --data-dir {} ingest",
+        quote(env!("CARGO_BIN_EXE_wxlake")),
+        quote(env.data.to_str().unwrap())
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines = scrollback(&out.stdout);
+    let warnings = lines
+        .iter()
+        .filter(|l| l.contains("rejected line quarantined"))
+        .count();
+    assert_eq!(warnings, 30, "one reject per file, each logged: {lines:#?}");
+    let frozen: Vec<&String> = lines.iter().filter(|l| l.contains("raw files [")).collect();
+    assert!(
+        frozen.is_empty(),
+        "frozen progress bars in the scrollback: {frozen:#?}"
+    );
+}

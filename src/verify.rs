@@ -280,6 +280,9 @@ fn check_file(
         rows += batch.num_rows() as u64;
     }
     let mut issues = Vec::new();
+    if let Err(Error::Data { reason, .. }) = footer.check_integrity() {
+        issues.push(reason);
+    }
     if rows != footer.rows {
         issues.push(format!(
             "{rows} rows read, but the footer says {}",

@@ -136,6 +136,7 @@ mod tests {
                     codec: *c,
                     unknown_columns: Vec::new(),
                     timezone: None,
+                    checksum: None,
                 })
                 .collect(),
         }

@@ -106,6 +106,7 @@ mod tests {
             codec,
             unknown_columns: Vec::new(),
             timezone: None,
+            checksum: None,
         }
     }
 

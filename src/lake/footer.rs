@@ -25,6 +25,8 @@ pub struct FileInfo {
     pub unknown_columns: Vec<String>,
     /// The time zone recorded in the file (`wxlake.timezone`; absent in older files).
     pub timezone: Option<String>,
+    /// The checksum of its data pages (see [`crate::lake::checksum`]; absent in older files).
+    pub checksum: Option<String>,
 }
 
 /// Read the footer of `path`.
@@ -75,5 +77,19 @@ pub fn read_footer(path: &Path) -> Result<FileInfo> {
         codec,
         unknown_columns,
         timezone: kv(TIMEZONE_KEY),
+        checksum: kv(crate::lake::checksum::CHECKSUM_KEY),
     })
+}
+
+impl FileInfo {
+    /// An error naming the file when its data pages no longer match their checksum.
+    pub fn check_integrity(&self) -> Result<()> {
+        match crate::lake::checksum::check(&self.path, self.checksum.as_deref())? {
+            crate::lake::checksum::Check::Corrupt => Err(Error::data(
+                &self.path,
+                "corrupt: its data pages do not match the checksum recorded when it was written",
+            )),
+            _ => Ok(()),
+        }
+    }
 }

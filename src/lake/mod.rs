@@ -1,5 +1,6 @@
 //! The Parquet side of wxlake: where files live, how they are written and read.
 
+pub mod checksum;
 pub mod footer;
 pub mod layout;
 pub mod meta;

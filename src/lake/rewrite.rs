@@ -115,6 +115,8 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
     let partition_dir = layout.partition_dir(job.key);
     let mut batches = Vec::new();
     for input in job.inputs {
+        // A damaged file is never copied into a new one: nothing is swapped.
+        input.check_integrity()?;
         if !input.unknown_columns.is_empty() {
             return Err(Error::data(
                 &input.path,

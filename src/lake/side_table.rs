@@ -120,6 +120,9 @@ impl SideTable {
                     continue;
                 }
             };
+            if let Err(e) = info.check_integrity() {
+                problem(&path, error_text(&e));
+            }
             stats.files += 1;
             stats.bytes += info.bytes;
             let mut keys = 0u64;
@@ -159,6 +162,14 @@ impl SideTable {
     }
 }
 
+/// An error's message without the path it names (the problem lists it already).
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::Data { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// What compacting a side table did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TableCompaction {
@@ -195,7 +206,9 @@ impl SideTable {
         let mut batches = Vec::new();
         let mut bytes_before = 0;
         for path in &inputs {
-            bytes_before += read_footer(path)?.bytes;
+            let info = read_footer(path)?;
+            info.check_integrity()?;
+            bytes_before += info.bytes;
             for batch in open_projected(path, &names)? {
                 let batch = batch.map_err(|e| Error::data(path, e.to_string()))?;
                 batches.push(conform(path, &batch, &schema)?);
@@ -297,10 +310,14 @@ pub fn stage(table: SideTable, staging_dir: &Path, batch: &RecordBatch) -> Resul
     let fail = |e: parquet::errors::ParquetError| {
         Error::io("write Parquet", &*tmp, std::io::Error::other(e))
     };
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(properties(table))).map_err(fail)?;
+    let mut writer = ArrowWriter::try_new(
+        crate::lake::checksum::Checksummed::new(file),
+        batch.schema(),
+        Some(properties(table)),
+    )
+    .map_err(fail)?;
     writer.write(batch).map_err(fail)?;
-    let file = writer.into_inner().map_err(fail)?;
+    let file = crate::lake::checksum::close(writer).map_err(fail)?;
     file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
     Ok(tmp)
 }

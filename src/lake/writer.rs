@@ -26,6 +26,7 @@ use tempfile::TempPath;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, fsync_dir, link_no_clobber};
+use crate::lake::checksum::Checksummed;
 use crate::lake::row_group::PendingRows;
 use crate::partition::PartitionKey;
 use crate::record::{Record, SCHEMA_VERSION, SCHEMA_VERSION_KEY, arrow_schema, col};
@@ -260,7 +261,7 @@ pub struct StagedFile {
 /// sorted row group.
 pub struct StagedWriter {
     partition: PartitionKey,
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<Checksummed<File>>,
     tmp: TempPath,
     rows: u64,
 }
@@ -275,7 +276,7 @@ impl StagedWriter {
             .tempfile_in(staging_dir)
             .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
         let (file, tmp) = tmp.into_parts();
-        let writer = ArrowWriter::try_new(file, arrow_schema(), Some(props))
+        let writer = ArrowWriter::try_new(Checksummed::new(file), arrow_schema(), Some(props))
             .map_err(|e| Error::io("start Parquet file", &tmp, std::io::Error::other(e)))?;
         Ok(StagedWriter {
             partition,
@@ -304,9 +305,7 @@ impl StagedWriter {
     /// Close and fsync the file.
     pub fn finish(self) -> Result<StagedFile> {
         let tmp = self.tmp;
-        let file = self
-            .writer
-            .into_inner()
+        let file = crate::lake::checksum::close(self.writer)
             .map_err(|e| Error::io("finish Parquet", &tmp, std::io::Error::other(e)))?;
         file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
         let bytes = file

@@ -603,6 +603,11 @@ pub struct IngestArgs {
     /// in an earlier day's file taken as complete (until then it is a write in progress).
     #[arg(long, value_name = "DURATION", default_value = "10m", env = "WXLAKE_INGEST_SETTLE_TIME", value_parser = parse_duration)]
     pub settle_time: Duration,
+
+    /// The longest line read into memory; a longer one is quarantined by reference (where it
+    /// is, how long, its first bytes) and memory stays bounded.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", env = "WXLAKE_INGEST_MAX_LINE_BYTES", value_parser = parse_size)]
+    pub max_line_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -626,6 +631,7 @@ impl IngestArgs {
             allow_mask_change,
             raw_dates,
             settle_time,
+            max_line_bytes,
         } = self;
         let opts = IngestOptions {
             data_dir: global.data_dir.clone(),
@@ -641,6 +647,7 @@ impl IngestArgs {
                 RawDatesArg::Utc => RawDates::Utc,
             },
             settle_time,
+            max_line_bytes: usize::try_from(max_line_bytes).unwrap_or(usize::MAX),
         };
         (opts, json)
     }

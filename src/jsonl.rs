@@ -5,11 +5,35 @@
 //! 1-based and count every line, blank ones included. A last line without a trailing newline is
 //! handed out only when the caller says the file is closed (an earlier day's file); otherwise it
 //! is a write in progress and is left for the next run.
+//!
+//! A line is at most [`DEFAULT_MAX_LINE`] bytes (configurable): a longer one is never held in
+//! memory. It is read past and handed out as an [`OversizedLine`] (where it starts, how long it
+//! is, its first bytes), so memory stays bounded by the chunk size plus the maximum whatever the
+//! file holds — a 2 GB file without a newline included.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The longest line read into memory (64 MiB).
+pub const DEFAULT_MAX_LINE: usize = 64 << 20;
+
+/// How many leading bytes of an oversized line are kept (for the quarantine).
+const OVERSIZED_HEAD: usize = 256;
+
+/// A line longer than the maximum: read past, described instead of held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OversizedLine {
+    pub number: u64,
+    pub offset: u64,
+    /// Its length in bytes, without the newline.
+    pub len: u64,
+    /// Its first bytes.
+    pub head: Vec<u8>,
+    /// The maximum it exceeded.
+    pub max: u64,
+}
 
 /// A block of complete lines read from one raw file, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +44,11 @@ pub struct Chunk<'a> {
     pub start_offset: u64,
     /// Line number of the first line in `data`.
     pub first_line: u64,
+    /// A line too long to hold that came just before `data` (its number is `first_line - 1`).
+    pub oversized: Option<&'a OversizedLine>,
+    /// The maximum line length: a line of `data` longer than this (read whole because it fit in
+    /// one read) is to be treated like an [`OversizedLine`] all the same.
+    pub max_line: usize,
 }
 
 /// One line of a [`Chunk`], without its `\n` (a CR before it is left to the normalizer).
@@ -79,6 +108,11 @@ pub struct JsonlReader {
     closed: bool,
     eof: bool,
     chunk_size: usize,
+    max_line: usize,
+    /// An oversized line read past, to go out with the next chunk.
+    oversized: Option<OversizedLine>,
+    /// The one that went out with the last borrowed chunk.
+    last_oversized: Option<OversizedLine>,
 }
 
 impl JsonlReader {
@@ -104,10 +138,19 @@ impl JsonlReader {
             closed,
             eof: false,
             chunk_size: 4 << 20,
+            max_line: DEFAULT_MAX_LINE,
+            oversized: None,
+            last_oversized: None,
         })
     }
 
-    /// Read blocks of about `size` bytes (default 8 MiB; a longer line makes a longer chunk).
+    /// Lines longer than `max` bytes are read past and handed out as [`OversizedLine`]s.
+    pub fn with_max_line(mut self, max: usize) -> Self {
+        self.max_line = max.max(1);
+        self
+    }
+
+    /// Read blocks of about `size` bytes (default 4 MiB; a longer line makes a longer chunk).
     pub fn with_chunk_size(mut self, size: usize) -> Self {
         self.chunk_size = size.max(1);
         self
@@ -134,10 +177,13 @@ impl JsonlReader {
             return Ok(None);
         };
         self.handed_out = end;
+        self.last_oversized = self.oversized.take();
         let chunk = Chunk {
             data: &self.buf[..end],
             start_offset: self.buf_offset,
             first_line: self.next_line,
+            oversized: self.last_oversized.as_ref(),
+            max_line: self.max_line,
         };
         self.next_line += chunk.line_count();
         Ok(Some(chunk))
@@ -164,6 +210,8 @@ impl JsonlReader {
             data,
             start_offset: self.buf_offset,
             first_line: self.next_line,
+            oversized: self.oversized.take(),
+            max_line: self.max_line,
         };
         self.filled -= end;
         self.buf_offset += end as u64;
@@ -171,8 +219,9 @@ impl JsonlReader {
         Ok(Some(chunk))
     }
 
-    /// Read until the buffer holds at least one complete line (or the closed file's tail);
-    /// returns the end of the complete lines in `buf`, `None` at the end.
+    /// Read until the buffer holds at least one complete line (or the closed file's tail, or an
+    /// oversized line was read past); returns the end of the complete lines in `buf`, `None` at
+    /// the end.
     fn fill(&mut self) -> io::Result<Option<usize>> {
         // Drop what the last chunk handed out; keep the start of an incomplete line.
         if self.handed_out > 0 {
@@ -186,7 +235,11 @@ impl JsonlReader {
                 if self.closed && self.filled > 0 {
                     return Ok(Some(self.filled));
                 }
-                return Ok(None);
+                return Ok(if self.oversized.is_some() {
+                    Some(0)
+                } else {
+                    None
+                });
             }
             if self.buf.len() < self.filled + self.chunk_size {
                 self.buf.resize(self.filled + self.chunk_size, 0);
@@ -204,7 +257,65 @@ impl JsonlReader {
             if let Some(nl) = memchr::memrchr(b'\n', &self.buf[read_from..self.filled]) {
                 return Ok(Some(read_from + nl + 1));
             }
+            if self.filled > self.max_line {
+                // The line at buf[0] is too long to hold: read past it.
+                if !self.skip_oversized()? {
+                    return Ok(None);
+                }
+                // Hand it out now, with the complete lines that followed it in the same read.
+                let end = memchr::memrchr(b'\n', &self.buf[..self.filled]).map_or(0, |nl| nl + 1);
+                return Ok(Some(end));
+            }
         }
+    }
+
+    /// Read past the line that starts at `buf[0]` and is longer than the maximum, keeping only
+    /// its first bytes; afterwards `buf` holds what follows its newline. Returns false when the
+    /// file ends first in a file that may still grow: the line is a write in progress, left
+    /// (unread) for the next run.
+    fn skip_oversized(&mut self) -> io::Result<bool> {
+        let start = self.buf_offset;
+        let head = self.buf[..OVERSIZED_HEAD.min(self.filled)].to_vec();
+        let mut len = self.filled as u64;
+        let after = loop {
+            let n = read_full(&mut self.file, &mut self.buf[..self.chunk_size])?;
+            if n == 0 {
+                self.eof = true;
+                break None;
+            }
+            if let Some(nl) = memchr::memchr(b'\n', &self.buf[..n]) {
+                len += nl as u64;
+                break Some((nl + 1, n));
+            }
+            len += n as u64;
+        };
+        match after {
+            Some((from, n)) => {
+                self.buf.copy_within(from..n, 0);
+                self.filled = n - from;
+                self.buf_offset = start + len + 1;
+            }
+            None if self.closed => {
+                self.filled = 0;
+                self.buf_offset = start + len;
+            }
+            None => {
+                // Keep the line's start so the offset and the held-back tail stay right.
+                self.buf[..head.len()].copy_from_slice(&head);
+                self.filled = head.len();
+                self.buf_offset = start;
+                return Ok(false);
+            }
+        }
+        self.oversized = Some(OversizedLine {
+            number: self.next_line,
+            offset: start,
+            len,
+            head,
+            max: self.max_line as u64,
+        });
+        self.next_line += 1;
+        Ok(true)
     }
 }
 
@@ -214,6 +325,8 @@ pub struct OwnedChunk {
     pub data: Vec<u8>,
     pub start_offset: u64,
     pub first_line: u64,
+    pub oversized: Option<OversizedLine>,
+    pub max_line: usize,
 }
 
 impl OwnedChunk {
@@ -223,6 +336,8 @@ impl OwnedChunk {
             data: &self.data,
             start_offset: self.start_offset,
             first_line: self.first_line,
+            oversized: self.oversized.as_ref(),
+            max_line: self.max_line,
         }
     }
 }
@@ -259,6 +374,76 @@ mod tests {
             lines.extend(c.lines().map(|l| (l.number, l.offset, l.bytes.to_vec())));
         }
         (lines, r.offset(), r.next_line())
+    }
+
+    /// Lines as (number, offset, bytes), oversized ones as (number, offset, "<len>") — then the
+    /// end offset, the next line number and whether a tail was held back.
+    fn read_bounded(
+        content: &[u8],
+        closed: bool,
+        chunk: usize,
+        max: usize,
+    ) -> (Vec<(u64, u64, String)>, u64, u64, bool) {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        let mut r = JsonlReader::new(f, 0, 1, closed)
+            .unwrap()
+            .with_chunk_size(chunk)
+            .with_max_line(max);
+        let mut out = Vec::new();
+        loop {
+            let owned = r.next_owned_chunk(Vec::new()).unwrap();
+            let Some(c) = owned else { break };
+            if let Some(long) = &c.oversized {
+                assert!(long.head.len() <= OVERSIZED_HEAD);
+                assert!(content[long.offset as usize..].starts_with(&long.head));
+                out.push((long.number, long.offset, format!("<{}>", long.len)));
+            }
+            for l in c.chunk().lines() {
+                let text = if l.bytes.len() > c.max_line {
+                    format!("<{}>", l.bytes.len())
+                } else {
+                    String::from_utf8_lossy(l.bytes).into_owned()
+                };
+                out.push((l.number, l.offset, text));
+            }
+        }
+        (out, r.offset(), r.next_line(), r.has_held_back_tail())
+    }
+
+    /// Issue 11, item 7: a line without end was held in memory whole (2 GB of RSS).
+    #[test]
+    fn regression_unbounded_lines_are_read_past_not_held() {
+        let long = "x".repeat(1000);
+        let content = format!("a\n{long}\nb\n{long}\n{long}\nc\n");
+        for chunk in [7, 64, 300, 4096] {
+            let (lines, end, next, held) = read_bounded(content.as_bytes(), false, chunk, 100);
+            let want = vec![
+                (1, 0, "a".to_string()),
+                (2, 2, "<1000>".to_string()),
+                (3, 1003, "b".to_string()),
+                (4, 1005, "<1000>".to_string()),
+                (5, 2006, "<1000>".to_string()),
+                (6, 3007, "c".to_string()),
+            ];
+            assert_eq!(lines, want, "chunk {chunk}");
+            assert_eq!(
+                (end, next, held),
+                (content.len() as u64, 7, false),
+                "chunk {chunk}"
+            );
+        }
+        // An unterminated long last line: a write in progress unless the file is closed.
+        let content = format!("a\n{long}");
+        let (lines, end, next, held) = read_bounded(content.as_bytes(), false, 64, 100);
+        assert_eq!((lines.len(), end, next, held), (1, 2, 2, true));
+        let (lines, end, next, held) = read_bounded(content.as_bytes(), true, 64, 100);
+        assert_eq!(lines[1], (2, 2, "<1000>".to_string()));
+        assert_eq!((end, next, held), (content.len() as u64, 3, false));
+        // At the limit exactly, a line is an ordinary line.
+        let line = "y".repeat(100);
+        let (lines, _, _, _) = read_bounded(format!("{line}\n").as_bytes(), false, 16, 100);
+        assert_eq!(lines, vec![(1, 0, line)]);
     }
 
     #[test]

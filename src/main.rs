@@ -35,7 +35,9 @@ fn main() -> ExitCode {
         timezone: cli.timezone.clone(),
         progress: progress_for(&cli),
     };
-    match run(cli.command, &global) {
+    let result = run(cli.command, &global);
+    report_peak_memory();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let mut msg = format!("error: {err}");
@@ -143,6 +145,22 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// With `WXLAKE_REPORT_PEAK_MEMORY` set (tests and benchmarks), print the process's peak
+/// resident memory (`VmHWM` of /proc/self/status) to stderr as `peak_rss_kb=N`.
+fn report_peak_memory() {
+    if std::env::var_os("WXLAKE_REPORT_PEAK_MEMORY").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(kb) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+    {
+        eprintln!("peak_rss_kb={}", kb.trim());
     }
 }
 

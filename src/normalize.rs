@@ -95,6 +95,10 @@ pub enum Reject {
         value: String,
         why: &'static str,
     },
+    #[error(
+        "a line of {len} bytes is longer than the maximum ({max} bytes, --max-line-bytes); quarantined by reference: its first {kept} bytes are kept"
+    )]
+    LineTooLong { len: u64, max: u64, kept: usize },
 }
 
 impl Reject {
@@ -108,6 +112,7 @@ impl Reject {
             Reject::DuplicateKey(_) => "duplicate_key",
             Reject::Missing(_) => "missing_field",
             Reject::Unusable { .. } => "unusable_field",
+            Reject::LineTooLong { .. } => "line_too_long",
         }
     }
 }

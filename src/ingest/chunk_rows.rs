@@ -68,8 +68,40 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer, mask: Mask) ->
     let mut rejects = Vec::new();
     let mut rows = Vec::new();
     let mut others = Vec::new();
+    if let Some(long) = chunk.oversized {
+        counts.lines_read += 1;
+        counts.rejected += 1;
+        counts.bytes_read += long.len + 1;
+        rejects.push(PendingReject {
+            line: long.number,
+            offset: long.offset,
+            reject: Reject::LineTooLong {
+                len: long.len,
+                max: long.max,
+                kept: long.head.len(),
+            },
+            bytes: long.head.clone(),
+        });
+    }
     for line in chunk.lines() {
         counts.lines_read += 1;
+        if line.bytes.len() > chunk.max_line {
+            // Read whole because it fit in one read, but as long as one that did not: treated
+            // the same, by reference.
+            let kept = line.bytes.len().min(256);
+            counts.rejected += 1;
+            rejects.push(PendingReject {
+                line: line.number,
+                offset: line.offset,
+                reject: Reject::LineTooLong {
+                    len: line.bytes.len() as u64,
+                    max: chunk.max_line as u64,
+                    kept,
+                },
+                bytes: line.bytes[..kept].to_vec(),
+            });
+            continue;
+        }
         match normalize_line_masked(line.bytes, mask) {
             Line::Blank => counts.blank += 1,
             Line::Reject(reject) => {

@@ -225,7 +225,8 @@ fn parse_lines(
         .try_clone()
         .map_err(|e| Error::io("open", &job.raw.path, e))?;
     let reader = JsonlReader::new(file, job.start, job.next_line, job.closed)
-        .map_err(|e| Error::io("read", &job.raw.path, e))?;
+        .map_err(|e| Error::io("read", &job.raw.path, e))?
+        .with_max_line(ctx.max_line_bytes);
     let mut state = ApplyState {
         name,
         seq,

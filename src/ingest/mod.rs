@@ -79,6 +79,8 @@ pub struct IngestOptions {
     pub raw_dates: RawDates,
     /// `--settle-time`: see [`DEFAULT_SETTLE_TIME`].
     pub settle_time: Duration,
+    /// `--max-line-bytes`: see [`crate::jsonl::DEFAULT_MAX_LINE`].
+    pub max_line_bytes: usize,
 }
 
 impl IngestOptions {
@@ -94,6 +96,7 @@ impl IngestOptions {
             allow_mask_change: false,
             raw_dates: RawDates::Lake,
             settle_time: DEFAULT_SETTLE_TIME,
+            max_line_bytes: crate::jsonl::DEFAULT_MAX_LINE,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct RunContext {
     pub side_rows: side_rows::SideRows,
     /// See [`IngestOptions::settle_time`].
     pub settle_time: Duration,
+    /// See [`IngestOptions::max_line_bytes`].
+    pub max_line_bytes: usize,
 }
 
 impl RunContext {
@@ -190,6 +195,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         side_keys: HashMap::new(),
         side_rows: Default::default(),
         settle_time: opts.settle_time,
+        max_line_bytes: opts.max_line_bytes,
         layout,
     };
     let mut summary = IngestSummary {

@@ -608,3 +608,108 @@ fn regression_silent_corruption_of_a_data_page() {
     }
     assert_eq!(env.snapshot(), before, "nothing was rewritten");
 }
+
+/// Append `n` bytes of `x` (no newline) to `path`.
+fn append_filler(path: &std::path::Path, n: usize) {
+    let mut f = std::fs::File::options()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    let block = vec![b'x'; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(block.len());
+        f.write_all(&block[..k]).unwrap();
+        left -= k;
+    }
+}
+
+/// The peak RSS a run of `wxlake ARGS` reports (WXLAKE_REPORT_PEAK_MEMORY), in MB.
+fn peak_mb(env: &TestEnv, args: &[&str]) -> (Run, u64) {
+    let run: Run = env
+        .command()
+        .args(args)
+        .env("WXLAKE_REPORT_PEAK_MEMORY", "1")
+        .output()
+        .unwrap()
+        .into();
+    let kb: u64 = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_kb="))
+        .unwrap_or_else(|| panic!("no peak reported: {}", run.stderr))
+        .parse()
+        .unwrap();
+    (run, kb / 1024)
+}
+
+/// Issue 11, item 7: a raw file of 2 GB without a newline cost 2.1 GB of memory on every run.
+/// A line longer than --max-line-bytes is read past and quarantined by reference (file, offset,
+/// length, first bytes); memory stays within the usual bound.
+#[test]
+fn regression_unbounded_lines_keep_memory_bounded() {
+    const LONG: usize = 150 << 20;
+    let env = TestEnv::new();
+    // An earlier, settled day: a 150 MB line between two messages.
+    let day = env.raw_path("2026-01-20");
+    env.append_raw(
+        "2026-01-20",
+        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "before"),
+    );
+    env.append_raw("2026-01-20", "{\"msg_id\":\"2\",\"content\":\"");
+    append_filler(&day, LONG);
+    env.append_raw(
+        "2026-01-20",
+        &format!(
+            "\"}}\n{}",
+            msg("3", shanghai(2026, 1, 20, 9, 1, 0), "after")
+        ),
+    );
+    age(&day);
+    // Today: a 150 MB line still being written.
+    let today = today_shanghai().format("%Y-%m-%d").to_string();
+    env.append_raw(&today, &msg("4", chrono::Utc::now().timestamp(), "today"));
+    append_filler(&env.raw_path(&today), LONG);
+
+    let (run, peak) = peak_mb(&env, &["ingest", "--json", "--max-line-bytes", "8MiB"]);
+    run.assert_code(0);
+    assert!(peak < 100, "peak RSS {peak} MB for 150 MB lines");
+    let v = run.json();
+    assert_eq!(
+        (v["written"].as_u64(), v["rejected"].as_u64()),
+        (Some(3), Some(1)),
+        "{v}"
+    );
+    let today_file = &v["files"][format!("{today}.jsonl")];
+    assert_eq!(today_file["status"], "partial");
+    assert!(today_file["held_back_bytes"].as_u64().unwrap() >= LONG as u64);
+    let rejects = env.rejects();
+    assert_eq!(rejects.len(), 1);
+    let r = &rejects[0];
+    assert_eq!(
+        (r["line"].as_u64(), r["offset"].as_u64(), r["code"].as_str()),
+        (
+            Some(2),
+            Some(msg("1", shanghai(2026, 1, 20, 9, 0, 0), "before").len() as u64),
+            Some("line_too_long")
+        )
+    );
+    assert!(
+        r["raw"].as_str().unwrap().len() <= 256,
+        "only the first bytes are kept"
+    );
+    let len = "{\"msg_id\":\"2\",\"content\":\"".len() + LONG + "\"}".len();
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("a line of {len} bytes")),
+        "{r}"
+    );
+    // The next run does not take more memory for the unfinished line, and finds nothing new.
+    let (run, peak) = peak_mb(&env, &["ingest", "--json", "--max-line-bytes", "8MiB"]);
+    run.assert_code(0);
+    assert!(peak < 100, "peak RSS {peak} MB on the rerun");
+    assert_eq!(run.json()["written"], 0);
+}

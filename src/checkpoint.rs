@@ -18,7 +18,7 @@ use crate::fsutil::write_atomic;
 pub const CHECKPOINT_VERSION: u32 = 1;
 
 /// How many bytes at each end of the processed prefix the fingerprint covers.
-const SAMPLE: u64 = 4096;
+pub const SAMPLE: u64 = 4096;
 
 /// Counts of what ingest did with lines; summed per run and per file.
 ///
@@ -126,6 +126,20 @@ impl Fingerprint {
             head: format!("{head:016x}"),
             tail: format!("{tail:016x}"),
         })
+    }
+
+    /// The fingerprint of a prefix of `len` bytes from its first and last bytes as they were
+    /// read (at most [`SAMPLE`] each; shorter slices are the whole prefix): so that it describes
+    /// the bytes actually processed, not what the file holds afterwards.
+    pub fn of_bytes(len: u64, head: &[u8], tail: &[u8]) -> Self {
+        let head_len = len.min(SAMPLE) as usize;
+        let head = &head[..head_len.min(head.len())];
+        let tail = &tail[tail.len().saturating_sub(head_len)..];
+        Fingerprint {
+            len,
+            head: format!("{:016x}", fnv1a64(head)),
+            tail: format!("{:016x}", fnv1a64(tail)),
+        }
     }
 
     /// Whether `file` still starts with the bytes this fingerprint was taken of.

@@ -113,18 +113,56 @@ pub struct JsonlReader {
     oversized: Option<OversizedLine>,
     /// The one that went out with the last borrowed chunk.
     last_oversized: Option<OversizedLine>,
+    /// The first and the last (up to) [`SAMPLE`] bytes handed out since the start offset, so
+    /// that a checkpoint's fingerprint describes the bytes processed, whatever the file holds
+    /// by then (see [`crate::checkpoint::Fingerprint::of_bytes`]).
+    seen: Seen,
+}
+
+/// Bytes sampled at each end of what was handed out.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+/// How many bytes [`Seen`] keeps at each end.
+const SAMPLE: usize = crate::checkpoint::SAMPLE as usize;
+
+impl Seen {
+    fn record(&mut self, bytes: &[u8]) {
+        if self.head.len() < SAMPLE {
+            let take = (SAMPLE - self.head.len()).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..take]);
+        }
+        if bytes.len() >= SAMPLE {
+            self.tail.clear();
+            self.tail.extend_from_slice(&bytes[bytes.len() - SAMPLE..]);
+        } else {
+            self.tail.extend_from_slice(bytes);
+            if self.tail.len() > 2 * SAMPLE {
+                self.tail.drain(..self.tail.len() - SAMPLE);
+            }
+        }
+    }
+
+    fn tail(&self) -> &[u8] {
+        &self.tail[self.tail.len().saturating_sub(SAMPLE)..]
+    }
 }
 
 impl JsonlReader {
     /// Start reading `file` at `offset`, where `next_line` is the number of the line found there.
     /// `closed`: the file will not grow any more, so an unterminated last line is complete.
     pub fn new(mut file: File, mut offset: u64, next_line: u64, closed: bool) -> io::Result<Self> {
+        let mut skipped_bom = false;
         if offset == 0 {
             let mut head = [0u8; 3];
             file.seek(SeekFrom::Start(0))?;
             let n = read_full(&mut file, &mut head)?;
             if head[..n] == *BOM {
                 offset = BOM.len() as u64;
+                skipped_bom = true;
             }
         }
         file.seek(SeekFrom::Start(offset))?;
@@ -141,7 +179,25 @@ impl JsonlReader {
             max_line: DEFAULT_MAX_LINE,
             oversized: None,
             last_oversized: None,
+            seen: Seen {
+                head: if skipped_bom {
+                    BOM.to_vec()
+                } else {
+                    Vec::new()
+                },
+                tail: if skipped_bom {
+                    BOM.to_vec()
+                } else {
+                    Vec::new()
+                },
+            },
         })
+    }
+
+    /// The first and last (up to 4 KiB) bytes handed out since the start offset (a skipped BOM
+    /// included).
+    pub fn processed_sample(&self) -> (&[u8], &[u8]) {
+        (&self.seen.head, self.seen.tail())
     }
 
     /// Lines longer than `max` bytes are read past and handed out as [`OversizedLine`]s.
@@ -178,6 +234,7 @@ impl JsonlReader {
         };
         self.handed_out = end;
         self.last_oversized = self.oversized.take();
+        self.seen.record(&self.buf[..end]);
         let chunk = Chunk {
             data: &self.buf[..end],
             start_offset: self.buf_offset,
@@ -197,6 +254,7 @@ impl JsonlReader {
         let Some(end) = self.fill()? else {
             return Ok(None);
         };
+        self.seen.record(&self.buf[..end]);
         // Keep the spare's length: its bytes are initialized already, so refilling it does not
         // zero it again.
         let tail = self.filled - end;
@@ -276,6 +334,8 @@ impl JsonlReader {
     fn skip_oversized(&mut self) -> io::Result<bool> {
         let start = self.buf_offset;
         let head = self.buf[..OVERSIZED_HEAD.min(self.filled)].to_vec();
+        let seen_before = self.seen.clone();
+        self.seen.record(&self.buf[..self.filled]);
         let mut len = self.filled as u64;
         let after = loop {
             let n = read_full(&mut self.file, &mut self.buf[..self.chunk_size])?;
@@ -285,8 +345,10 @@ impl JsonlReader {
             }
             if let Some(nl) = memchr::memchr(b'\n', &self.buf[..n]) {
                 len += nl as u64;
+                self.seen.record(&self.buf[..nl + 1]);
                 break Some((nl + 1, n));
             }
+            self.seen.record(&self.buf[..n]);
             len += n as u64;
         };
         match after {
@@ -300,6 +362,8 @@ impl JsonlReader {
                 self.buf_offset = start + len;
             }
             None => {
+                // Not processed after all: the samples are those from before it.
+                self.seen = seen_before;
                 // Keep the line's start so the offset and the held-back tail stay right.
                 self.buf[..head.len()].copy_from_slice(&head);
                 self.filled = head.len();

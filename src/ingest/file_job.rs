@@ -65,6 +65,46 @@ pub struct FileJob {
     closed: bool,
     /// The newest message create_time read before `start` (see [`Checkpoint::clock`]).
     clock: Option<i64>,
+    /// The first and last bytes before `start`, as verified.
+    prefix: Prefix,
+}
+
+/// The first and last (up to 4 KiB) bytes of a raw file's first `len` bytes.
+#[derive(Debug, Clone, Default)]
+struct Prefix {
+    len: u64,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl Prefix {
+    fn read(file: &mut File, len: u64) -> std::io::Result<Self> {
+        use std::io::{Read, Seek, SeekFrom};
+        let n = len.min(crate::checkpoint::SAMPLE);
+        let mut head = vec![0u8; n as usize];
+        file.seek(SeekFrom::Start(0))?;
+        file.read_exact(&mut head)?;
+        let mut tail = vec![0u8; n as usize];
+        file.seek(SeekFrom::Start(len - n))?;
+        file.read_exact(&mut tail)?;
+        Ok(Prefix { len, head, tail })
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of_bytes(self.len, &self.head, &self.tail)
+    }
+
+    /// The fingerprint of the first `end` bytes: these, followed by the `head`/`tail` samples of
+    /// the bytes processed from here on.
+    fn extended(&self, end: u64, head: &[u8], tail: &[u8]) -> Fingerprint {
+        let mut h = self.head.clone();
+        if (h.len() as u64) == self.len {
+            h.extend_from_slice(head);
+        }
+        let mut t = self.tail.clone();
+        t.extend_from_slice(tail);
+        Fingerprint::of_bytes(end, &h, &t)
+    }
 }
 
 /// A parsed file whose row groups are queued on the encoder.
@@ -97,6 +137,8 @@ struct ParseOutput {
     partitions: BTreeSet<PartitionKey>,
     /// Partial when an unterminated last line was left for later, else the job's status.
     status: Status,
+    /// The fingerprint of the bytes processed, from the bytes as read.
+    fingerprint: Fingerprint,
 }
 
 /// Decide whether `raw` has anything new. `None` when it does not.
@@ -142,12 +184,17 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
         .metadata()
         .map_err(|e| Error::io("stat", &raw.path, e))?
         .len();
-    let same_file = match &previous {
-        Some(cp) => cp
-            .fingerprint
-            .matches(&mut file)
-            .map_err(|e| Error::io("read", &raw.path, e))?,
-        None => false,
+    // The bytes the checkpoint's fingerprint covers, read once: they verify that the file still
+    // starts with what was processed, and they begin the next fingerprint.
+    let prefix = match &previous {
+        Some(cp) if cp.offset <= len => {
+            Some(Prefix::read(&mut file, cp.offset).map_err(|e| Error::io("read", &raw.path, e))?)
+        }
+        _ => None,
+    };
+    let same_file = match (&previous, &prefix) {
+        (Some(cp), Some(p)) => p.fingerprint() == cp.fingerprint,
+        _ => false,
     };
     let (start, next_line, cumulative, reprocessed) = match &previous {
         Some(cp) if same_file => (cp.offset, cp.line + 1, cp.counts, false),
@@ -169,11 +216,17 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
         Some(cp) if !reprocessed => cp.clock.or(cp.last_create_time),
         _ => None,
     };
+    let prefix = if start > 0 {
+        prefix.unwrap_or_default()
+    } else {
+        Prefix::default()
+    };
     Ok(Some(FileJob {
         raw: raw.clone(),
         name,
         closed,
         clock,
+        prefix,
         file,
         previous,
         start,
@@ -300,6 +353,10 @@ fn parse_lines(
             Status::Partial
         } else {
             job.status
+        },
+        fingerprint: {
+            let (head, tail) = reader.processed_sample();
+            job.prefix.extended(reader.offset(), head, tail)
         },
     })
 }
@@ -516,6 +573,7 @@ pub fn commit(
         quarantine,
         partitions,
         status,
+        fingerprint,
     } = out;
     let result = (|| {
         failpoint::hit("ingest.staged");
@@ -542,7 +600,7 @@ pub fn commit(
     let FileJob {
         raw,
         name,
-        mut file,
+        file,
         previous,
         mut cumulative,
         reprocessed,
@@ -563,8 +621,7 @@ pub fn commit(
             .map(|(_, t)| *t)
             .or(previous.as_ref().and_then(|c| c.last_create_time)),
         clock,
-        fingerprint: Fingerprint::of(&mut file, end_offset)
-            .map_err(|e| Error::io("read", &raw.path, e))?,
+        fingerprint,
         stat: Some(FileStat::of(
             &file
                 .metadata()

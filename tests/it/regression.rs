@@ -713,3 +713,56 @@ fn regression_unbounded_lines_keep_memory_bounded() {
     assert!(peak < 100, "peak RSS {peak} MB on the rerun");
     assert_eq!(run.json()["written"], 0);
 }
+
+/// Issue 11, item 1: a raw file rewritten in place (same inode, `cat new > file`) while ingest
+/// read it got a checkpoint whose fingerprint was taken from the new content after the read, so
+/// the next run skipped it and lost the new lines. The fingerprint now describes the bytes
+/// processed, and the next run sees the file changed and reads it again.
+#[test]
+fn regression_in_place_rewrite_during_a_read_loses_nothing() {
+    let env = TestEnv::new();
+    let lines = |tag: &str, n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                msg(
+                    &format!("{tag}{i}"),
+                    shanghai(2026, 1, 20, 9, 0, 0) + i as i64,
+                    "x",
+                )
+            })
+            .collect()
+    };
+    env.append_raw("2026-01-20", &lines("a", 1000));
+    env.ingest(&["--settle-time", "0s"]);
+    env.append_raw("2026-01-20", &lines("b", 1000));
+    // Pause after reading, before the checkpoint; rewrite the file in place meanwhile.
+    let child = env
+        .command()
+        .args(["ingest", "-q", "--settle-time", "0s"])
+        .env("WXLAKE_FAILPOINTS", "ingest.staged:pause=1500")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let path = env.raw_path("2026-01-20");
+    let rewritten = lines("c", 2000) + &lines("d", 500);
+    {
+        let mut f = std::fs::File::options()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(rewritten.as_bytes()).unwrap();
+    }
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success(), "{status:?}");
+    let v = env.ingest(&["--settle-time", "0s"]);
+    assert_eq!(v["files"]["2026-01-20.jsonl"]["reprocessed"], true, "{v}");
+    let counts = env.id_counts();
+    for tag_n in [("c", 2000), ("d", 500)] {
+        for i in 0..tag_n.1 {
+            let id = format!("{}{i}", tag_n.0);
+            assert_eq!(counts.get(&id), Some(&1), "{id} of the rewritten file");
+        }
+    }
+    env.run(&["verify"]).assert_code(0);
+}

@@ -74,34 +74,32 @@ pub fn archive_raw_file(layout: &Layout, raw: &RawFile) -> Result<RawArchived> {
         .map_err(|e| Error::io("stat", &raw.path, e))?
         .len();
     if !dest.exists() {
-        let name = format!(".{}.zst", raw.name());
-        let tmp = temp_builder(&name, ".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io("create a file in", &dir, e))?;
-        let (file, tmp_path) = tmp.into_parts();
-        let mut input =
-            BufReader::new(File::open(&raw.path).map_err(|e| Error::io("open", &raw.path, e))?);
-        let mut encoder = zstd::stream::Encoder::new(file, RAW_ZSTD_LEVEL)
-            .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
-        encoder
-            .set_pledged_src_size(Some(bytes))
-            .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
-        io::copy(&mut input, &mut encoder).map_err(|e| Error::io("compress", &raw.path, e))?;
-        let file = encoder
-            .finish()
-            .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
-        file.sync_all()
-            .map_err(|e| Error::io("fsync", &*tmp_path, e))?;
-        same_content(&raw.path, &tmp_path)?;
-        failpoint::hit("archive_raw.written");
-        tmp_path
-            .persist(&dest)
-            .map_err(|e| Error::io("rename into", &dest, e.error))?;
-        fsync_dir(&dir)?;
-        failpoint::hit("archive_raw.renamed");
+        write_archive(&dir, &dest, raw, &[&raw.path])?;
+    } else if same_content(&[&raw.path], &dest).is_ok() {
+        // A crash after the rename left both: the archive is whole; finish.
     } else {
-        // A crash after the rename left both: make sure the archive is whole, then finish.
-        same_content(&raw.path, &dest)?;
+        // A late write re-created the day's raw file after it was archived: the archive keeps
+        // both, the earlier content first. (A crash after this rename left the raw file too:
+        // the archive then already ends with it, and that is checked first.)
+        let earlier = dir.join(format!(".{}.earlier.tmp", raw.name()));
+        let tail_present = restore_to(&dest, &earlier).and_then(|()| {
+            let earlier_len = fs::metadata(&earlier)
+                .map_err(|e| Error::io("stat", &earlier, e))?
+                .len();
+            ends_with(&earlier, earlier_len, &raw.path, bytes)
+        });
+        match tail_present {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(raw_file = %raw.path.display(), archive = %dest.display(), "the raw file was re-created after it was archived; appending it to the archive");
+                write_archive(&dir, &dest, raw, &[&earlier, &raw.path])?;
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&earlier);
+                return Err(e);
+            }
+        }
+        let _ = fs::remove_file(&earlier);
     }
     fs::remove_file(&raw.path).map_err(|e| Error::io("remove", &raw.path, e))?;
     fsync_dir(&layout.raw_dir())?;
@@ -115,9 +113,93 @@ pub fn archive_raw_file(layout: &Layout, raw: &RawFile) -> Result<RawArchived> {
     })
 }
 
-/// Decompress `archive` and compare it with `original`, byte for byte.
-fn same_content(original: &Path, archive: &Path) -> Result<()> {
-    let mut a = BufReader::new(File::open(original).map_err(|e| Error::io("open", original, e))?);
+/// Compress the concatenation of `inputs` into `dest` (through a temp file in `dir`), verify
+/// it byte for byte, then rename it into place.
+fn write_archive(dir: &Path, dest: &Path, raw: &RawFile, inputs: &[&Path]) -> Result<()> {
+    let name = format!(".{}.zst", raw.name());
+    let tmp = temp_builder(&name, ".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a file in", dir, e))?;
+    let (file, tmp_path) = tmp.into_parts();
+    let mut encoder = zstd::stream::Encoder::new(file, RAW_ZSTD_LEVEL)
+        .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
+    let total: u64 = inputs
+        .iter()
+        .map(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    encoder
+        .set_pledged_src_size(Some(total))
+        .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
+    for input in inputs {
+        let mut reader =
+            BufReader::new(File::open(input).map_err(|e| Error::io("open", input, e))?);
+        io::copy(&mut reader, &mut encoder).map_err(|e| Error::io("compress", input, e))?;
+    }
+    let file = encoder
+        .finish()
+        .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
+    file.sync_all()
+        .map_err(|e| Error::io("fsync", &*tmp_path, e))?;
+    same_content(inputs, &tmp_path)?;
+    failpoint::hit("archive_raw.written");
+    tmp_path
+        .persist(dest)
+        .map_err(|e| Error::io("rename into", dest, e.error))?;
+    fsync_dir(dir)?;
+    failpoint::hit("archive_raw.renamed");
+    Ok(())
+}
+
+/// Decompress `archive` into `dest`.
+fn restore_to(archive: &Path, dest: &Path) -> Result<()> {
+    let mut decoder =
+        zstd::stream::Decoder::new(File::open(archive).map_err(|e| Error::io("open", archive, e))?)
+            .map_err(|e| Error::io("decompress", archive, e))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(crate::fsutil::file_mode())
+        .open(dest)
+        .map_err(|e| Error::io("create", dest, e))?;
+    io::copy(&mut decoder, &mut out).map_err(|e| Error::io("decompress", archive, e))?;
+    Ok(())
+}
+
+/// Whether the file `whole` (of `whole_len` bytes) ends with the `part_len` bytes of `part`.
+fn ends_with(whole: &Path, whole_len: u64, part: &Path, part_len: u64) -> Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    if part_len > whole_len {
+        return Ok(false);
+    }
+    let mut w = File::open(whole).map_err(|e| Error::io("open", whole, e))?;
+    w.seek(SeekFrom::Start(whole_len - part_len))
+        .map_err(|e| Error::io("read", whole, e))?;
+    let mut a = BufReader::new(w);
+    let mut b = BufReader::new(File::open(part).map_err(|e| Error::io("open", part, e))?);
+    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = read_full(&mut a, &mut x).map_err(|e| Error::io("read", whole, e))?;
+        let m = read_full(&mut b, &mut y).map_err(|e| Error::io("read", part, e))?;
+        if n != m || x[..n] != y[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Decompress `archive` and compare it with the concatenation of `originals`, byte for byte.
+fn same_content(originals: &[&Path], archive: &Path) -> Result<()> {
+    let mut chain: Box<dyn Read> = Box::new(io::empty());
+    for original in originals {
+        let f = File::open(original).map_err(|e| Error::io("open", original, e))?;
+        chain = Box::new(chain.chain(f));
+    }
+    let original = originals.last().copied().unwrap_or(archive);
+    let mut a = BufReader::new(chain);
     let decoder =
         zstd::stream::Decoder::new(File::open(archive).map_err(|e| Error::io("open", archive, e))?)
             .map_err(|e| Error::io("decompress", archive, e))?;

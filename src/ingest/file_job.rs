@@ -158,16 +158,21 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
         .ok()
         .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
         .unwrap_or_default();
-    let closed = status == Status::Complete && settled_for >= ctx.settle_time;
+    let closed = status == Status::Complete && (raw.archived || settled_for >= ctx.settle_time);
     let cp_path = ctx.layout.checkpoint_path(raw.date);
     // The checkpoint must still be there: moving it aside is how an operator asks for a re-read.
-    if status == Status::Complete
+    if raw.checkpointed
+        && status == Status::Complete
         && ctx.settled.is_settled(&name, &stat)
         && ctx.checkpoints_at_start.contains(&raw.date)
     {
         return Ok(None); // fully ingested and untouched since
     }
-    let previous = Checkpoint::load(&cp_path)?;
+    let previous = if raw.checkpointed {
+        Checkpoint::load(&cp_path)?
+    } else {
+        None
+    };
     if let Some(cp) = &previous
         && cp.status == status
         && cp.stat == Some(stat)
@@ -264,7 +269,7 @@ fn parse_lines(
     seq: u64,
 ) -> Result<ParseOutput> {
     let name = job.name.as_str();
-    let rejects = ctx.layout.rejects_path(job.raw.date);
+    let rejects = ctx.layout.rejects_path_of(&job.raw);
     let mut quarantine = match &job.previous {
         Some(cp) if job.reprocessed => {
             let aside = rejects.with_extension(format!("jsonl.replaced-{}", cp.fingerprint.tail));
@@ -635,7 +640,10 @@ pub fn commit(
     };
     let cp_path = ctx.layout.checkpoint_path(raw.date);
     create_dir_all_durable(cp_path.parent().expect("checkpoints dir"))?;
-    if ctx.side_rows.unpublished() {
+    if !raw.checkpointed {
+        // An archive read beside the live file of its date: the date's checkpoint is the
+        // live file's; this copy is read whole whenever that checkpoint is missing.
+    } else if ctx.side_rows.unpublished() {
         // Contact or event rows read before this point are not durable yet: the checkpoint
         // waits for the group commit that publishes them.
         ctx.side_rows.defer(cp_path, checkpoint);
@@ -658,7 +666,7 @@ pub fn commit(
         reprocessed,
         held_back_bytes,
         quarantine: (file_counts.rejected > 0)
-            .then(|| ctx.layout.rejects_path(raw.date).display().to_string()),
+            .then(|| ctx.layout.rejects_path_of(&raw).display().to_string()),
     })
 }
 

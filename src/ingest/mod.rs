@@ -282,24 +282,29 @@ fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec
         else {
             continue;
         };
-        if raw_files.iter().any(|f| f.date == date) {
-            continue;
-        }
         if checkpoints.contains(&date) {
             continue;
         }
-        let copy = layout
-            .staging_dir()
-            .join(format!("restore-{}", raw_file_name(date)));
+        // A late write re-created the day's raw file after it was archived: both copies hold
+        // messages of the day, so the archive is read too, without a checkpoint of its own.
+        let beside_live = raw_files.iter().any(|f| f.date == date);
+        let copy = layout.staging_dir().join(format!(
+            "restore-{}{}",
+            raw_file_name(date),
+            if beside_live { ".archived" } else { "" }
+        ));
         tracing::info!(archive = %entry.path().display(), "reading an archived raw file that is not fully ingested");
         crate::archive::raw::restore(layout, date, &copy)?;
         raw_files.push(RawFile {
             date,
             path: copy.clone(),
+            archived: true,
+            checkpointed: !beside_live,
         });
         restored.push(copy);
     }
-    raw_files.sort_by_key(|f| f.date);
+    // An archive before the live file of its date: it holds the day's earlier lines.
+    raw_files.sort_by_key(|f| (f.date, f.checkpointed));
     Ok(restored)
 }
 

@@ -37,6 +37,12 @@ pub struct Layout {
 pub struct RawFile {
     pub date: NaiveDate,
     pub path: PathBuf,
+    /// A copy decompressed from `messages/raw/archive/`: finished, whatever its mtime says.
+    pub archived: bool,
+    /// Whether reading it advances the date's checkpoint. An archive read again beside a live
+    /// raw file of the same date (a late write re-created it) is read whole, once per rebuild,
+    /// without a checkpoint of its own: the live file keeps the date's checkpoint.
+    pub checkpointed: bool,
 }
 
 impl RawFile {
@@ -159,6 +165,16 @@ impl Layout {
     pub fn rejects_path(&self, date: NaiveDate) -> PathBuf {
         self.rejects_dir().join(raw_file_name(date))
     }
+    /// Where the rejected lines of `raw` go: its date's quarantine, or, for an archive read
+    /// beside a live file of its date, one of its own (`YYYY-MM-DD.archived.jsonl`).
+    pub fn rejects_path_of(&self, raw: &RawFile) -> PathBuf {
+        if raw.checkpointed {
+            self.rejects_path(raw.date)
+        } else {
+            self.rejects_dir()
+                .join(format!("{}.archived.jsonl", raw.date.format("%Y-%m-%d")))
+        }
+    }
     pub fn lock_path(&self) -> PathBuf {
         self.metadata_dir().join("wxlake.lock")
     }
@@ -178,7 +194,12 @@ impl Layout {
             };
             let path = entry.path();
             match self.raw_file_kind(&path) {
-                Ok(()) => files.push(RawFile { date, path }),
+                Ok(()) => files.push(RawFile {
+                    date,
+                    path,
+                    archived: false,
+                    checkpointed: true,
+                }),
                 Err(why) => {
                     tracing::warn!(file = %path.display(), "skipping a raw file that {why}");
                 }

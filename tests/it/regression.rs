@@ -766,3 +766,71 @@ fn regression_in_place_rewrite_during_a_read_loses_nothing() {
     }
     env.run(&["verify"]).assert_code(0);
 }
+
+/// Issue 11, item 2: after `archive` moved a day's raw file away, a late write re-created it;
+/// the rebuild (checkpoints and lake moved aside) restored only the late lines, and every later
+/// `archive` failed with "…zst does not decompress to …jsonl". Both copies are read, and the
+/// archive takes the re-created file in.
+#[test]
+fn regression_rebuild_reads_an_archive_and_the_re_created_file_of_its_day() {
+    let env = TestEnv::new();
+    let date = today_shanghai() - chrono::Duration::days(20);
+    let d = date.format("%Y-%m-%d").to_string();
+    let t0 = SHANGHAI
+        .from_local_datetime(&date.and_hms_opt(9, 0, 0).unwrap())
+        .unwrap()
+        .timestamp();
+    let lines = |tag: &str, n: i64| -> String {
+        (0..n)
+            .map(|i| msg(&format!("{tag}{i}"), t0 + i, "x"))
+            .collect()
+    };
+    env.append_raw(&d, &lines("early", 100));
+    env.ingest(&[]);
+    env.run(&["archive", "--raw-retention", "10d"])
+        .assert_code(0);
+    assert!(!env.raw_path(&d).exists());
+    // A late write re-creates the day's file.
+    env.append_raw(&d, &lines("late", 5));
+    assert_eq!(env.ingest(&[])["written"], 5);
+    let rebuild = |env: &TestEnv| {
+        std::fs::remove_dir_all(env.data.join("parquet")).unwrap();
+        let aside = env
+            .data
+            .join(format!("checkpoints.aside.{}", rand_suffix()));
+        std::fs::rename(env.data.join("metadata/checkpoints"), aside).unwrap();
+        std::fs::remove_file(env.data.join("metadata/raw_index.json")).ok();
+        let v = env.ingest(&[]);
+        assert_eq!(v["written"], 105, "both copies of the day: {v}");
+        assert_eq!(env.id_counts().len(), 105);
+        assert_eq!(
+            env.ingest(&[])["written"],
+            0,
+            "the next run finds nothing new"
+        );
+    };
+    // Rebuild while both copies exist.
+    rebuild(&env);
+    // Archive takes the re-created file in (it failed forever before), and again after that.
+    let run = env.run(&["archive", "--raw-retention", "10d"]);
+    run.assert_code(0);
+    assert!(!env.raw_path(&d).exists());
+    let archive = env.data.join(format!("messages/raw/archive/{d}.jsonl.zst"));
+    let decoded = zstd::decode_all(std::fs::File::open(&archive).unwrap()).unwrap();
+    assert_eq!(
+        decoded,
+        (lines("early", 100) + &lines("late", 5)).into_bytes()
+    );
+    env.run(&["archive", "--raw-retention", "10d"])
+        .assert_code(0);
+    // Rebuild from the archive alone.
+    rebuild(&env);
+    env.run(&["verify"]).assert_code(0);
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}

@@ -170,6 +170,8 @@ pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
         }
         Ok(Line::Blank) => Line::Blank,
         Ok(Line::Reject(r)) => Line::Reject(r),
+        // Two keys that differ only by a lone surrogate are the same key once repaired.
+        Err(e @ Reject::DuplicateKey(_)) => Line::Reject(e),
         Err(e) => Line::Reject(first.err().unwrap_or(e)),
     }
 }

@@ -87,6 +87,8 @@ pub struct StatusReport {
     pub contacts: TableStats,
     /// The events table (`parquet/events`).
     pub events: TableStats,
+    /// Files and directories that look meant for wxlake but are never read, with why.
+    pub warnings: Vec<String>,
 }
 
 /// Gather the status of a lake.
@@ -222,6 +224,11 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
         writer: current_holder(&layout.lock_path()),
         contacts: SideTable::Contacts.stats(&layout)?,
         events: SideTable::Events.stats(&layout)?,
+        warnings: layout
+            .oddities()?
+            .into_iter()
+            .map(|(path, why)| format!("{}: {why}", path.display()))
+            .collect(),
     })
 }
 
@@ -316,6 +323,9 @@ impl StatusReport {
             Some(h) => format!("writer: running ({h})\n"),
             None => "writer: none running\n".to_string(),
         });
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
         out
     }
 }

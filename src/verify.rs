@@ -58,7 +58,18 @@ pub struct VerifyReport {
     pub contact_rows: u64,
     pub event_rows: u64,
     pub problems: Vec<Problem>,
+    /// Things never read that look meant for wxlake (odd raw file names, non-canonical
+    /// partition directories): reported, but the lake is whole without them.
+    pub warnings: Vec<Problem>,
     pub elapsed_ms: u64,
+}
+
+/// What `e` says about `path`, without repeating the path (the problem names it already).
+pub fn reason_for(e: &Error, path: &Path) -> String {
+    match e {
+        Error::Data { path: p, reason } if p == path => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// 128 bits of two unrelated hashes of a msg_id.
@@ -84,6 +95,14 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
         contact_rows: 0,
         event_rows: 0,
         problems: Vec::new(),
+        warnings: layout
+            .oddities()?
+            .into_iter()
+            .map(|(path, why)| Problem {
+                path: path.display().to_string(),
+                problem: why,
+            })
+            .collect(),
         elapsed_ms: 0,
     };
     let mut side_problems = Vec::new();
@@ -114,8 +133,14 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
         layout.journal_dir(),
     ] {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            // An empty directory holds nothing half-done (a swap that failed to start, on a
+            // full disk, say): not a problem.
+            let path = entry.path();
+            if path.is_dir() && std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none()) {
+                continue;
+            }
             problem(
-                &entry.path(),
+                &path,
                 "left by an interrupted run (the next writer removes it)".into(),
             );
         }
@@ -162,7 +187,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
                         problem(&path, issue);
                     }
                 }
-                Err(e) => problem(&path, e.to_string()),
+                Err(e) => problem(&path, reason_for(&e, &path)),
             }
         }
     }
@@ -211,7 +236,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
             Ok(Some(cp)) => cp,
             Ok(None) => continue,
             Err(e) => {
-                problem(&path, e.to_string());
+                problem(&path, reason_for(&e, &path));
                 continue;
             }
         };
@@ -302,8 +327,19 @@ impl VerifyReport {
     /// The report for people.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        // Each path once, with all of its problems.
+        let mut by_path: Vec<(&str, Vec<&str>)> = Vec::new();
         for p in &self.problems {
-            out.push_str(&format!("{}: {}\n", p.path, p.problem));
+            match by_path.iter_mut().find(|(path, _)| *path == p.path) {
+                Some((_, problems)) => problems.push(&p.problem),
+                None => by_path.push((&p.path, vec![&p.problem])),
+            }
+        }
+        for (path, problems) in by_path {
+            out.push_str(&format!("{path}: {}\n", problems.join("; ")));
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {}: {}\n", w.path, w.problem));
         }
         out.push_str(&format!(
             "verify: {} partitions, {} files, {} rows, {} contact and {} event rows, {} checkpoints checked in {:.2} s: {}\n",

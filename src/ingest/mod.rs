@@ -174,7 +174,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     crate::lake::swap::recover(&layout)?;
 
     let mut raw_files = layout.raw_files()?;
-    let restored = restore_archives(&layout, &mut raw_files)?;
+    let (restored, unreadable_archives) = restore_archives(&layout, &mut raw_files)?;
     if let Some(until) = until
         && !raw_files.iter().any(|f| f.date == until)
     {
@@ -239,6 +239,9 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         // Only a shortcut: the next run rebuilds it from the checkpoints.
         tracing::warn!(error = %e, "could not update the raw file index");
     }
+    if let Some(first) = unreadable_archives.into_iter().next() {
+        return Err(first);
+    }
     summary.partitions = ctx.partitions_written.len();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let c = &summary.counts;
@@ -263,11 +266,17 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
 /// ingested (their checkpoint is gone: moved aside, say, to rebuild a lost lake) and have no `.jsonl`
 /// beside them: each is decompressed into staging and read like any raw file. Byte for byte the
 /// original, it matches its checkpoint's fingerprint and offsets. Returns the copies to remove.
-fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec<PathBuf>> {
+/// An archive that cannot be decompressed blocks only its own day: it is reported (and the run
+/// ends with its error, exit 65) after the other files are ingested.
+fn restore_archives(
+    layout: &Layout,
+    raw_files: &mut Vec<RawFile>,
+) -> Result<(Vec<PathBuf>, Vec<Error>)> {
     let dir = layout.raw_archive_dir();
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
+    let mut unreadable = Vec::new();
     // Only files whose checkpoint says complete are archived, and nothing rewrites such a
     // checkpoint, so an archive with a checkpoint is done with: one directory listing instead
     // of a checkpoint read per archived day.
@@ -294,7 +303,16 @@ fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec
             if beside_live { ".archived" } else { "" }
         ));
         tracing::info!(archive = %entry.path().display(), "reading an archived raw file that is not fully ingested");
-        crate::archive::raw::restore(layout, date, &copy)?;
+        if let Err(e) = crate::archive::raw::restore(layout, date, &copy) {
+            let _ = std::fs::remove_file(&copy);
+            let archive = entry.path();
+            tracing::error!(archive = %archive.display(), error = %e, "cannot read an archived raw file; its day is skipped");
+            unreadable.push(Error::data(
+                &archive,
+                format!("corrupt archive, not read ({e}); the other raw files were ingested"),
+            ));
+            continue;
+        }
         raw_files.push(RawFile {
             date,
             path: copy.clone(),
@@ -305,7 +323,7 @@ fn restore_archives(layout: &Layout, raw_files: &mut Vec<RawFile>) -> Result<Vec
     }
     // An archive before the live file of its date: it holds the day's earlier lines.
     raw_files.sort_by_key(|f| (f.date, f.checkpointed));
-    Ok(restored)
+    Ok((restored, unreadable))
 }
 
 fn commit(

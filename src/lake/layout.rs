@@ -252,6 +252,62 @@ impl Layout {
         mode
     }
 
+    /// Things wxlake never reads although they look meant for it: `*.jsonl` files in the raw
+    /// directory whose names are not `YYYY-MM-DD.jsonl`, and lake directories that are not
+    /// canonical partitions (`month=1`). Each with why; `status` and `verify` warn about them.
+    /// (Other files the collector keeps, such as its `YYYY-MM-DD.lock`, are not listed.)
+    pub fn oddities(&self) -> Result<Vec<(PathBuf, String)>> {
+        let mut out = Vec::new();
+        for entry in entries_or_none(&self.raw_dir())? {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".jsonl") && parse_raw_file_name(&name).is_none() {
+                out.push((
+                    entry.path(),
+                    "named like a raw file but not YYYY-MM-DD.jsonl: never read".to_string(),
+                ));
+            }
+        }
+        let root = self.lake_dir();
+        for year in subdirs(&root)? {
+            let y = root.join(&year);
+            let canonical_year = year.len() == 9
+                && year
+                    .strip_prefix("year=")
+                    .is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit()));
+            if !canonical_year {
+                out.push((
+                    y,
+                    "not a partition directory (year=YYYY): never read".to_string(),
+                ));
+                continue;
+            }
+            for month in subdirs(&y)? {
+                let m = y.join(&month);
+                let days = subdirs(&m)?;
+                let bad_month = !(month.len() == 8 && month.starts_with("month="));
+                if bad_month {
+                    out.push((
+                        m,
+                        "not a partition directory (month=MM): never read".to_string(),
+                    ));
+                    continue;
+                }
+                for day in days {
+                    let rel: PathBuf = [&year, &month, &day].iter().collect();
+                    if PartitionKey::from_rel_dir(&rel).is_none() {
+                        out.push((
+                            m.join(&day),
+                            "not a partition directory (day=DD of a real date): never read"
+                                .to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every partition directory of the lake, oldest first. Directories whose names are not
     /// `year=YYYY/month=MM/day=DD` (hidden ones included) are not partitions.
     pub fn partitions(&self) -> Result<Vec<PartitionKey>> {

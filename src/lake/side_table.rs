@@ -116,12 +116,12 @@ impl SideTable {
             let info = match read_footer(&path) {
                 Ok(info) => info,
                 Err(e) => {
-                    problem(&path, e.to_string());
+                    problem(&path, crate::verify::reason_for(&e, &path));
                     continue;
                 }
             };
             if let Err(e) = info.check_integrity() {
-                problem(&path, error_text(&e));
+                problem(&path, crate::verify::reason_for(&e, &path));
             }
             stats.files += 1;
             stats.bytes += info.bytes;
@@ -155,18 +155,10 @@ impl SideTable {
                         );
                     }
                 }
-                Err(e) => problem(&path, e.to_string()),
+                Err(e) => problem(&path, crate::verify::reason_for(&e, &path)),
             }
         }
         Ok(stats)
-    }
-}
-
-/// An error's message without the path it names (the problem lists it already).
-fn error_text(e: &Error) -> String {
-    match e {
-        Error::Data { reason, .. } => reason.clone(),
-        other => other.to_string(),
     }
 }
 

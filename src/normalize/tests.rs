@@ -739,3 +739,15 @@ fn regression_quadratic_duplicate_key_check_of_a_line_with_160000_keys() {
     let env = format!(r#"{{"notify_type":1010,"data":{dup}}}"#);
     assert_eq!(reject_code(env.as_bytes()), "duplicate_key");
 }
+
+/// Issue 11, smaller item: two keys that collide once their lone surrogates are repaired were
+/// reported as invalid JSON instead of as the duplicate key they become.
+#[test]
+fn regression_keys_colliding_after_surrogate_repair_are_duplicate_keys() {
+    let line = br#"{"msg_id":1,"create_time":5,"k\ud800":1,"k\ufffd":2}"#;
+    assert_eq!(reject_code(line), "duplicate_key");
+    let Line::Reject(r) = normalize_line(line) else {
+        panic!("a reject")
+    };
+    assert!(r.to_string().contains("k\u{fffd}"), "{r}");
+}

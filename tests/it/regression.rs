@@ -834,3 +834,81 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+/// Issue 11, smaller items: an empty directory left in `parquet/.swap/` (a compaction that
+/// failed to start on a full disk) is not a problem; odd raw file names and non-canonical
+/// partition directories are warned about by status and verify (the collector's own lock files
+/// are not); verify prints each path once.
+#[test]
+fn regression_verify_and_status_on_leftovers_and_odd_names() {
+    let env = TestEnv::new();
+    env.append_raw("2026-01-20", &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "x"));
+    env.ingest(&[]);
+    std::fs::create_dir_all(env.data.join("parquet/.swap/2026-01-20-run")).unwrap();
+    let raw = env.data.join("messages/raw");
+    std::fs::write(raw.join("2026-1-8.jsonl"), "{}\n").unwrap();
+    std::fs::write(raw.join("x.jsonl"), "{}\n").unwrap();
+    std::fs::write(raw.join("2026-01-20.lock"), "").unwrap();
+    std::fs::create_dir_all(env.data.join("parquet/messages/year=2026/month=1/day=5")).unwrap();
+    let run = env.run(&["verify"]);
+    run.assert_code(0);
+    for want in ["2026-1-8.jsonl", "x.jsonl", "month=1"] {
+        assert!(run.stdout.contains(want), "{want}: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains(".lock"), "{}", run.stdout);
+    assert!(!run.stdout.contains(".swap"), "{}", run.stdout);
+    let status = env.run(&["status"]);
+    status.assert_code(0);
+    assert!(
+        status.stdout.contains("warning: ") && status.stdout.contains("x.jsonl"),
+        "{}",
+        status.stdout
+    );
+    // A file with two problems is listed once.
+    let dir = env.data.join("parquet/messages/year=2026/month=01/day=20");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&file, b"PAR1 not parquet").unwrap();
+    std::fs::write(dir.join("notes.txt"), "x").unwrap();
+    let run = env.run(&["verify"]);
+    run.assert_code(65);
+    for line in run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("warning: ") && !l.starts_with("verify: "))
+    {
+        let path = line.split(": ").next().unwrap();
+        assert_eq!(
+            run.stdout
+                .lines()
+                .filter(|l| l.starts_with(&format!("{path}: ")))
+                .count(),
+            1,
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+/// Issue 11, smaller item: a corrupt `.jsonl.zst` is an error naming it (exit 65) that blocks
+/// only its own day: the other raw files are ingested.
+#[test]
+fn regression_corrupt_raw_archive_blocks_only_its_day() {
+    let env = TestEnv::new();
+    let archive_dir = env.data.join("messages/raw/archive");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    std::fs::write(archive_dir.join("2026-01-19.jsonl.zst"), b"not zstd at all").unwrap();
+    env.append_raw("2026-01-20", &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "x"));
+    let run = env.run(&["ingest"]);
+    run.assert_code(65);
+    assert!(
+        run.stderr.contains("2026-01-19.jsonl.zst"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.id_counts().len(), 1, "the other day was ingested");
+}

@@ -14,9 +14,9 @@ use std::sync::{Arc, OnceLock};
 
 use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, SchemaRef};
 
-use crate::record::FieldSpec;
+use crate::record::{FieldSpec, schema_of, specs_of};
 
 /// Version of the contacts table's schema (key-value metadata `wxlake.schema_version`).
 pub const CONTACTS_SCHEMA_VERSION: u32 = 1;
@@ -325,29 +325,12 @@ const FIELDS: [(&str, DataType, bool, &str); 31] = [
 /// The Arrow schema of the contacts table.
 pub fn arrow_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    SCHEMA
-        .get_or_init(|| {
-            Arc::new(Schema::new(
-                FIELDS
-                    .iter()
-                    .map(|(name, t, nullable, _)| Field::new(*name, t.clone(), *nullable))
-                    .collect::<Vec<_>>(),
-            ))
-        })
-        .clone()
+    SCHEMA.get_or_init(|| schema_of(&FIELDS)).clone()
 }
 
 /// The fields with their documentation, for the schema registry.
 pub fn field_specs() -> Vec<FieldSpec> {
-    FIELDS
-        .iter()
-        .map(|(name, t, nullable, doc)| FieldSpec {
-            name: name.to_string(),
-            data_type: t.to_string(),
-            nullable: *nullable,
-            description: doc.to_string(),
-        })
-        .collect()
+    specs_of(&FIELDS)
 }
 
 /// Rows as one Arrow batch of [`arrow_schema`].

@@ -180,6 +180,32 @@ pub fn arrow_schema() -> SchemaRef {
         .clone()
 }
 
+/// A table's columns: (name, type, nullable, description), in file order.
+pub type FieldTable = [(&'static str, DataType, bool, &'static str)];
+
+/// The Arrow schema of a [`FieldTable`].
+pub fn schema_of(fields: &FieldTable) -> SchemaRef {
+    Arc::new(Schema::new(
+        fields
+            .iter()
+            .map(|(name, t, nullable, _)| Field::new(*name, t.clone(), *nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The registry entries of a [`FieldTable`].
+pub fn specs_of(fields: &FieldTable) -> Vec<FieldSpec> {
+    fields
+        .iter()
+        .map(|(name, t, nullable, doc)| FieldSpec {
+            name: name.to_string(),
+            data_type: t.to_string(),
+            nullable: *nullable,
+            description: doc.to_string(),
+        })
+        .collect()
+}
+
 /// One field of a schema version, as listed in the schema registry.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct FieldSpec {

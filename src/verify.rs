@@ -166,15 +166,8 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
             continue;
         }
         report.partitions += 1;
-        let dir = layout.partition_dir(key);
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".parquet") || name.starts_with('.') || name.starts_with('_') {
-                problem(
-                    &entry.path(),
-                    "not a data file; readers may trip over it".into(),
-                );
-            }
+        for path in crate::lake::layout::stray_entries(&layout.partition_dir(key)) {
+            problem(&path, "not a data file; readers may trip over it".into());
         }
         for path in layout.partition_files(key)? {
             report.files += 1;

@@ -366,12 +366,29 @@ pub fn list_data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries_or_none(dir)? {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".parquet") && !name.starts_with('.') && !name.starts_with('_') {
+        if is_data_file_name(name) {
             files.push(entry.path());
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether `name` is a data file's: `*.parquet`, not hidden (`.`) or private (`_`).
+pub fn is_data_file_name(name: &str) -> bool {
+    name.ends_with(".parquet") && !name.starts_with('.') && !name.starts_with('_')
+}
+
+/// The entries of `dir` that are not data files (readers globbing the directory may trip over
+/// them; `verify` reports them).
+pub fn stray_entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| !is_data_file_name(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect()
 }
 
 #[cfg(test)]

@@ -100,15 +100,8 @@ impl SideTable {
         layout: &Layout,
         mut problem: impl FnMut(&Path, String),
     ) -> Result<TableStats> {
-        let dir = self.dir(layout);
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".parquet") || name.starts_with('.') || name.starts_with('_') {
-                problem(
-                    &entry.path(),
-                    "not a data file; readers may trip over it".into(),
-                );
-            }
+        for path in crate::lake::layout::stray_entries(&self.dir(layout)) {
+            problem(&path, "not a data file; readers may trip over it".into());
         }
         let mut stats = TableStats::default();
         let mut first: std::collections::HashMap<String, PathBuf> = Default::default();

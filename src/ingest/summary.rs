@@ -38,6 +38,11 @@ pub struct IngestSummary {
     pub files: BTreeMap<String, FileSummary>,
 }
 
+/// `1 event`, `2 events`.
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `1234567` → `1.2 MB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -79,14 +84,14 @@ impl IngestSummary {
         if c.contacts + c.events + c.contact_duplicates + c.event_duplicates > 0 {
             let _ = writeln!(
                 out,
-                "  {} contact records ({} updates, {} deletes, {} details) and {} events kept; {} and {} of the duplicates were contact and event records",
-                c.contacts,
-                c.contact_updates,
-                c.contact_deletes,
-                c.contact_details,
-                c.events,
-                c.contact_duplicates,
-                c.event_duplicates,
+                "  {} kept ({}, {}, {}) and {} kept; of the duplicates, {} and {}",
+                count(c.contacts, "contact record"),
+                count(c.contact_updates, "update"),
+                count(c.contact_deletes, "delete"),
+                count(c.contact_details, "detail"),
+                count(c.events, "event"),
+                count(c.contact_duplicates, "contact record"),
+                count(c.event_duplicates, "event"),
             );
         }
         let _ = writeln!(
@@ -102,8 +107,9 @@ impl IngestSummary {
         for (name, f) in &self.files {
             let side = if f.counts.contacts + f.counts.events > 0 {
                 format!(
-                    ", {} contacts, {} events",
-                    f.counts.contacts, f.counts.events
+                    ", {}, {}",
+                    count(f.counts.contacts, "contact"),
+                    count(f.counts.events, "event")
                 )
             } else {
                 String::new()

@@ -379,7 +379,8 @@ type Entries<'a> = Vec<Entry<'a>>;
 /// The line's entries, and those of its `data` object if it has one.
 fn parse_entries(text: &str) -> Result<(Entries<'_>, Option<Entries<'_>>), Reject> {
     let mut entries = Vec::with_capacity(12);
-    let mut data = Vec::new();
+    // Sized for a message record, so that an envelope's data does not grow it key by key.
+    let mut data = Vec::with_capacity(16);
     let captured =
         parse_object_capturing(text, &mut entries, "data", &mut data).map_err(object_reject)?;
     Ok((entries, captured.then_some(data)))

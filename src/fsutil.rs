@@ -50,6 +50,12 @@ pub fn limit_readability(mode: u32) {
     FILE_MODE.store(0o600 | (mode & 0o044), std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Like [`limit_readability`], but only ever takes bits away: for the raw files of a run, one
+/// at a time, before anything made from each is written.
+pub fn tighten_readability(mode: u32) {
+    FILE_MODE.fetch_and(0o600 | (mode & 0o044), std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The mode for new files (see [`limit_readability`]).
 pub fn file_mode() -> u32 {
     FILE_MODE.load(std::sync::atomic::Ordering::Relaxed)

@@ -150,6 +150,11 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
         Status::Partial
     };
     let meta = std::fs::metadata(&raw.path).map_err(|e| Error::io("stat", &raw.path, e))?;
+    {
+        // Nothing made from this file may be more readable than it is.
+        use std::os::unix::fs::PermissionsExt;
+        crate::fsutil::tighten_readability(meta.permissions().mode());
+    }
     let stat = FileStat::of(&meta);
     // A collector may still be writing an earlier day's file (it names files by another zone's
     // date, or flushes a long line in pieces): recently modified, it is not finished.

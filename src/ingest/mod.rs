@@ -147,7 +147,8 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     let started = Instant::now();
     let layout = Layout::new(&opts.data_dir);
     check_data_dir(&layout)?;
-    crate::fsutil::limit_readability(layout.raw_readability());
+    // Each raw file's permissions tighten what is written from it on (see file_job::prepare).
+    crate::fsutil::limit_readability(0o644);
     create_dir_all_durable(&layout.metadata_dir())?;
     let _lock = LakeLock::acquire(&layout.lock_path(), "ingest", opts.wait)?;
 

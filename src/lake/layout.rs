@@ -193,6 +193,16 @@ impl Layout {
                 continue;
             };
             let path = entry.path();
+            // The listing's file type costs no system call: only a symlink needs a look.
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                files.push(RawFile {
+                    date,
+                    path,
+                    archived: false,
+                    checkpointed: true,
+                });
+                continue;
+            }
             match self.raw_file_kind(&path) {
                 Ok(()) => files.push(RawFile {
                     date,

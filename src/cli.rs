@@ -439,12 +439,13 @@ pub enum OrderArg {
 
 impl QueryArgs {
     /// The library options; `stdout_is_terminal` and `terminal_width` pick the table defaults.
+    /// An `--output` whose extension names no format is a usage error.
     pub fn into_options(
         self,
         global: &Global,
         stdout_is_terminal: bool,
         terminal_width: usize,
-    ) -> QueryOptions {
+    ) -> Result<QueryOptions, wxlake::Error> {
         let QueryArgs {
             start,
             end,
@@ -470,16 +471,29 @@ impl QueryArgs {
                 FormatArg::Json => Format::Json,
                 FormatArg::Parquet => Format::Parquet,
             },
-            (None, Some(path)) => match path.extension().and_then(|e| e.to_str()) {
+            (None, Some(path)) => match path
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .as_deref()
+            {
                 Some("csv") => Format::Csv,
                 Some("json") => Format::Json,
                 Some("parquet") => Format::Parquet,
-                _ => Format::Jsonl,
+                Some("jsonl" | "ndjson") | None => Format::Jsonl,
+                Some(other) => {
+                    return Err(wxlake::Error::usage(
+                        "--output",
+                        path.display().to_string(),
+                        format!(
+                            "the format cannot be told from the extension .{other}: name the file .csv, .jsonl, .json or .parquet, or pass --format"
+                        ),
+                    ));
+                }
             },
             (None, None) if stdout_is_terminal => Format::Table,
             (None, None) => Format::Jsonl,
         };
-        QueryOptions {
+        Ok(QueryOptions {
             data_dir: global.data_dir.clone(),
             timezone: global.timezone.clone(),
             start,
@@ -503,7 +517,7 @@ impl QueryArgs {
             },
             skip_corrupt,
             terminal_width,
-        }
+        })
     }
 }
 

@@ -137,7 +137,7 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
         Command::Query(args) => {
             let stdout = std::io::stdout();
             let terminal = stdout.is_terminal();
-            let opts = args.into_options(global, terminal, terminal_width());
+            let opts = args.into_options(global, terminal, terminal_width())?;
             let mut out = stdout;
             let report = wxlake::query::run(&opts, &mut out)?;
             if report.pipe_closed {

@@ -915,3 +915,56 @@ fn regression_corrupt_raw_archive_blocks_only_its_day() {
     );
     assert_eq!(env.id_counts().len(), 1, "the other day was ingested");
 }
+
+/// Issue 13 (operator surface): `--output x.CSV` and `--output out.txt` silently wrote JSON
+/// Lines. Extensions match case-insensitively, and one that names no format is a usage error.
+#[test]
+fn regression_output_extension_picks_the_format_or_is_refused() {
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-20",
+        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
+    );
+    env.ingest(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let upper = dir.path().join("x.CSV");
+    env.run(&[
+        "query",
+        "--start",
+        "2026-01-20",
+        "--output",
+        upper.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    assert!(
+        std::fs::read_to_string(&upper)
+            .unwrap()
+            .starts_with("msg_id,"),
+        "CSV with a header"
+    );
+    let txt = dir.path().join("out.txt");
+    let run = env.run(&[
+        "query",
+        "--start",
+        "2026-01-20",
+        "--output",
+        txt.to_str().unwrap(),
+    ]);
+    run.assert_code(64);
+    assert!(
+        run.stderr.contains(".txt") && run.stderr.contains("--format"),
+        "{}",
+        run.stderr
+    );
+    assert!(!txt.exists(), "nothing written");
+    env.run(&[
+        "query",
+        "--start",
+        "2026-01-20",
+        "--format",
+        "jsonl",
+        "--output",
+        txt.to_str().unwrap(),
+    ])
+    .assert_code(0);
+}

@@ -353,8 +353,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// First day or instant: YYYY-MM-DD, today, yesterday, or a local YYYY-MM-DDTHH:MM[:SS]
-    /// (in the lake's time zone).
+    /// First day or instant: YYYY-MM-DD, today, yesterday, a local YYYY-MM-DDTHH:MM[:SS] (in
+    /// the lake's time zone), or one with its offset (2026-01-20T09:30:00+08:00).
     #[arg(long, value_name = "WHEN", env = "WXLAKE_QUERY_START")]
     pub start: Bound,
 

@@ -2,7 +2,8 @@
 //! it touches.
 //!
 //! Pure. A bound is a day (`YYYY-MM-DD`, `today`, `yesterday`) or a local date-time
-//! (`YYYY-MM-DDTHH:MM[:SS]`), both in the lake's time zone. Both bounds are inclusive to their
+//! (`YYYY-MM-DDTHH:MM[:SS]`), both in the lake's time zone, or a date-time with its UTC offset
+//! (`2026-01-20T09:30:00+08:00`, the form tables and CSV print), an instant in any zone. Both bounds are inclusive to their
 //! precision: `--end 2026-01-20` includes that whole day, `--end 2026-01-20T10:30` that whole
 //! minute. A local time that a DST change skips is taken at the first instant after the gap; one it
 //! repeats, at its first occurrence (for a start) or its last (for an end), so a range never
@@ -28,6 +29,12 @@ pub enum Bound {
     Day(DateArg),
     /// A local date-time; `seconds` says whether seconds were given (else the whole minute).
     At { at: NaiveDateTime, seconds: bool },
+    /// A date-time with its UTC offset: an instant (unix seconds), whole second or minute.
+    Instant {
+        unix: i64,
+        offset_secs: i32,
+        seconds: bool,
+    },
 }
 
 impl FromStr for Bound {
@@ -35,6 +42,25 @@ impl FromStr for Bound {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some((day, time)) = s.split_once('T') {
+            // A trailing UTC offset (+08:00, -05:00, Z) makes it an instant.
+            let offset = time.strip_suffix('Z').map(|t| (t, 0)).or_else(|| {
+                let at = time.rfind(['+', '-'])?;
+                let (t, off) = time.split_at(at);
+                let sign = if off.starts_with('-') { -1 } else { 1 };
+                let (h, m) = off[1..].split_once(':')?;
+                let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+                (h <= 23 && m <= 59 && off.len() == 6).then_some((t, sign * (h * 3600 + m * 60)))
+            });
+            if let Some((local, offset_secs)) = offset {
+                return match format!("{day}T{local}").parse::<Bound>() {
+                    Ok(Bound::At { at, seconds }) => Ok(Bound::Instant {
+                        unix: at.and_utc().timestamp() - i64::from(offset_secs),
+                        offset_secs,
+                        seconds,
+                    }),
+                    _ => Err(BOUND_FORMS.to_string()),
+                };
+            }
             let shape = |t: &str| {
                 t.bytes().enumerate().all(|(i, b)| {
                     if i % 3 == 2 {
@@ -63,14 +89,27 @@ impl FromStr for Bound {
                 _ => Err(BOUND_FORMS.to_string()),
             };
         }
-        s.parse::<DateArg>()
-            .map(Bound::Day)
-            .map_err(|_| BOUND_FORMS.to_string())
+        s.parse::<DateArg>().map(Bound::Day).map_err(|_| {
+            // The right shape but no such day (2026-01-32) says so, as `ingest --date` does.
+            let shaped = s.len() == 10
+                && s.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if shaped {
+                format!("{s} is not a real calendar day")
+            } else {
+                BOUND_FORMS.to_string()
+            }
+        })
     }
 }
 
-const BOUND_FORMS: &str =
-    "expected YYYY-MM-DD, today, yesterday or a local date-time YYYY-MM-DDTHH:MM[:SS]";
+const BOUND_FORMS: &str = "expected YYYY-MM-DD, today, yesterday, a local date-time \
+     YYYY-MM-DDTHH:MM[:SS], or one with its offset (2026-01-20T09:30:00+08:00)";
 
 impl fmt::Display for Bound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,6 +117,22 @@ impl fmt::Display for Bound {
             Bound::Day(d) => d.fmt(f),
             Bound::At { at, seconds: true } => write!(f, "{}", at.format("%Y-%m-%dT%H:%M:%S")),
             Bound::At { at, seconds: false } => write!(f, "{}", at.format("%Y-%m-%dT%H:%M")),
+            Bound::Instant {
+                unix,
+                offset_secs,
+                seconds,
+            } => {
+                let offset = chrono::FixedOffset::east_opt(*offset_secs).expect("parsed offset");
+                let at = DateTime::from_timestamp(*unix, 0)
+                    .unwrap_or_default()
+                    .with_timezone(&offset);
+                let form = if *seconds {
+                    "%Y-%m-%dT%H:%M:%S%:z"
+                } else {
+                    "%Y-%m-%dT%H:%M%:z"
+                };
+                write!(f, "{}", at.format(form))
+            }
         }
     }
 }
@@ -102,11 +157,16 @@ impl TimeRange {
         let lo = match start {
             Bound::Day(d) => day_start(d.resolve(today), tz),
             Bound::At { at, .. } => local_instant(at, tz, Edge::Earliest),
+            Bound::Instant { unix, .. } => unix,
         };
         let hi = match end.unwrap_or(match start {
             Bound::Day(d) => Bound::Day(d),
             Bound::At { at, .. } => Bound::Day(DateArg::Date(at.date())),
+            Bound::Instant { unix, .. } => {
+                Bound::Day(DateArg::Date(PartitionKey::of(unix, tz).date()))
+            }
         }) {
+            Bound::Instant { unix, seconds, .. } => unix + if seconds { 1 } else { 60 },
             Bound::Day(d) => day_start(next_day(d.resolve(today)), tz),
             Bound::At { at, seconds } => {
                 // Up to the end of the bound's last occurrence (a repeated 01:30 covers both),
@@ -244,7 +304,6 @@ mod tests {
             "2026-01-20T24:00",
             "2026-01-20T10:30:60",
             "2026-01-20 10:30",
-            "2026-01-20T10:30Z",
             "2026-01-20T+1:30",
             "T10:30",
             "2026-02-30T10:30",
@@ -313,6 +372,41 @@ mod tests {
         assert_eq!(r.end, utc("2026-11-01T06:31:00Z"));
         let day = range("2026-11-01", None, NEW_YORK).unwrap();
         assert_eq!(day.end - day.start, 25 * 3600);
+    }
+
+    /// Issue 13 (operator surface): the form tables and CSV print was refused as a bound, and a
+    /// day that does not exist got the generic message.
+    #[test]
+    fn regression_bounds_with_an_offset_and_unreal_days() {
+        let b: Bound = "2026-01-20T09:30:00+08:00".parse().unwrap();
+        assert_eq!(b.to_string(), "2026-01-20T09:30:00+08:00");
+        let r = range(
+            "2026-01-20T09:30:00+08:00",
+            Some("2026-01-20T01:31Z"),
+            NEW_YORK,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.start, r.end),
+            (utc("2026-01-20T01:30:00Z"), utc("2026-01-20T01:32:00Z"))
+        );
+        // Without an end: the rest of that instant's day in the lake's zone.
+        let r = range("2026-01-20T09:30:00+08:00", None, SHANGHAI).unwrap();
+        assert_eq!(r.end, utc("2026-01-20T16:00:00Z"));
+        let r = range("2026-01-19T20:30-05:00", None, SHANGHAI).unwrap();
+        assert_eq!(r.start, utc("2026-01-20T01:30:00Z"));
+        // UTC as Z, printed as its offset.
+        let z: Bound = "2026-01-20T10:30Z".parse().unwrap();
+        assert_eq!(z.to_string(), "2026-01-20T10:30+00:00");
+        for bad in [
+            "2026-01-20T09:30+25:00",
+            "2026-01-20T09:30+0800",
+            "2026-01-20T9:30+08:00",
+        ] {
+            assert!(bad.parse::<Bound>().is_err(), "{bad}");
+        }
+        let err = "2026-01-32".parse::<Bound>().unwrap_err();
+        assert!(err.contains("not a real calendar day"), "{err}");
     }
 
     /// Issue 11, item 11: on a fall-back night `--end 00:59` also took the repeated hour.

@@ -91,6 +91,13 @@ fn holder_suffix(holder: &str) -> String {
 impl Error {
     /// Build an [`Error::Io`] for `path`.
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
+        // tempfile appends the temp file's own path ("… at path \".x.tmp\""): the error names
+        // the directory already, and a temp name means nothing to the person reading it.
+        let text = source.to_string();
+        let source = match text.find(" at path \"") {
+            Some(cut) => io::Error::new(source.kind(), text[..cut].to_string()),
+            None => source,
+        };
         Error::Io {
             action,
             path: path.as_ref().to_path_buf(),
@@ -200,6 +207,27 @@ mod tests {
                 .contains("verify")
         );
         assert_eq!(Error::usage("--date", "x", "bad").hint(), None);
+    }
+
+    /// Issue 13 (operator surface): temp file names never reach the person reading an error.
+    #[test]
+    fn regression_temp_paths_are_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let e = crate::fsutil::temp_builder(".out.", ".tmp")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(".tmp"),
+            "tempfile names its temp file: {e}"
+        );
+        let err = Error::io("create a file in", &missing, e);
+        let shown = err.to_string();
+        assert!(
+            !shown.contains(".out.") && shown.contains("missing"),
+            "{shown}"
+        );
+        assert_eq!(err.exit_code() as u8, 74);
     }
 
     #[test]

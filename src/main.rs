@@ -43,7 +43,11 @@ fn main() -> ExitCode {
             let mut msg = format!("error: {err}");
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                msg.push_str(&format!("\n  caused by: {cause}"));
+                // One line per cause: most errors already say what caused them.
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(&format!("\n  caused by: {text}"));
+                }
                 source = cause.source();
             }
             if let Some(hint) = err.hint() {

@@ -28,6 +28,7 @@ pub mod jsonl;
 pub mod lake;
 pub mod lock;
 pub mod mask;
+pub mod message_kind;
 pub mod normalize;
 pub mod partition;
 pub mod progress;

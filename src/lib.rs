@@ -36,6 +36,7 @@ pub mod quarantine;
 pub mod query;
 pub mod record;
 pub mod status;
+pub mod units;
 pub mod verify;
 
 pub use error::{Error, ExitCode, Result};

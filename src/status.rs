@@ -235,24 +235,24 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
 impl StatusReport {
     /// The report for people.
     pub fn render(&self) -> String {
-        use crate::ingest::summary::human_bytes;
+        use crate::units::{count, human_bytes};
         let mut out = format!(
-            "lake: {} (time zone {})\n{} partitions, {} files, {} rows, {}\n",
+            "lake: {} (time zone {})\n{}, {}, {}, {}\n",
             self.lake,
             self.timezone,
-            self.partitions,
-            self.files,
-            self.rows,
+            count(self.partitions, "partition"),
+            count(self.files, "file"),
+            count(self.rows, "row"),
             human_bytes(self.bytes)
         );
         for c in &self.codecs {
             out.push_str(&format!(
-                "  {:<9} {:<5} {} partitions, {} files, {} rows, {}\n",
+                "  {:<9} {:<5} {}, {}, {}, {}\n",
                 c.codec,
                 c.tier.as_deref().unwrap_or(""),
-                c.partitions,
-                c.files,
-                c.rows,
+                count(c.partitions, "partition"),
+                count(c.files, "file"),
+                count(c.rows, "row"),
                 human_bytes(c.bytes)
             ));
         }

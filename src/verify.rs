@@ -335,13 +335,13 @@ impl VerifyReport {
             out.push_str(&format!("warning: {}: {}\n", w.path, w.problem));
         }
         out.push_str(&format!(
-            "verify: {} partitions, {} files, {} rows, {} contact and {} event rows, {} checkpoints checked in {:.2} s: {}\n",
-            self.partitions,
-            self.files,
-            self.rows,
-            self.contact_rows,
-            self.event_rows,
-            self.checkpoints,
+            "verify: {}, {}, {}, {} and {}, {} checked in {:.2} s: {}\n",
+            crate::units::count(self.partitions, "partition"),
+            crate::units::count(self.files, "file"),
+            crate::units::count(self.rows, "row"),
+            crate::units::count(self.contact_rows, "contact row"),
+            crate::units::count(self.event_rows, "event row"),
+            crate::units::count(self.checkpoints, "checkpoint"),
             self.elapsed_ms as f64 / 1000.0,
             if self.ok {
                 "the lake is whole".to_string()

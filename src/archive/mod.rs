@@ -239,7 +239,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
 impl ArchiveSummary {
     /// The summary for people.
     pub fn render(&self) -> String {
-        use crate::ingest::summary::human_bytes;
+        use crate::units::{count, human_bytes};
         let mut out = String::new();
         let verb = if self.dry_run {
             "would recompress"
@@ -259,24 +259,23 @@ impl ArchiveSummary {
         ));
         for p in &self.plan {
             out.push_str(&format!(
-                "  {}  {} -> {} ({} file{}, {}, {} rows)\n",
+                "  {}  {} -> {} ({}, {}, {})\n",
                 p.key,
                 p.tier,
                 p.codec,
-                p.input_files,
-                if p.input_files == 1 { "" } else { "s" },
+                count(p.input_files, "file"),
                 human_bytes(p.input_bytes),
-                p.rows
+                count(p.rows, "row")
             ));
         }
         for r in &self.tiers {
             let tier = r.tier.map(|t| t.to_string()).unwrap_or_default();
             out.push_str(&format!(
-                "{tier:>5}: {} partitions, {} files, {}, {} rows",
-                r.partitions,
-                r.files,
+                "{tier:>5}: {}, {}, {}, {}",
+                count(r.partitions, "partition"),
+                count(r.files, "file"),
                 human_bytes(r.bytes),
-                r.rows
+                count(r.rows, "row")
             ));
             if r.rewritten > 0 {
                 let saved = if r.bytes_saved >= 0 {

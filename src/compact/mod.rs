@@ -248,7 +248,7 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
 impl CompactSummary {
     /// The summary for people.
     pub fn render(&self) -> String {
-        use crate::ingest::summary::human_bytes;
+        use crate::units::{count, human_bytes};
         let mut out = String::new();
         if self.dry_run {
             out.push_str(&format!(
@@ -258,14 +258,13 @@ impl CompactSummary {
             ));
             for p in &self.plan {
                 out.push_str(&format!(
-                    "  {}  {} files, {} -> {} file{} ({}, {} rows)\n",
+                    "  {}  {}, {} -> {} ({}, {})\n",
                     PartitionKey::to_string(&p.key),
-                    p.input_files,
+                    count(p.input_files, "file"),
                     human_bytes(p.input_bytes),
-                    p.output_files,
-                    if p.output_files == 1 { "" } else { "s" },
+                    count(p.output_files, "file"),
                     p.codec,
-                    p.rows
+                    count(p.rows, "row")
                 ));
             }
             for t in &self.tables_planned {
@@ -284,14 +283,13 @@ impl CompactSummary {
         for p in &self.partitions {
             let o = &p.outcome;
             out.push_str(&format!(
-                "  {}  {} files, {} -> {} file{}, {}  ({} rows{})\n",
+                "  {}  {}, {} -> {}, {}  ({}{})\n",
                 p.partition,
-                o.files_before,
+                count(o.files_before, "file"),
                 human_bytes(o.bytes_before),
-                o.files_after,
-                if o.files_after == 1 { "" } else { "s" },
+                count(o.files_after, "file"),
                 human_bytes(o.bytes_after),
-                o.rows,
+                count(o.rows, "row"),
                 if o.duplicates_removed > 0 {
                     format!(", {} duplicates removed", o.duplicates_removed)
                 } else {
@@ -300,21 +298,21 @@ impl CompactSummary {
             ));
         }
         out.push_str(&format!(
-            "lake: {} files, {} -> {} files, {}; {} rows\n",
-            self.files_before,
+            "lake: {}, {} -> {}, {}; {}\n",
+            count(self.files_before, "file"),
             human_bytes(self.bytes_before),
-            self.files_after,
+            count(self.files_after, "file"),
             human_bytes(self.bytes_after),
-            self.rows
+            count(self.rows, "row")
         ));
         for t in &self.tables {
             out.push_str(&format!(
-                "{} table: {} files, {} -> 1 file, {}; {} rows{}\n",
+                "{} table: {}, {} -> 1 file, {}; {}{}\n",
                 t.table,
-                t.files_before,
+                count(t.files_before, "file"),
                 human_bytes(t.bytes_before),
                 human_bytes(t.bytes_after),
-                t.rows,
+                count(t.rows, "row"),
                 if t.duplicates_removed > 0 {
                     format!(", {} duplicates removed", t.duplicates_removed)
                 } else {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::checkpoint::{Counts, Status};
+pub use crate::units::{count, human_bytes};
 
 /// The result of one raw file in one run.
 #[derive(Debug, Clone, Serialize)]
@@ -36,27 +37,6 @@ pub struct IngestSummary {
     pub timezone: String,
     pub lake: String,
     pub files: BTreeMap<String, FileSummary>,
-}
-
-/// `1 event`, `2 events`.
-fn count(n: u64, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
-/// `1234567` → `1.2 MB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 impl IngestSummary {

@@ -50,7 +50,7 @@ fn status_reports_the_lake_from_footers_and_checkpoints() {
     let text = env.run(&["status"]);
     text.assert_code(0);
     assert!(
-        text.stdout.contains("1 partitions, 2 files, 100 rows"),
+        text.stdout.contains("1 partition, 2 files, 100 rows"),
         "{}",
         text.stdout
     );

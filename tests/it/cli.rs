@@ -5,15 +5,6 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn sample_env() -> TestEnv {
-    let env = TestEnv::new();
-    env.append_raw(
-        "2026-01-20",
-        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
-    );
-    env
-}
-
 #[test]
 fn version_and_help_name_every_command_and_its_environment_variables() {
     let env = TestEnv::new();
@@ -72,7 +63,7 @@ fn version_and_help_name_every_command_and_its_environment_variables() {
 
 #[test]
 fn environment_variables_stand_in_for_options() {
-    let env = sample_env();
+    let env = one_message_env();
     let run = env
         .command()
         .env("WXLAKE_INGEST_JSON", "1")
@@ -152,7 +143,7 @@ fn completions_and_the_man_page_are_generated_from_the_definitions() {
 
 #[test]
 fn exit_codes_follow_sysexits() {
-    let env = sample_env();
+    let env = one_message_env();
     // 64: usage.
     env.run(&["ingest", "--date", "2026-13-01"]).assert_code(64);
     env.run(&["frobnicate"]).assert_code(64);
@@ -193,7 +184,7 @@ fn exit_codes_follow_sysexits() {
 
 #[test]
 fn no_colour_or_progress_output_when_not_a_terminal() {
-    let env = sample_env();
+    let env = one_message_env();
     for args in [
         vec!["-v", "ingest"],
         vec!["compact"],

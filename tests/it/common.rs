@@ -285,6 +285,16 @@ pub fn today_shanghai() -> NaiveDate {
     chrono::Utc::now().with_timezone(&SHANGHAI).date_naive()
 }
 
+/// A data directory with one raw file (2026-01-20) of one message, msg_id 1, "hello".
+pub fn one_message_env() -> TestEnv {
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-20",
+        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
+    );
+    env
+}
+
 /// A webhook envelope line holding `data`.
 pub fn envelope(guid: &str, notify_type: i64, data: Value) -> String {
     serde_json::json!({"guid": guid, "notify_type": notify_type, "data": data}).to_string() + "\n"

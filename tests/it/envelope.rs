@@ -332,11 +332,7 @@ fn unmasked_by_default_and_names_come_from_contact_records() {
 
 #[test]
 fn the_collectors_own_lock_files_are_never_touched_or_reported() {
-    let env = TestEnv::new();
-    env.append_raw(
-        "2026-01-20",
-        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
-    );
+    let env = one_message_env();
     let lock_path = env.data.join("messages/raw/2026-01-20.lock");
     fs::write(&lock_path, b"").unwrap();
     // The collector holds its lock while appending: ingest must neither wait for it nor take it.

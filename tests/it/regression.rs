@@ -218,11 +218,7 @@ fn regression_lake_json_with_an_unknown_schema_version_is_refused() {
 /// anything that is not a regular file.
 #[test]
 fn regression_query_output_writes_through_symlinks_and_to_fifos() {
-    let env = TestEnv::new();
-    env.append_raw(
-        "2026-01-20",
-        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
-    );
+    let env = one_message_env();
     env.ingest(&[]);
     let dir = tempfile::tempdir().unwrap();
     // A symlink to a regular file: the file gets the rows, the link stays a link.
@@ -920,11 +916,7 @@ fn regression_corrupt_raw_archive_blocks_only_its_day() {
 /// Lines. Extensions match case-insensitively, and one that names no format is a usage error.
 #[test]
 fn regression_output_extension_picks_the_format_or_is_refused() {
-    let env = TestEnv::new();
-    env.append_raw(
-        "2026-01-20",
-        &msg("1", shanghai(2026, 1, 20, 9, 0, 0), "hello"),
-    );
+    let env = one_message_env();
     env.ingest(&[]);
     let dir = tempfile::tempdir().unwrap();
     let upper = dir.path().join("x.CSV");

@@ -132,10 +132,46 @@ impl SeenIds {
     }
 
     pub fn contains(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The row hash recorded with `id`, if it is present.
+    pub fn get(&self, id: &str) -> Option<u32> {
         match key(id) {
-            Key::Narrow(n) => self.narrow.contains_key(&NarrowId::new(n)),
-            Key::Wide(n) => self.wide.contains_key(&n),
-            Key::Text(t) => self.text.contains_key(t),
+            Key::Narrow(n) => self.narrow.get(&NarrowId::new(n)).copied(),
+            Key::Wide(n) => self.wide.get(&n).copied(),
+            Key::Text(t) => self.text.get(t).copied(),
+        }
+    }
+
+    /// Forget `id` (a copy recorded before it turned out to be a duplicate of another
+    /// partition's).
+    pub fn remove(&mut self, id: &str) {
+        match key(id) {
+            Key::Narrow(n) => self.narrow.remove(&NarrowId::new(n)),
+            Key::Wide(n) => self.wide.remove(&n),
+            Key::Text(t) => self.text.remove(t),
+        };
+    }
+
+    /// Call `f` with the text of every id recorded by [`SeenIds::check_insert`] with a row
+    /// hash (the ids added, not those loaded from the lake).
+    pub fn for_each_added(&self, mut f: impl FnMut(&str)) {
+        let mut buf = itoa::Buffer::new();
+        for (id, hash) in &self.narrow {
+            if *hash != UNKNOWN_HASH {
+                f(buf.format(u64::from(id.0[0]) << 32 | u64::from(id.0[1])));
+            }
+        }
+        for (id, hash) in &self.wide {
+            if *hash != UNKNOWN_HASH {
+                f(buf.format(*id));
+            }
+        }
+        for (id, hash) in &self.text {
+            if *hash != UNKNOWN_HASH {
+                f(id);
+            }
         }
     }
 
@@ -191,6 +227,42 @@ mod tests {
         assert_eq!(s.check_insert("abc", 2), Seen::Duplicate { first_hash: 1 });
         assert_eq!(s.check_insert("0", 1), Seen::New);
         assert_eq!(s.check_insert("0", 1), Seen::Duplicate { first_hash: 1 });
+    }
+
+    #[test]
+    fn added_ids_come_back_as_their_texts_and_can_be_removed() {
+        let mut s = SeenIds::new();
+        s.insert_stored("1");
+        for id in [
+            "7234567890123456789",
+            "18446744073709551616",
+            "abc",
+            "07",
+            "0",
+        ] {
+            assert_eq!(s.check_insert(id, 3), Seen::New);
+        }
+        let mut added = Vec::new();
+        s.for_each_added(|id| added.push(id.to_string()));
+        added.sort();
+        assert_eq!(
+            added,
+            [
+                "0",
+                "07",
+                "18446744073709551616",
+                "7234567890123456789",
+                "abc"
+            ]
+        );
+        assert_eq!(s.get("abc"), Some(3));
+        assert_eq!(s.get("1"), Some(UNKNOWN_HASH));
+        s.remove("abc");
+        s.remove("18446744073709551616");
+        s.remove("7234567890123456789");
+        assert!(!s.contains("abc") && !s.contains("18446744073709551616"));
+        assert!(!s.contains("7234567890123456789"));
+        assert_eq!(s.len(), 3);
     }
 
     #[test]

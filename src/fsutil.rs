@@ -77,12 +77,22 @@ pub fn temp_builder<'a>(prefix: &'a str, suffix: &'a str) -> tempfile::Builder<'
 /// Atomically replace `path` with `bytes`. `label` names the failpoints
 /// `{label}.before_rename` (temp file written and synced) and `{label}.after_rename`.
 pub fn write_atomic(path: &Path, bytes: &[u8], label: &str) -> Result<()> {
+    write_atomic_with(path, label, |out| out.write_all(bytes))
+}
+
+/// [`write_atomic`] for contents too large to build in memory first: `write` streams them
+/// into the temp file.
+pub fn write_atomic_with(
+    path: &Path,
+    label: &str,
+    write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let mut tmp = temp_builder(&format!(".{name}."), ".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
+    write(tmp.as_file_mut())
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io("write", tmp.path(), e))?;
     failpoint::hit(&format!("{label}.before_rename"));

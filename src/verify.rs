@@ -1,15 +1,15 @@
 //! `wxlake verify`: a read-only integrity check of the lake. It proves what the writers promise:
 //! every file opens and its footer and row count agree with its data; nothing half-done is
 //! left (temp files, staging or swap directories, journals, stray files in partitions); every
-//! row sits in the partition its create_time maps to; no msg_id is stored twice; and every
-//! checkpoint matches its raw file. Each problem is reported with its path.
+//! row sits in the partition its create_time maps to; no msg_id is stored twice; the msg_id
+//! index lists every stored id (or the next ingest could store a later copy in another day);
+//! and every checkpoint matches its raw file. Each problem is reported with its path.
 //!
 //! msg_ids are compared by a 128-bit hash (16 bytes each, sorted, so a two-year lake fits in a
 //! few hundred MB); a hash seen twice is then confirmed by reading the actual ids again, so a
 //! reported duplicate is always a real one.
 
 use std::collections::BTreeSet;
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::lake::Layout;
 use crate::lake::footer::read_footer;
 use crate::lake::meta::resolve_timezone;
+use crate::lake::msg_index::{self, Entry, Snapshot};
 use crate::lake::reader::open_projected;
 use crate::lake::side_table::SideTable;
 use crate::partition::PartitionKey;
@@ -72,11 +73,9 @@ pub fn reason_for(e: &Error, path: &Path) -> String {
     }
 }
 
-/// 128 bits of two unrelated hashes of a msg_id.
+/// 128 bits of two unrelated hashes of a msg_id; the high half is the msg_id index's hash.
 fn id_hash(id: &str) -> u128 {
-    let mut fx = rustc_hash::FxHasher::default();
-    fx.write(id.as_bytes());
-    (u128::from(fx.finish()) << 64) | u128::from(fnv1a64(id.as_bytes()))
+    (u128::from(msg_index::hash_id(id)) << 64) | u128::from(fnv1a64(id.as_bytes()))
 }
 
 /// Check the lake.
@@ -148,6 +147,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
     for dir in [
         layout.metadata_dir(),
         layout.metadata_dir().join("checkpoints"),
+        layout.msg_index_dir(),
         layout.raw_archive_dir(),
     ] {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -160,7 +160,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
 
     // Every file, every row.
     let mut ids: Vec<(u128, u32)> = Vec::new();
-    let mut files: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<(PathBuf, PartitionKey)> = Vec::new();
     for key in layout.partitions()? {
         if start.is_some_and(|s| key.date() < s) || end.is_some_and(|e| key.date() > e) {
             continue;
@@ -172,7 +172,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
         for path in layout.partition_files(key)? {
             report.files += 1;
             let index = files.len() as u32;
-            files.push(path.clone());
+            files.push((path.clone(), key));
             match check_file(&path, key, tz, |h| ids.push((h, index))) {
                 Ok((rows, issues)) => {
                     report.rows += rows;
@@ -184,6 +184,11 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
             }
         }
     }
+    let index = check_index(&layout, &ids, &files);
+    for p in index.problems {
+        problem(Path::new(&p.path), p.problem);
+    }
+    let index_warnings = index.warnings;
     ids.sort_unstable();
     let suspects: BTreeSet<u128> = ids
         .windows(2)
@@ -199,7 +204,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
         drop(ids);
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         for f in involved {
-            let path = &files[f as usize];
+            let path = &files[f as usize].0;
             let _ = crate::lake::reader::for_each_msg_id(path, |id| {
                 if suspects.contains(&id_hash(id)) {
                     found.push((id.to_string(), path.clone()));
@@ -260,9 +265,86 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
             ),
         }
     }
+    report.warnings.extend(index_warnings);
     report.ok = report.problems.is_empty();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Problems and warnings of one check.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+/// Every stored id (`ids`: hash and index into `files`) must be in the msg_id index.
+fn check_index(
+    layout: &Layout,
+    ids: &[(u128, u32)],
+    files: &[(PathBuf, PartitionKey)],
+) -> Findings {
+    let mut out = Findings::default();
+    const FIX: &str = "remove metadata/msg_index and the next ingest rebuilds it from the lake";
+    let dir = layout.msg_index_dir();
+    let snapshot = match Snapshot::load(layout) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            if !files.is_empty() {
+                out.warnings.push(Problem {
+                    path: dir.display().to_string(),
+                    problem:
+                        "no msg_id index yet (a lake from before it): the next ingest builds it"
+                            .into(),
+                });
+            }
+            return out;
+        }
+        // Owner-only (see msg_index::FILE_MODE): another user's verify cannot check it.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            out.warnings.push(Problem {
+                path: dir.display().to_string(),
+                problem: "msg_id index not checked: only its owner may read it".into(),
+            });
+            return out;
+        }
+        Err(e) => {
+            out.problems.push(Problem {
+                path: dir.display().to_string(),
+                problem: format!("unreadable msg_id index ({e}); {FIX}"),
+            });
+            return out;
+        }
+    };
+    for path in &snapshot.damaged {
+        out.problems.push(Problem {
+            path: path.display().to_string(),
+            problem: format!("msg_id index segment does not match its checksum; {FIX}"),
+        });
+    }
+    let mut missing = vec![0u64; files.len()];
+    for &(h, f) in ids {
+        let entry = Entry {
+            hash: (h >> 64) as u64,
+            day: msg_index::day_of(files[f as usize].1),
+        };
+        if !snapshot.contains(entry) {
+            missing[f as usize] += 1;
+        }
+    }
+    for (n, (path, _)) in missing.iter().zip(files) {
+        if *n > 0 {
+            out.problems.push(Problem {
+                path: path.display().to_string(),
+                problem: format!(
+                    "{} not in the msg_id index (a later copy in another day would be stored \
+                     again); {FIX}",
+                    crate::units::count(*n, "msg_id")
+                ),
+            });
+        }
+    }
+    out
 }
 
 /// Read `path`'s msg_id and create_time columns: its row count must match the footer and every

@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, FileStat, Fingerprint, Status};
 use crate::contact::{ContactAction, ContactRow, record_key};
-use crate::dedup::{Seen, UNKNOWN_HASH};
+use crate::dedup::UNKNOWN_HASH;
 use crate::error::{Error, Result};
 use crate::event::EventRow;
 use crate::failpoint;
@@ -34,6 +34,7 @@ use crate::ingest::RunContext;
 use crate::ingest::chunk_rows::{
     ChunkRows, OtherRecord, PendingOther, normalize_in_order, normalizer_threads,
 };
+use crate::ingest::lake_ids::Verdict;
 use crate::ingest::summary::FileSummary;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
@@ -486,49 +487,44 @@ impl ApplyState<'_> {
             lake_ids,
             ..
         } = ctx;
-        // Runs of consecutive rows in one partition (nearly always the whole chunk) share one
-        // lookup of the partition's seen-set.
         let n = rows.rows.len();
-        let mut i = 0;
-        while i < n {
+        let mut at = 0;
+        for i in 0..n {
             let key = partitioner.key(times.value(i));
-            let seen = lake_ids.partition(layout, key)?;
-            let at = match selected.iter().position(|(k, _)| *k == key) {
-                Some(at) => at,
-                None => {
-                    selected.push((key, Vec::with_capacity(n - i)));
-                    selected.len() - 1
-                }
-            };
-            let run_start = i;
-            while i < n && (i == run_start || partitioner.key(times.value(i)) == key) {
-                let meta = rows.rows[i];
-                let msg_id = ids.value(i);
-                match seen.check_insert(msg_id, meta.hash) {
-                    Seen::New => {
-                        selected[at].1.push(i as u32);
-                        self.counts.written += 1;
+            if selected.get(at).is_none_or(|(k, _)| *k != key) {
+                at = match selected.iter().position(|(k, _)| *k == key) {
+                    Some(at) => at,
+                    None => {
+                        selected.push((key, Vec::with_capacity(n - i)));
+                        selected.len() - 1
                     }
-                    Seen::Duplicate { first_hash } => {
-                        self.counts.duplicates += 1;
-                        if first_hash == UNKNOWN_HASH {
-                            self.lake_duplicates
-                                .entry(key)
-                                .or_default()
-                                .push(LakeDuplicate {
-                                    msg_id: msg_id.to_string(),
-                                    hash: meta.hash,
-                                    line: meta.line,
-                                });
-                        } else if first_hash != meta.hash {
-                            self.counts.conflicting_duplicates += 1;
-                            if self.counts.conflicting_duplicates <= LOG_LIMIT {
-                                warn_conflict(name, meta.line, msg_id);
-                            }
+                };
+            }
+            let meta = rows.rows[i];
+            let msg_id = ids.value(i);
+            match lake_ids.check_insert(layout, key, msg_id, meta.hash)? {
+                Verdict::New => {
+                    selected[at].1.push(i as u32);
+                    self.counts.written += 1;
+                }
+                Verdict::Duplicate { of, first_hash } => {
+                    self.counts.duplicates += 1;
+                    if first_hash == UNKNOWN_HASH {
+                        self.lake_duplicates
+                            .entry(of)
+                            .or_default()
+                            .push(LakeDuplicate {
+                                msg_id: msg_id.to_string(),
+                                hash: meta.hash,
+                                line: meta.line,
+                            });
+                    } else if first_hash != meta.hash {
+                        self.counts.conflicting_duplicates += 1;
+                        if self.counts.conflicting_duplicates <= LOG_LIMIT {
+                            warn_conflict(name, meta.line, msg_id);
                         }
                     }
                 }
-                i += 1;
             }
         }
         if let Some(i) = rows.rows.len().checked_sub(1) {
@@ -587,6 +583,8 @@ pub fn commit(
     } = out;
     let result = (|| {
         failpoint::hit("ingest.staged");
+        // The index must list every row before any reader can see it.
+        ctx.lake_ids.sync()?;
         for (i, file) in staged.into_iter().enumerate() {
             if i > 0 {
                 failpoint::hit("ingest.between_publishes");

@@ -1,43 +1,223 @@
-//! The dedup scope of a run: the msg_ids of every partition the run touches, loaded lazily.
+//! The dedup scope of a run: the whole lake, one copy per msg_id.
 //!
-//! A message's partition is fixed by its create_time, so a msg_id can only collide with ids in
-//! the same partition; reading only those partitions' msg_id column keeps the cost of a run in
-//! proportion to its new data, not to the size of the lake.
+//! A message's partition is fixed by its create_time, so nearly every duplicate is found in
+//! the msg_ids of its own partition, read once per run the first time the partition is touched.
+//! An id new to its partition is then looked up in the other partitions this run has loaded and
+//! in the lake-wide [`MsgIndex`], which names the partitions that may hold it; those are read
+//! and checked. The first copy wins: a later one with another create_time is a duplicate (and,
+//! its fields differing, a conflicting one). The cost of a run follows its new data: the
+//! partitions it writes, a few index pages per id, and a partition read only for a real hit.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use crate::dedup::SeenIds;
+use crate::dedup::{Seen, SeenIds};
 use crate::error::Result;
 use crate::lake::Layout;
+use crate::lake::msg_index::{self, MsgIndex, day_of, hash_id, key_of};
 use crate::lake::reader::for_each_msg_id;
 use crate::partition::PartitionKey;
 
-/// Seen-sets of the partitions touched so far.
-#[derive(Default)]
+/// What [`LakeIds::check_insert`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// First copy: recorded, to be written.
+    New,
+    /// A copy of an id partition `of` holds; `first_hash` is the first copy's row hash
+    /// ([`UNKNOWN_HASH`](crate::dedup::UNKNOWN_HASH) for a stored copy, compared later against the stored row).
+    Duplicate { of: PartitionKey, first_hash: u32 },
+}
+
+/// Seen-sets of the partitions loaded so far, and the index for the rest of the lake.
 pub struct LakeIds {
-    partitions: BTreeMap<PartitionKey, SeenIds>,
+    partitions: Vec<(PartitionKey, SeenIds)>,
+    /// Where the last lookup found its partition (rows come in runs of one partition).
+    last: usize,
+    index: MsgIndex,
 }
 
 impl LakeIds {
-    /// The seen-set of `key`, reading the partition's stored msg_ids the first time.
-    pub fn partition(&mut self, layout: &Layout, key: PartitionKey) -> Result<&mut SeenIds> {
-        use std::collections::btree_map::Entry;
-        match self.partitions.entry(key) {
-            Entry::Occupied(e) => Ok(e.into_mut()),
-            Entry::Vacant(e) => {
-                let mut seen = SeenIds::new();
-                let mut rows = 0;
-                for file in layout.partition_files(key)? {
-                    rows += for_each_msg_id(&file, |id| seen.insert_stored(id))?;
-                }
-                tracing::debug!(partition = %key, rows, ids = seen.len(), "loaded stored msg_ids");
-                Ok(e.insert(seen))
-            }
+    pub fn new(index: MsgIndex) -> Self {
+        LakeIds {
+            partitions: Vec::new(),
+            last: 0,
+            index,
         }
     }
 
-    /// Forget every partition not in `keep` (they are reloaded from the lake if touched again).
+    /// Where `key`'s seen-set is, reading the partition's stored msg_ids the first time.
+    fn load(&mut self, layout: &Layout, key: PartitionKey) -> Result<usize> {
+        if self
+            .partitions
+            .get(self.last)
+            .is_some_and(|(k, _)| *k == key)
+        {
+            return Ok(self.last);
+        }
+        if let Some(at) = self.partitions.iter().position(|(k, _)| *k == key) {
+            self.last = at;
+            return Ok(at);
+        }
+        let mut seen = SeenIds::new();
+        let mut rows = 0;
+        for file in layout.partition_files(key)? {
+            rows += for_each_msg_id(&file, |id| seen.insert_stored(id))?;
+        }
+        tracing::debug!(partition = %key, rows, ids = seen.len(), "loaded stored msg_ids");
+        self.partitions.push((key, seen));
+        self.last = self.partitions.len() - 1;
+        Ok(self.last)
+    }
+
+    /// Record `id` (row hash `hash`) as a row of partition `key` unless the lake or this run
+    /// already has it, in any partition.
+    pub fn check_insert(
+        &mut self,
+        layout: &Layout,
+        key: PartitionKey,
+        id: &str,
+        hash: u32,
+    ) -> Result<Verdict> {
+        let at = self.load(layout, key)?;
+        if let Seen::Duplicate { first_hash } = self.partitions[at].1.check_insert(id, hash) {
+            return Ok(Verdict::Duplicate {
+                of: key,
+                first_hash,
+            });
+        }
+        if let Some(found) = self.elsewhere(layout, key, id)? {
+            let at = self.load(layout, key)?;
+            self.partitions[at].1.remove(id);
+            return Ok(found);
+        }
+        self.index.add(hash_id(id), day_of(key))?;
+        Ok(Verdict::New)
+    }
+
+    /// The copy of `id` in a partition other than `key`, if there is one.
+    fn elsewhere(
+        &mut self,
+        layout: &Layout,
+        key: PartitionKey,
+        id: &str,
+    ) -> Result<Option<Verdict>> {
+        for (k, seen) in &self.partitions {
+            if *k != key
+                && let Some(first_hash) = seen.get(id)
+            {
+                return Ok(Some(Verdict::Duplicate { of: *k, first_hash }));
+            }
+        }
+        let mut candidates: Vec<PartitionKey> = Vec::new();
+        self.index.days_of(hash_id(id), |day| {
+            if let Some(k) = key_of(day)
+                && k != key
+                && !candidates.contains(&k)
+                && !self.partitions.iter().any(|(p, _)| *p == k)
+            {
+                candidates.push(k);
+            }
+        });
+        for k in candidates {
+            let at = self.load(layout, k)?;
+            if let Some(first_hash) = self.partitions[at].1.get(id) {
+                return Ok(Some(Verdict::Duplicate { of: k, first_hash }));
+            }
+            tracing::debug!(partition = %k, "msg_id index hit not confirmed (a stale entry or a hash collision)");
+        }
+        Ok(None)
+    }
+
+    /// Make the index entries of every row recorded so far durable: call before publishing.
+    pub fn sync(&mut self) -> Result<()> {
+        self.index.sync()
+    }
+
+    /// Forget every partition not in `keep` (they are reloaded from the lake if touched
+    /// again); the ids this run added to them stay findable through the index.
     pub fn retain(&mut self, keep: &BTreeSet<PartitionKey>) {
-        self.partitions.retain(|k, _| keep.contains(k));
+        let index = &mut self.index;
+        self.partitions.retain(|(k, seen)| {
+            if keep.contains(k) {
+                return true;
+            }
+            let day = day_of(*k);
+            seen.for_each_added(|id| index.remember(hash_id(id), day));
+            false
+        });
+        self.last = 0;
+    }
+
+    /// End-of-run upkeep of the index (see [`MsgIndex::finish`]).
+    pub fn finish(&mut self) -> Result<msg_index::Upkeep> {
+        self.index.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(day: u32) -> PartitionKey {
+        PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap())
+    }
+
+    fn ids(dir: &std::path::Path) -> (Layout, LakeIds) {
+        let layout = Layout::new(dir);
+        let index = MsgIndex::open(&layout, "test").unwrap();
+        (layout.clone(), LakeIds::new(index))
+    }
+
+    #[test]
+    fn the_first_copy_wins_across_partitions_within_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, mut ids) = ids(dir.path());
+        assert_eq!(
+            ids.check_insert(&layout, key(1), "42", 7).unwrap(),
+            Verdict::New
+        );
+        assert_eq!(
+            ids.check_insert(&layout, key(3), "42", 8).unwrap(),
+            Verdict::Duplicate {
+                of: key(1),
+                first_hash: 7
+            }
+        );
+        // The later copy was not recorded in its partition: a third copy is still a copy of
+        // the first.
+        assert_eq!(
+            ids.check_insert(&layout, key(3), "42", 8).unwrap(),
+            Verdict::Duplicate {
+                of: key(1),
+                first_hash: 7
+            }
+        );
+        assert_eq!(
+            ids.check_insert(&layout, key(3), "43", 8).unwrap(),
+            Verdict::New
+        );
+    }
+
+    #[test]
+    fn an_index_hit_is_confirmed_against_the_partition_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, mut ids) = ids(dir.path());
+        assert_eq!(
+            ids.check_insert(&layout, key(1), "42", 7).unwrap(),
+            Verdict::New
+        );
+        ids.retain(&BTreeSet::from([key(2)]));
+        // key(1) is no longer loaded; the index names it for "42", but its row was never
+        // published (as after a crash), so reading the partition does not confirm the hit.
+        assert_eq!(
+            ids.check_insert(&layout, key(2), "42", 9).unwrap(),
+            Verdict::New
+        );
+        assert_eq!(
+            ids.check_insert(&layout, key(2), "42", 9).unwrap(),
+            Verdict::Duplicate {
+                of: key(2),
+                first_hash: 9
+            }
+        );
     }
 }

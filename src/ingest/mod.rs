@@ -24,6 +24,7 @@ use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::lake::layout::{RawFile, raw_file_name};
 use crate::lake::meta::{init_lake, resolve_mask, resolve_timezone, upgrade};
+use crate::lake::msg_index::MsgIndex;
 use crate::lake::side_table::SideTable;
 use crate::lake::writer::{Codec, Encoder, writer_properties};
 use crate::lock::LakeLock;
@@ -181,11 +182,13 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     {
         tracing::info!(file = %layout.raw_file(until).display(), "no raw file for this date yet");
     }
+    let run_id = crate::lake::run_id();
+    let index = MsgIndex::open(&layout, &run_id)?;
     let mut ctx = RunContext {
         partitioner: Partitioner::new(tz),
-        lake_ids: LakeIds::default(),
+        lake_ids: LakeIds::new(index),
         props: writer_properties(Codec::Snappy, Some(tz.name()))?,
-        run_id: crate::lake::run_id(),
+        run_id,
         buffer_budget: opts.buffer_budget,
         row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),
         settled: settled::SettledIndex::load(&layout),
@@ -233,6 +236,11 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     }
     group_commit(&mut ctx)?;
     opts.progress.end();
+    match ctx.lake_ids.finish() {
+        Ok(upkeep) => tracing::debug!(?upkeep, "msg_id index upkeep"),
+        // Only upkeep: the index is complete without it, and the next run tries again.
+        Err(e) => tracing::warn!(error = %e, "could not fold the msg_id index's logs"),
+    }
     for path in restored {
         let _ = std::fs::remove_file(path);
     }

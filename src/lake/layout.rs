@@ -12,6 +12,7 @@
 //! <data>/metadata/lake.json                     time zone and schema version of the lake
 //! <data>/metadata/schema_registry.json          every schema version
 //! <data>/metadata/checkpoints/YYYY-MM-DD.json   per raw file: how far ingest got
+//! <data>/metadata/msg_index/*.seg, *.log         where each stored msg_id is (see lake::msg_index)
 //! <data>/metadata/raw_index.json                fully ingested raw files (a shortcut)
 //! <data>/metadata/rejects/YYYY-MM-DD.jsonl      quarantined lines of each raw file
 //! <data>/metadata/wxlake.lock                   the writer lock (never deleted)
@@ -129,6 +130,10 @@ impl Layout {
     }
     pub fn metadata_dir(&self) -> PathBuf {
         self.root.join("metadata")
+    }
+    /// The lake-wide msg_id index (see [`crate::lake::msg_index`]).
+    pub fn msg_index_dir(&self) -> PathBuf {
+        self.metadata_dir().join("msg_index")
     }
     pub fn lake_meta_path(&self) -> PathBuf {
         self.metadata_dir().join("lake.json")

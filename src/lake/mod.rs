@@ -4,6 +4,7 @@ pub mod checksum;
 pub mod footer;
 pub mod layout;
 pub mod meta;
+pub mod msg_index;
 pub mod reader;
 pub mod rewrite;
 pub mod row_group;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::common::*;
 
 /// Raw files over three days (messages spread over four partitions, late arrivals included),
-/// with duplicates and rejects, and webhook contact and event records (some retried). Returns
+/// with duplicates (some in another day than the first copy) and rejects, and webhook contact and event records (some retried). Returns
 /// the expected msg_ids and the number of rejected lines.
 fn fill(env: &TestEnv, per_day: u32) -> (Vec<String>, usize) {
     let mut ids = Vec::new();
@@ -46,6 +46,10 @@ fn fill(env: &TestEnv, per_day: u32) -> (Vec<String>, usize) {
             }
             if i % 200 == 11 {
                 text += &envelope(&format!("e{day}-{i}"), 1003, serde_json::json!({"i": i}));
+            }
+            if day == 22 && i % 113 == 5 {
+                // A day-20 message re-stamped into day 22: one copy per msg_id in the lake.
+                text += &msg(&format!("20{i:06}"), t + 1, "re-stamped");
             }
         }
         env.append_raw(&format!("2026-01-{day}"), &text);
@@ -132,6 +136,9 @@ fn every_failpoint_followed_by_a_rerun_leaves_each_message_exactly_once() {
         "checkpoint.after_rename",
         "ingest.after_checkpoint",
         "lake_meta.before_rename",
+        "msg_index.segment.before_rename",
+        "msg_index.segment.after_rename",
+        "msg_index.synced",
     ];
     for fp in failpoints {
         let env = TestEnv::new();
@@ -224,4 +231,62 @@ fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
     env.ingest(&[]);
     assert_exactly_once(&env, &ids, rejects);
     assert_side_tables_exactly_once(&env, 3000, &appended_contacts);
+}
+
+/// The msg_id index's upkeep (logs folded into a segment, segments merged) killed at each step:
+/// no entry is lost, so every later copy of a stored id in another day is still caught.
+#[test]
+fn msg_index_upkeep_killed_at_every_step_loses_no_entry() {
+    for fp in [
+        "msg_index.segment.before_rename",
+        "msg_index.segment.after_rename",
+        "msg_index.merge.before_rename",
+        "msg_index.merge.after_rename",
+    ] {
+        let env = TestEnv::new();
+        let mut ids = Vec::new();
+        // Each run leaves a log; the 9th and the 18th fold them, the 18th also merges.
+        for day in 1..=18u32 {
+            let mut text = String::new();
+            for i in 0..3 {
+                let id = format!("{day}{i:03}");
+                text += &msg(&id, shanghai(2026, 1, day, 9, 0, i), "m");
+                ids.push(id);
+            }
+            env.append_raw(&format!("2026-01-{day:02}"), &text);
+            if day < 18 {
+                env.ingest(&[]);
+                continue;
+            }
+            let run: Run = env
+                .command()
+                .arg("ingest")
+                .env("WXLAKE_FAILPOINTS", fp)
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(run.code, None, "{fp}: must die there: {run:?}");
+        }
+        env.ingest(&[]);
+        // Every id again, re-stamped into one later day.
+        let text: String = ids
+            .iter()
+            .map(|id| msg(id, shanghai(2026, 1, 25, 9, 0, 0), "later copy"))
+            .collect();
+        env.append_raw("2026-01-25", &text);
+        let v = env.ingest(&[]);
+        assert_eq!(
+            (v["written"].as_u64(), v["duplicates"].as_u64()),
+            (Some(0), Some(ids.len() as u64)),
+            "{fp}: {v}"
+        );
+        env.run(&["verify"]).assert_code(0);
+        let leftovers: Vec<_> = std::fs::read_dir(env.data.join("metadata/msg_index"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{fp}: {leftovers:?}");
+    }
 }

@@ -960,3 +960,118 @@ fn regression_output_extension_picks_the_format_or_is_refused() {
     ])
     .assert_code(0);
 }
+
+/// The partition of every stored copy of `id`.
+fn partitions_of(env: &TestEnv, id: &str) -> Vec<String> {
+    env.rows()
+        .into_iter()
+        .filter(|r| r.msg_id == id)
+        .map(|r| r.partition)
+        .collect()
+}
+
+/// Issue 11, item 4: `{"msg_id":"42","create_time":1767225600}` and the same id two days later
+/// were both stored, and `verify` failed with "stored 2 times" forever. Dedup is lake-wide now:
+/// the first copy wins, in a later run, later in the same file, in a later file of the same run,
+/// and in a lake written before the msg_id index existed.
+#[test]
+fn regression_one_msg_id_in_two_days_is_stored_once() {
+    let env = TestEnv::new();
+    let two_days = 2 * 86_400;
+    env.append_raw("2026-01-01", &msg("42", 1_767_225_600, "first"));
+    assert_eq!(env.ingest(&[])["written"], 1);
+
+    // A later run, another day.
+    env.append_raw(
+        "2026-01-03",
+        &(msg("42", 1_767_225_600 + two_days, "again")
+            + &msg("43", 1_767_225_600 + two_days, "new")),
+    );
+    let v = env.ingest(&[]);
+    assert_eq!(
+        (
+            v["written"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["conflicting_duplicates"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(partitions_of(&env, "42"), ["year=2026/month=01/day=01"]);
+
+    // The same file, the same run: the earlier line wins.
+    let t5 = shanghai(2026, 1, 5, 10, 0, 0);
+    env.append_raw(
+        "2026-01-05",
+        &(msg("50", t5, "day five") + &msg("50", t5 + 86_400, "day six")),
+    );
+    // Two files of one run.
+    let t7 = shanghai(2026, 1, 7, 10, 0, 0);
+    env.append_raw("2026-01-07", &msg("60", t7, "day seven"));
+    env.append_raw("2026-01-08", &msg("60", t7 + 86_400, "day eight"));
+    let v = env.ingest(&[]);
+    assert_eq!(
+        (v["written"].as_u64(), v["duplicates"].as_u64()),
+        (Some(2), Some(2)),
+        "{v}"
+    );
+    assert_eq!(partitions_of(&env, "50"), ["year=2026/month=01/day=05"]);
+    assert_eq!(partitions_of(&env, "60"), ["year=2026/month=01/day=07"]);
+
+    // A lake from before the index: the next ingest builds it from the stored msg_ids.
+    std::fs::remove_dir_all(env.data.join("metadata/msg_index")).unwrap();
+    let w = env.run(&["verify"]);
+    w.assert_code(0);
+    assert!(
+        w.stdout.contains("no msg_id index yet") || w.stderr.contains("no msg_id index yet"),
+        "{w:?}"
+    );
+    env.append_raw(
+        "2026-01-10",
+        &msg("42", shanghai(2026, 1, 10, 9, 0, 0), "third"),
+    );
+    let v = env.ingest(&[]);
+    assert_eq!(
+        (v["written"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    assert_eq!(partitions_of(&env, "42"), ["year=2026/month=01/day=01"]);
+    assert!(env.id_counts().values().all(|&n| n == 1));
+    env.run(&["verify"]).assert_code(0);
+}
+
+/// Issue 11, item 4: an index that does not list a stored id would let a later copy in another
+/// day in; `verify` says so, and removing the index (as it advises) makes the next ingest
+/// rebuild it.
+#[test]
+fn regression_msg_id_index_missing_entries_is_reported_by_verify() {
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-01",
+        &msg("42", shanghai(2026, 1, 1, 9, 0, 0), "first"),
+    );
+    env.ingest(&[]);
+    let index = env.data.join("metadata/msg_index");
+    for e in std::fs::read_dir(&index).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "log") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    let v = env.run(&["verify", "--json"]);
+    v.assert_code(65);
+    let report = v.json();
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("1 msg_id not in the msg_id index")
+            && problems.contains("remove metadata/msg_index"),
+        "{problems}"
+    );
+    std::fs::remove_dir_all(&index).unwrap();
+    env.append_raw(
+        "2026-01-03",
+        &msg("42", shanghai(2026, 1, 3, 9, 0, 0), "again"),
+    );
+    assert_eq!(env.ingest(&[])["duplicates"], 1);
+    env.run(&["verify"]).assert_code(0);
+}

@@ -1,0 +1,511 @@
+//! The lake-wide msg_id index: in which partition each stored msg_id may be.
+//!
+//! A msg_id's partition follows from its create_time, so deduplicating within a partition
+//! catches every resend of the same message. The same id with another create_time (a collector
+//! that re-stamps a resend, a clock fixed in between) falls into another partition, and the lake
+//! promises one copy per msg_id. Reading every partition's ids per run would make a nightly run
+//! cost as much as the lake; instead ingest asks this index about each id new to its partition.
+//!
+//! The index maps a 64-bit hash (xxh64) of each stored id to its partition's day. It may say
+//! more than the lake holds (a hash collision, a run that crashed before publishing, a partition
+//! moved aside), never less: a hit is confirmed against the named partition's ids, a miss is
+//! final. Every entry of a row is durable before the row is published ([`MsgIndex::sync`]),
+//! so a crash at any point leaves it complete.
+//!
+//! On disk, `metadata/msg_index/`:
+//! - `*.seg`: sorted, immutable [`segment`]s, read in place (a lookup touches a few pages);
+//! - `*.log`: entries appended by a run ([`log`]), folded into a segment once there are enough.
+//!
+//! The files are owner-only ([`FILE_MODE`]): nothing but wxlake reads them.
+//!
+//! A run's additions land in its log; at the end of a run, logs holding 64 Ki entries or more
+//! (or more than 8 logs) become one segment, and segments are merged when the small ones add up
+//! to a quarter of the largest (or number more than 8): each entry is rewritten a bounded number
+//! of times on average, so the work per run follows its new data, not the lake. An index
+//! missing altogether (a lake written before it existed, or the directory removed) is rebuilt
+//! from the lake's msg_id columns by the next ingest.
+
+pub mod log;
+pub mod segment;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Datelike;
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::failpoint;
+use crate::fsutil::{create_dir_all_durable, fsync_dir, remove_stale_temps, write_atomic_with};
+use crate::lake::Layout;
+use crate::partition::PartitionKey;
+use log::LogWriter;
+use segment::Segment;
+
+/// One id's hash and its partition's day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entry {
+    pub hash: u64,
+    pub day: i32,
+}
+
+/// The index hash of a msg_id (stable: it is stored).
+pub fn hash_id(id: &str) -> u64 {
+    twox_hash::XxHash64::oneshot(0, id.as_bytes())
+}
+
+/// The index's name for a partition: its date as days from 0001-01-01.
+pub fn day_of(key: PartitionKey) -> i32 {
+    key.date().num_days_from_ce()
+}
+
+/// The partition of an index day, if it is a date.
+pub fn key_of(day: i32) -> Option<PartitionKey> {
+    chrono::NaiveDate::from_num_days_from_ce_opt(day).map(PartitionKey)
+}
+
+/// Entries appended to this run's log between syncs, at most (bounds their memory).
+const PENDING_MAX: usize = 1 << 16;
+/// Logs become a segment at the end of a run once they hold this many entries...
+const LOG_ENTRIES_TO_SEGMENT: usize = 1 << 16;
+/// ... or there are more than this many of them.
+const MAX_LOGS: usize = 8;
+/// Segments beside the largest before they are merged into one.
+const MAX_SMALL_SEGMENTS: usize = 8;
+/// Entries kept in memory for lookups (ids of partitions no longer loaded) before the logs are
+/// written out as a segment in the middle of a run: 2^20 slots of 12 bytes.
+const RECENT_MAX: usize = 900_000;
+
+/// A 64-bit hash as two halves, so that an entry of [`Recent`] packs into 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HashKey([u32; 2]);
+
+impl std::hash::Hash for HashKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(self.0[0]) << 32 | u64::from(self.0[1]));
+    }
+}
+
+/// Entries not in any segment that lookups must still see.
+#[derive(Default)]
+struct Recent {
+    first: FxHashMap<HashKey, i32>,
+    /// A second day for a hash already in `first` (a collision, or a stale entry).
+    more: Vec<Entry>,
+}
+
+impl Recent {
+    fn insert(&mut self, e: Entry) {
+        let key = HashKey([(e.hash >> 32) as u32, e.hash as u32]);
+        match self.first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(e.day);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                if *o.get() != e.day && !self.more.contains(&e) {
+                    self.more.push(e);
+                }
+            }
+        }
+    }
+
+    fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
+        let key = HashKey([(hash >> 32) as u32, hash as u32]);
+        if let Some(&day) = self.first.get(&key) {
+            f(day);
+            for e in self.more.iter().filter(|e| e.hash == hash) {
+                f(e.day);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first.len() + self.more.len()
+    }
+
+    fn clear(&mut self) {
+        *self = Recent::default();
+    }
+}
+
+/// The index, open for a run (under the writer lock).
+pub struct MsgIndex {
+    dir: PathBuf,
+    run_id: String,
+    segments: Vec<Segment>,
+    /// Entries of logs of earlier runs, and of this run's ids whose partition is no longer
+    /// loaded (the caller hands them back with [`MsgIndex::remember`]).
+    recent: Recent,
+    /// Logs whose entries are in no segment yet: earlier runs' and this run's.
+    logs: Vec<PathBuf>,
+    /// Entries in `logs` (earlier runs' ones).
+    old_log_entries: usize,
+    log: Option<LogWriter>,
+    pending: Vec<Entry>,
+    segments_written: u32,
+}
+
+/// What [`MsgIndex::finish`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Upkeep {
+    pub logs_folded: usize,
+    pub segments_merged: usize,
+}
+
+impl MsgIndex {
+    /// Open the index of `layout` for a run named `run_id`, building it from the lake if there
+    /// is none (or it is unreadable).
+    pub fn open(layout: &Layout, run_id: &str) -> Result<MsgIndex> {
+        let dir = layout.msg_index_dir();
+        create_dir_all_durable(&dir)?;
+        remove_stale_temps(&dir)?;
+        let mut index = MsgIndex {
+            dir,
+            run_id: run_id.to_string(),
+            segments: Vec::new(),
+            recent: Recent::default(),
+            logs: Vec::new(),
+            old_log_entries: 0,
+            log: None,
+            pending: Vec::new(),
+            segments_written: 0,
+        };
+        match index.load() {
+            Ok(true) => Ok(index),
+            Ok(false) => {
+                index.rebuild(layout, "no msg_id index yet")?;
+                Ok(index)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the msg_id index is unreadable");
+                index.rebuild(layout, "the msg_id index was unreadable")?;
+                Ok(index)
+            }
+        }
+    }
+
+    /// Map the segments and read the logs; false when there is no segment (no index).
+    fn load(&mut self) -> Result<bool> {
+        let files = list(&self.dir)?;
+        for path in &files.segments {
+            self.segments.push(Segment::open(path)?);
+        }
+        for path in &files.logs {
+            let entries = log::read(path)?;
+            self.old_log_entries += entries.len();
+            for e in entries {
+                self.recent.insert(e);
+            }
+            self.logs.push(path.clone());
+        }
+        Ok(!self.segments.is_empty())
+    }
+
+    /// Replace whatever is in the index directory by one segment of every id the lake stores.
+    fn rebuild(&mut self, layout: &Layout, why: &str) -> Result<()> {
+        let started = Instant::now();
+        let partitions = layout.partitions()?;
+        if !partitions.is_empty() {
+            tracing::info!(
+                partitions = partitions.len(),
+                "{why}: building it from the lake's msg_ids (once)"
+            );
+        }
+        let mut entries = Vec::new();
+        for key in &partitions {
+            let day = day_of(*key);
+            for file in layout.partition_files(*key)? {
+                crate::lake::reader::for_each_msg_id(&file, |id| {
+                    entries.push(Entry {
+                        hash: hash_id(id),
+                        day,
+                    })
+                })?;
+            }
+        }
+        entries.sort_unstable();
+        entries.dedup();
+        let old = list(&self.dir)?;
+        self.segments.clear();
+        self.recent.clear();
+        self.logs.clear();
+        self.old_log_entries = 0;
+        let segment = self.write_segment(entries.len(), || entries.iter().copied())?;
+        self.segments.push(segment);
+        for path in old.segments.iter().chain(&old.logs) {
+            remove(path)?;
+        }
+        if !partitions.is_empty() {
+            tracing::info!(
+                ids = entries.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "built the msg_id index"
+            );
+        }
+        Ok(())
+    }
+
+    /// Call `f` with every day in which an id of hash `hash` may be stored (a day may come more
+    /// than once).
+    pub fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
+        for s in &self.segments {
+            s.days_of(hash, &mut f);
+        }
+        self.recent.days_of(hash, &mut f);
+    }
+
+    /// Record that this run stores an id of hash `hash` in partition `day` (durable at the next
+    /// [`MsgIndex::sync`]).
+    pub fn add(&mut self, hash: u64, day: i32) -> Result<()> {
+        self.pending.push(Entry { hash, day });
+        if self.pending.len() >= PENDING_MAX {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Keep an entry this run added findable after its partition's ids leave memory.
+    pub fn remember(&mut self, hash: u64, day: i32) {
+        self.recent.insert(Entry { hash, day });
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.log.is_none() {
+            let path = self.dir.join(format!("log-{}.log", self.run_id));
+            self.log = Some(LogWriter::create(&path)?);
+            self.logs.push(path);
+        }
+        let log = self.log.as_mut().expect("just created");
+        log.append(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Make every entry added so far durable. Call before publishing the rows they describe.
+    pub fn sync(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.write_pending()?;
+        self.log.as_mut().expect("written").sync()?;
+        failpoint::hit("msg_index.synced");
+        if self.recent.len() >= RECENT_MAX {
+            self.fold_logs()?;
+        }
+        Ok(())
+    }
+
+    /// Entries in the logs (earlier runs' and this run's).
+    fn log_entries(&self) -> usize {
+        self.old_log_entries + self.log.as_ref().map_or(0, LogWriter::len)
+    }
+
+    /// Write every log's entries as one segment, then remove the logs.
+    fn fold_logs(&mut self) -> Result<usize> {
+        self.write_pending()?;
+        if let Some(log) = &mut self.log {
+            log.sync()?;
+        }
+        let mut entries = Vec::with_capacity(self.log_entries());
+        for path in &self.logs {
+            entries.extend(log::read(path)?);
+        }
+        entries.sort_unstable();
+        entries.dedup();
+        let segment = self.write_segment(entries.len(), || entries.iter().copied())?;
+        self.segments.push(segment);
+        let folded = self.logs.len();
+        self.log = None;
+        for path in std::mem::take(&mut self.logs) {
+            remove(&path)?;
+        }
+        self.old_log_entries = 0;
+        self.recent.clear();
+        Ok(folded)
+    }
+
+    /// Write a new segment (temp file, fsync, rename) and open it.
+    fn write_segment<I: Iterator<Item = Entry>>(
+        &mut self,
+        upper_bound: usize,
+        entries: impl Fn() -> I,
+    ) -> Result<Segment> {
+        self.segments_written += 1;
+        let path = self
+            .dir
+            .join(format!("seg-{}-{}.seg", self.run_id, self.segments_written));
+        write_atomic_with(&path, "msg_index.segment", |file| {
+            private(file)?;
+            segment::write(upper_bound, &entries, file)
+        })?;
+        Segment::open(&path)
+    }
+
+    /// End-of-run upkeep: fold the logs into a segment and merge segments when due (see the
+    /// module docs). Call once, last: the index answers nothing afterwards. The index stays complete whatever happens here: a new file is in place
+    /// before the ones it replaces are removed.
+    pub fn finish(&mut self) -> Result<Upkeep> {
+        let mut upkeep = Upkeep::default();
+        if !self.pending.is_empty() {
+            self.sync()?;
+        }
+        if self.log_entries() >= LOG_ENTRIES_TO_SEGMENT || self.logs.len() > MAX_LOGS {
+            upkeep.logs_folded = self.fold_logs()?;
+        }
+        let lens: Vec<usize> = self.segments.iter().map(Segment::len).collect();
+        if let Some(merge) = plan_merge(&lens) {
+            self.segments_written += 1;
+            let path = self
+                .dir
+                .join(format!("seg-{}-{}.seg", self.run_id, self.segments_written));
+            let chosen: Vec<&Segment> = merge.iter().map(|&i| &self.segments[i]).collect();
+            let upper = chosen.iter().map(|s| s.len()).sum();
+            let old: Vec<PathBuf> = chosen.iter().map(|s| s.path().to_path_buf()).collect();
+            write_atomic_with(&path, "msg_index.merge", |file| {
+                private(file)?;
+                segment::write(upper, || segment::merged(&chosen, &[]), file)
+            })?;
+            drop(chosen);
+            self.segments.clear(); // unmap before removing
+            for path in &old {
+                remove(path)?;
+            }
+            upkeep.segments_merged = old.len();
+        }
+        Ok(upkeep)
+    }
+}
+
+/// Which segments (by index into `lens`) to merge into one, if any: all of them once the ones
+/// beside the largest add up to a quarter of it, else the small ones once there are more than
+/// [`MAX_SMALL_SEGMENTS`]. Amortized, an entry is rewritten a bounded number of times.
+pub fn plan_merge(lens: &[usize]) -> Option<Vec<usize>> {
+    if lens.len() < 2 {
+        return None;
+    }
+    let largest = (0..lens.len()).max_by_key(|&i| lens[i])?;
+    let small: usize = lens.iter().sum::<usize>() - lens[largest];
+    if small * 4 >= lens[largest] {
+        return Some((0..lens.len()).collect());
+    }
+    if lens.len() - 1 > MAX_SMALL_SEGMENTS {
+        return Some((0..lens.len()).filter(|&i| i != largest).collect());
+    }
+    None
+}
+
+/// The segment and log files in the index directory.
+#[derive(Default)]
+struct Files {
+    segments: Vec<PathBuf>,
+    logs: Vec<PathBuf>,
+}
+
+fn list(dir: &Path) -> Result<Files> {
+    let mut files = Files::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        if name.ends_with(".seg") {
+            files.segments.push(path);
+        } else if name.ends_with(".log") {
+            files.logs.push(path);
+        }
+    }
+    files.segments.sort();
+    files.logs.sort();
+    Ok(files)
+}
+
+/// Index files are for wxlake alone: owner-only, whatever the raw files' permissions (the
+/// index says which days held how many messages).
+pub const FILE_MODE: u32 = 0o600;
+
+fn private(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }?;
+    fsync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// The whole index read into memory, for `verify` (which may run beside an ingest: a file
+/// removed by a merge between listing and reading makes it list again).
+pub struct Snapshot {
+    entries: Vec<Entry>,
+    pub segments: usize,
+    pub logs: usize,
+    /// Segments whose checksum does not match.
+    pub damaged: Vec<PathBuf>,
+}
+
+impl Snapshot {
+    /// `None` when the lake has no index yet.
+    pub fn load(layout: &Layout) -> Result<Option<Snapshot>> {
+        let dir = layout.msg_index_dir();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Snapshot::try_load(&dir) {
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 5 =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_load(dir: &Path) -> Result<Option<Snapshot>> {
+        let files = list(dir)?;
+        if files.segments.is_empty() {
+            return Ok(None);
+        }
+        let mut snapshot = Snapshot {
+            entries: Vec::new(),
+            segments: files.segments.len(),
+            logs: files.logs.len(),
+            damaged: Vec::new(),
+        };
+        for path in &files.segments {
+            let seg = Segment::open(path)?;
+            if !seg.checksum_matches() {
+                snapshot.damaged.push(path.clone());
+            }
+            snapshot.entries.extend(seg.entries());
+        }
+        for path in &files.logs {
+            snapshot.entries.extend(log::read(path)?);
+        }
+        snapshot.entries.sort_unstable();
+        snapshot.entries.dedup();
+        Ok(Some(snapshot))
+    }
+
+    pub fn contains(&self, e: Entry) -> bool {
+        self.entries.binary_search(&e).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! A run's additions to the msg_id index, appended as it goes and made durable before each
+//! publish.
+//!
+//! Appending and `fdatasync` costs one sync per commit, where a new sorted segment per commit
+//! would cost a file, a rename and a directory sync. A crash can leave a torn last entry (ignored
+//! on reading) or entries of rows never published (harmless: the index may over-state, see the
+//! parent module), never a missing entry of a published row, because the sync comes first.
+//!
+//! Layout: the magic `WXLKLOG1`, then 12-byte entries (hash u64, day i32, little-endian).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::Entry;
+use crate::error::{Error, Result};
+use crate::fsutil::fsync_dir;
+
+const MAGIC: &[u8; 8] = b"WXLKLOG1";
+const ENTRY: usize = 12;
+
+/// This run's log, open for appending.
+pub struct LogWriter {
+    path: PathBuf,
+    file: File,
+    entries: usize,
+}
+
+impl LogWriter {
+    /// Create the log at `path` (a new name) and make its existence durable.
+    pub fn create(path: &Path) -> Result<LogWriter> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(super::FILE_MODE)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        file.write_all(MAGIC)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("write", path, e))?;
+        fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
+        Ok(LogWriter {
+            path: path.to_path_buf(),
+            file,
+            entries: 0,
+        })
+    }
+
+    /// Append `entries` (not yet durable: see [`LogWriter::sync`]).
+    pub fn append(&mut self, entries: &[Entry]) -> Result<()> {
+        let mut buf = Vec::with_capacity(entries.len() * ENTRY);
+        for e in entries {
+            buf.extend_from_slice(&e.hash.to_le_bytes());
+            buf.extend_from_slice(&e.day.to_le_bytes());
+        }
+        self.file
+            .write_all(&buf)
+            .map_err(|e| Error::io("write", &self.path, e))?;
+        self.entries += entries.len();
+        Ok(())
+    }
+
+    /// Make everything appended durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("sync", &self.path, e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+}
+
+/// The entries of the log at `path` (a torn last entry is dropped).
+pub fn read(path: &Path) -> Result<Vec<Entry>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    decode(&bytes).ok_or_else(|| Error::data(path, "not a msg_id index log: no WXLKLOG1 header"))
+}
+
+fn decode(bytes: &[u8]) -> Option<Vec<Entry>> {
+    let body = bytes.strip_prefix(MAGIC.as_slice())?;
+    Some(
+        body.chunks_exact(ENTRY)
+            .map(|c| Entry {
+                hash: u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+                day: i32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_entries_read_back_and_a_torn_tail_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log-test.log");
+        let mut log = LogWriter::create(&path).unwrap();
+        let entries = [
+            Entry { hash: 1, day: 2 },
+            Entry {
+                hash: u64::MAX,
+                day: -1,
+            },
+        ];
+        log.append(&entries).unwrap();
+        log.append(&entries[..1]).unwrap();
+        log.sync().unwrap();
+        assert_eq!(log.len(), 3);
+        let back = read(&path).unwrap();
+        assert_eq!(back, [entries[0], entries[1], entries[0]]);
+        // A crash in the middle of an append: the partial entry is not an entry.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[7, 7, 7]);
+        assert_eq!(decode(&bytes).unwrap().len(), 3);
+        assert!(decode(b"WXLKLOG0").is_none());
+        assert_eq!(decode(MAGIC).unwrap(), []);
+        // A second run never reuses a name.
+        assert!(LogWriter::create(&path).is_err());
+    }
+}

@@ -1,0 +1,445 @@
+//! One immutable, sorted file of the msg_id index: `(hash, day)` entries, read in place.
+//!
+//! A lookup touches the directory slot of the hash's top bits and the few hashes of that slot,
+//! so its cost does not grow with the segment (a two-year lake's base segment is ~44 MB; one
+//! more day touches a few hundred of its pages). The file is mapped, never read whole: segments
+//! are written once (temp file, fsync, rename) and only ever replaced by a rename or removed
+//! under the writer lock, so a mapping never sees its bytes change.
+//!
+//! Layout, little-endian:
+//!
+//! ```text
+//! magic  "WXLKSEG1"                        8 bytes
+//! count  u64                               number of entries
+//! bits   u32, reserved u32                 the directory has 2^bits + 1 slots
+//! dir    u32 × (2^bits + 1)                dir[b] = first entry whose hash's top bits are ≥ b
+//!        (zero padding to a multiple of 8)
+//! hashes u64 × count                       ascending (ties ordered by day)
+//! days   i32 × count                       partition day of each entry (days from 0001-01-01)
+//! xxh64  u64                               of every byte before it
+//! ```
+
+use std::hash::Hasher;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use twox_hash::XxHash64;
+
+use super::Entry;
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"WXLKSEG1";
+const HEADER: usize = 24;
+
+/// About this many entries per directory slot.
+const PER_SLOT: usize = 64;
+/// A directory of at most 2^24 slots (64 MiB): enough for a billion ids.
+const MAX_BITS: u32 = 24;
+
+/// Directory bits for `count` entries.
+fn bits_for(count: usize) -> u32 {
+    let slots = (count / PER_SLOT).max(1);
+    (usize::BITS - 1 - slots.leading_zeros()).min(MAX_BITS)
+}
+
+fn slot(hash: u64, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (hash >> (64 - bits)) as usize
+    }
+}
+
+/// Where each part of a segment of `count` entries with `bits` starts, and its total length.
+struct Offsets {
+    dir: usize,
+    hashes: usize,
+    days: usize,
+    len: usize,
+}
+
+impl Offsets {
+    fn new(count: usize, bits: u32) -> Offsets {
+        let dir = HEADER;
+        let dir_len = 4 * ((1usize << bits) + 1);
+        let hashes = (dir + dir_len).next_multiple_of(8);
+        let days = hashes + 8 * count;
+        let checksum = days + 4 * count;
+        Offsets {
+            dir,
+            hashes,
+            days,
+            len: checksum + 8,
+        }
+    }
+}
+
+/// Write the segment of the entries `entries()` yields (sorted by hash then day, no repeats;
+/// at most `upper_bound` of them) to `out`. `entries` is called three times, once per section,
+/// so that a merge streams from its inputs instead of holding the result.
+pub fn write<I: Iterator<Item = Entry>>(
+    upper_bound: usize,
+    entries: impl Fn() -> I,
+    out: impl Write,
+) -> io::Result<()> {
+    let bits = bits_for(upper_bound);
+    let slots = 1usize << bits;
+    // dir[b + 1] counts slot b, then the prefix sums make dir[b] the first entry of slot b.
+    let mut dir = vec![0u32; slots + 1];
+    let mut count = 0usize;
+    let mut last: Option<Entry> = None;
+    for e in entries() {
+        debug_assert!(last.is_none_or(|l| l < e), "entries not sorted");
+        last = Some(e);
+        dir[slot(e.hash, bits) + 1] += 1;
+        count += 1;
+    }
+    for b in 1..=slots {
+        dir[b] += dir[b - 1];
+    }
+    let at = Offsets::new(count, bits);
+    let mut out = Checksummed {
+        out: io::BufWriter::with_capacity(1 << 16, out),
+        hasher: XxHash64::with_seed(0),
+    };
+    out.write_all(MAGIC)?;
+    out.write_all(&(count as u64).to_le_bytes())?;
+    out.write_all(&bits.to_le_bytes())?;
+    out.write_all(&0u32.to_le_bytes())?;
+    for v in &dir {
+        out.write_all(&v.to_le_bytes())?;
+    }
+    out.write_all(&vec![0u8; at.hashes - (at.dir + 4 * (slots + 1))])?;
+    for e in entries() {
+        out.write_all(&e.hash.to_le_bytes())?;
+    }
+    for e in entries() {
+        out.write_all(&e.day.to_le_bytes())?;
+    }
+    let sum = out.hasher.finish();
+    out.out.write_all(&sum.to_le_bytes())?;
+    out.out.flush()
+}
+
+/// The sorted union of sorted `sources`, each entry once.
+pub fn merged<'a>(
+    sources: &'a [&'a Segment],
+    extra: &'a [Entry],
+) -> impl Iterator<Item = Entry> + 'a {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut iters: Vec<Box<dyn Iterator<Item = Entry> + 'a>> = sources
+        .iter()
+        .map(|s| Box::new(s.entries()) as Box<dyn Iterator<Item = Entry>>)
+        .collect();
+    iters.push(Box::new(extra.iter().copied()));
+    let mut heap = BinaryHeap::new();
+    for (i, it) in iters.iter_mut().enumerate() {
+        if let Some(e) = it.next() {
+            heap.push(Reverse((e, i)));
+        }
+    }
+    let mut last: Option<Entry> = None;
+    std::iter::from_fn(move || {
+        loop {
+            let Reverse((e, i)) = heap.pop()?;
+            if let Some(next) = iters[i].next() {
+                heap.push(Reverse((next, i)));
+            }
+            if last != Some(e) {
+                last = Some(e);
+                return Some(e);
+            }
+        }
+    })
+}
+
+/// A writer that hashes what passes through it.
+struct Checksummed<W: Write> {
+    out: W,
+    hasher: XxHash64,
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.write(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The bytes of a segment: a file mapping, or (in tests) a buffer.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    #[cfg(test)]
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            #[cfg(test)]
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// An open segment.
+pub struct Segment {
+    path: PathBuf,
+    bytes: Bytes,
+    count: usize,
+    bits: u32,
+    hashes: usize,
+    days: usize,
+}
+
+impl Segment {
+    /// Map the segment at `path` and check its header and length (not its checksum: that
+    /// would read it whole; see [`Segment::checksum_matches`]).
+    pub fn open(path: &Path) -> Result<Segment> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+        // SAFETY: segments are never modified in place (see the module docs); the writer lock
+        // keeps other wxlake processes from replacing or removing one while it is mapped, and
+        // replacing or removing a file does not change a mapping of it.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("map", path, e))?;
+        Segment::parse(path, Bytes::Mapped(map))
+    }
+
+    #[cfg(test)]
+    fn from_vec(bytes: Vec<u8>) -> Result<Segment> {
+        Segment::parse(Path::new("test.seg"), Bytes::Owned(bytes))
+    }
+
+    fn parse(path: &Path, bytes: Bytes) -> Result<Segment> {
+        let corrupt = |what: &str| Error::data(path, format!("not a msg_id index segment: {what}"));
+        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+            return Err(corrupt("no WXLKSEG1 header"));
+        }
+        let count = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+        let bits = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&c| c <= bytes.len() / 12)
+            .ok_or_else(|| corrupt("entry count larger than the file"))?;
+        if bits > MAX_BITS {
+            return Err(corrupt("directory too large"));
+        }
+        let at = Offsets::new(count, bits);
+        if at.len != bytes.len() {
+            return Err(corrupt(&format!(
+                "{} bytes, {} expected for {count} entries",
+                bytes.len(),
+                at.len
+            )));
+        }
+        let segment = Segment {
+            path: path.to_path_buf(),
+            bytes,
+            count,
+            bits,
+            hashes: at.hashes,
+            days: at.days,
+        };
+        // The directory must be monotone and end at `count`: lookups index by it.
+        let slots = 1usize << bits;
+        let mut prev = 0;
+        for b in [0, slots / 2, slots] {
+            let v = segment.dir(b);
+            if v < prev || v > count {
+                return Err(corrupt("directory out of order"));
+            }
+            prev = v;
+        }
+        if segment.dir(slots) != count {
+            return Err(corrupt("directory does not end at the entry count"));
+        }
+        Ok(segment)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn dir(&self, b: usize) -> usize {
+        let at = HEADER + 4 * b;
+        u32::from_le_bytes(self.bytes[at..at + 4].try_into().expect("4 bytes")) as usize
+    }
+
+    fn hash(&self, i: usize) -> u64 {
+        let at = self.hashes + 8 * i;
+        u64::from_le_bytes(self.bytes[at..at + 8].try_into().expect("8 bytes"))
+    }
+
+    fn day(&self, i: usize) -> i32 {
+        let at = self.days + 4 * i;
+        i32::from_le_bytes(self.bytes[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// Call `f` with the day of every entry of `hash`.
+    pub fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
+        let b = slot(hash, self.bits);
+        // A damaged directory must not index out of bounds: clamp, at worst a miss.
+        let (mut lo, mut hi) = (self.dir(b).min(self.count), self.dir(b + 1).min(self.count));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.hash(mid) < hash {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        while lo < self.count && self.hash(lo) == hash {
+            f(self.day(lo));
+            lo += 1;
+        }
+    }
+
+    /// Every entry, in order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        (0..self.count).map(|i| Entry {
+            hash: self.hash(i),
+            day: self.day(i),
+        })
+    }
+
+    /// Whether the trailing checksum matches the bytes (reads the whole segment).
+    pub fn checksum_matches(&self) -> bool {
+        let end = self.bytes.len() - 8;
+        let want = u64::from_le_bytes(self.bytes[end..].try_into().expect("8 bytes"));
+        let mut h = XxHash64::with_seed(0);
+        h.write(&self.bytes[..end]);
+        h.finish() == want
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(entries: &[Entry]) -> Segment {
+        let mut bytes = Vec::new();
+        write(entries.len(), || entries.iter().copied(), &mut bytes).unwrap();
+        Segment::from_vec(bytes).unwrap()
+    }
+
+    fn days(seg: &Segment, hash: u64) -> Vec<i32> {
+        let mut out = Vec::new();
+        seg.days_of(hash, |d| out.push(d));
+        out
+    }
+
+    fn pseudo_random(n: usize) -> Vec<Entry> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut v: Vec<Entry> = (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                Entry {
+                    hash: x,
+                    day: 739_000 + (i % 700) as i32,
+                }
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn every_entry_is_found_and_nothing_else() {
+        for n in [0, 1, 2, 63, 64, 65, 1000, 20_000] {
+            let entries = pseudo_random(n);
+            let seg = segment(&entries);
+            assert_eq!(seg.len(), entries.len());
+            assert!(seg.checksum_matches());
+            for e in &entries {
+                assert_eq!(days(&seg, e.hash), vec![e.day], "n={n}");
+                assert!(days(&seg, e.hash.wrapping_add(1)).is_empty() || n > 0);
+            }
+            assert!(days(&seg, 0x1234_5678).is_empty());
+            assert_eq!(seg.entries().collect::<Vec<_>>(), entries);
+        }
+    }
+
+    #[test]
+    fn one_hash_in_several_days_gives_each_day() {
+        let entries = vec![
+            Entry { hash: 0, day: 1 },
+            Entry { hash: 7, day: 3 },
+            Entry { hash: 7, day: 9 },
+            Entry {
+                hash: u64::MAX,
+                day: -5,
+            },
+        ];
+        let seg = segment(&entries);
+        assert_eq!(days(&seg, 7), vec![3, 9]);
+        assert_eq!(days(&seg, 0), vec![1]);
+        assert_eq!(days(&seg, u64::MAX), vec![-5]);
+        assert!(days(&seg, 8).is_empty());
+    }
+
+    #[test]
+    fn a_merge_is_the_sorted_union_once_each() {
+        let a = pseudo_random(3000);
+        let (left, right) = a.split_at(1700);
+        let mut odd: Vec<Entry> = a.iter().step_by(3).copied().collect();
+        odd.push(Entry { hash: 5, day: 1 });
+        odd.sort_unstable();
+        let (s1, s2) = (segment(left), segment(right));
+        let merged: Vec<Entry> = merged(&[&s1, &s2], &odd).collect();
+        let mut want = a.clone();
+        want.push(Entry { hash: 5, day: 1 });
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(merged, want);
+        // Written with a generous bound, it still finds everything.
+        let mut bytes = Vec::new();
+        write(10 * want.len(), || merged_again(&s1, &s2, &odd), &mut bytes).unwrap();
+        let seg = Segment::from_vec(bytes).unwrap();
+        assert_eq!(seg.len(), want.len());
+        for e in &want {
+            assert!(days(&seg, e.hash).contains(&e.day));
+        }
+    }
+
+    fn merged_again<'a>(
+        s1: &'a Segment,
+        s2: &'a Segment,
+        odd: &'a [Entry],
+    ) -> impl Iterator<Item = Entry> + 'a {
+        let v: Vec<Entry> = merged(&[s1, s2], odd).collect();
+        v.into_iter()
+    }
+
+    #[test]
+    fn damaged_segments_are_refused_or_detected() {
+        let entries = pseudo_random(500);
+        let mut bytes = Vec::new();
+        write(entries.len(), || entries.iter().copied(), &mut bytes).unwrap();
+        // Truncated: refused at open.
+        let short = bytes[..bytes.len() - 3].to_vec();
+        assert!(Segment::from_vec(short).is_err());
+        assert!(Segment::from_vec(b"WXLKSEG0".to_vec()).is_err());
+        // A flipped bit in an entry: opens, but the checksum says so.
+        let mut flipped = bytes.clone();
+        let at = flipped.len() - 20;
+        flipped[at] ^= 1;
+        assert!(!Segment::from_vec(flipped).unwrap().checksum_matches());
+    }
+}

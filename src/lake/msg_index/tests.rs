@@ -1,0 +1,144 @@
+use super::*;
+
+fn days(index: &MsgIndex, hash: u64) -> Vec<i32> {
+    let mut out = Vec::new();
+    index.days_of(hash, |d| out.push(d));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn files(layout: &Layout) -> (usize, usize) {
+    let f = list(&layout.msg_index_dir()).unwrap();
+    (f.segments.len(), f.logs.len())
+}
+
+/// One run: open, add `n` entries from `first`, sync, finish.
+fn run(layout: &Layout, name: &str, first: u64, n: u64, day: i32) -> Upkeep {
+    let mut index = MsgIndex::open(layout, name).unwrap();
+    for h in first..first + n {
+        index
+            .add(h.wrapping_mul(0x9e37_79b9_7f4a_7c15), day)
+            .unwrap();
+    }
+    index.sync().unwrap();
+    index.finish().unwrap()
+}
+
+#[test]
+fn plan_merge_merges_all_once_the_small_ones_weigh_a_quarter() {
+    assert_eq!(plan_merge(&[]), None);
+    assert_eq!(plan_merge(&[100]), None);
+    assert_eq!(plan_merge(&[100, 10, 10]), None);
+    assert_eq!(plan_merge(&[100, 20, 5]), Some(vec![0, 1, 2]));
+    assert_eq!(plan_merge(&[0, 0]), Some(vec![0, 1]));
+    // Nine small ones beside a large one: only the small ones.
+    let mut lens = vec![1000];
+    lens.extend([1; 9]);
+    assert_eq!(plan_merge(&lens), Some((1..10).collect()));
+    lens.pop();
+    assert_eq!(plan_merge(&lens), None);
+}
+
+#[test]
+fn a_new_lake_gets_an_empty_index_and_runs_add_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path());
+    let mut index = MsgIndex::open(&layout, "r0").unwrap();
+    assert!(days(&index, 1).is_empty());
+    assert_eq!(index.finish().unwrap(), Upkeep::default());
+    assert_eq!(files(&layout), (1, 0));
+
+    run(&layout, "r1", 1, 10, 700_000);
+    assert_eq!(files(&layout), (1, 1), "a small run leaves its log");
+    let index = MsgIndex::open(&layout, "r2").unwrap();
+    assert_eq!(
+        days(&index, 3u64.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        [700_000]
+    );
+    assert!(days(&index, 3).is_empty());
+    let snapshot = Snapshot::load(&layout).unwrap().unwrap();
+    assert!(snapshot.contains(Entry {
+        hash: 3u64.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        day: 700_000
+    }));
+    assert!(!snapshot.contains(Entry {
+        hash: 3,
+        day: 700_000
+    }));
+}
+
+#[test]
+fn logs_fold_into_a_segment_and_segments_merge_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path());
+    let mut total = 0;
+    let mut folded = 0;
+    let mut merged = 0;
+    for r in 0..40u64 {
+        let n = if r == 5 { 70_000 } else { 1000 };
+        let upkeep = run(&layout, &format!("r{r:02}"), total, n, r as i32);
+        folded += upkeep.logs_folded;
+        merged += upkeep.segments_merged;
+        total += n;
+        let (segments, logs) = files(&layout);
+        assert!(logs <= MAX_LOGS, "{logs} logs after run {r}");
+        assert!(
+            segments <= MAX_SMALL_SEGMENTS + 1,
+            "{segments} segments after run {r}"
+        );
+    }
+    assert!(folded > 0 && merged > 0, "folded {folded}, merged {merged}");
+    let index = MsgIndex::open(&layout, "check").unwrap();
+    let mut first = 0u64;
+    for (day, r) in (0..40u64).enumerate() {
+        let n = if r == 5 { 70_000 } else { 1000 };
+        for h in (first..first + n).step_by(97) {
+            assert_eq!(
+                days(&index, h.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                [day as i32],
+                "entry {h} of run {r}"
+            );
+        }
+        first += n;
+    }
+}
+
+#[test]
+fn remembered_entries_are_found_and_a_crowded_memory_spills_to_a_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path());
+    let mut index = MsgIndex::open(&layout, "r").unwrap();
+    index.add(42, 9).unwrap();
+    // Added, not yet remembered: the caller's loaded partition answers for it.
+    assert!(days(&index, 42).is_empty());
+    index.remember(42, 9);
+    index.remember(42, 11);
+    assert_eq!(days(&index, 42), [9, 11]);
+    for h in 0..RECENT_MAX as u64 {
+        index.add(h << 20, 3).unwrap();
+        index.remember(h << 20, 3);
+    }
+    index.sync().unwrap();
+    assert_eq!(index.recent.len(), 0, "spilled");
+    assert_eq!(files(&layout), (2, 0));
+    assert_eq!(days(&index, 42), [9], "now from the segment");
+    assert_eq!(days(&index, 5 << 20), [3]);
+}
+
+#[test]
+fn a_removed_or_damaged_index_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path());
+    run(&layout, "r1", 0, 10, 1);
+    std::fs::write(layout.msg_index_dir().join("seg-bad.seg"), b"garbage").unwrap();
+    // Unreadable: rebuilt from the lake (empty here), so the log of r1 goes too.
+    let index = MsgIndex::open(&layout, "r2").unwrap();
+    assert!(days(&index, 0).is_empty());
+    drop(index);
+    assert_eq!(files(&layout), (1, 0));
+    std::fs::remove_dir_all(layout.msg_index_dir()).unwrap();
+    assert!(Snapshot::load(&layout).unwrap().is_none());
+    MsgIndex::open(&layout, "r3").unwrap();
+    assert_eq!(files(&layout), (1, 0));
+}

@@ -38,11 +38,14 @@ pub struct PendingOther {
     pub record: OtherRecord,
 }
 
-/// Line number and row hash of one row of [`ChunkRows::batch`].
+/// Line number, row hash and msg_id index hash of one row of [`ChunkRows::batch`].
 #[derive(Debug, Clone, Copy)]
 pub struct RowMeta {
     pub line: u64,
     pub hash: u32,
+    /// [`crate::lake::msg_index::hash_id`] of the msg_id, computed here on a normalizer thread
+    /// rather than on the thread that deduplicates in file order.
+    pub id_hash: u64,
 }
 
 /// What one chunk of lines normalized to.
@@ -119,6 +122,7 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer, mask: Mask) ->
                 rows.push(RowMeta {
                     line: line.number,
                     hash: n.record.content_hash(),
+                    id_hash: crate::lake::msg_index::hash_id(&n.record.msg_id),
                 });
                 buffer.push(&n.record);
             }

@@ -502,7 +502,7 @@ impl ApplyState<'_> {
             }
             let meta = rows.rows[i];
             let msg_id = ids.value(i);
-            match lake_ids.check_insert(layout, key, msg_id, meta.hash)? {
+            match lake_ids.check_insert(layout, key, msg_id, meta.hash, meta.id_hash)? {
                 Verdict::New => {
                     selected[at].1.push(i as u32);
                     self.counts.written += 1;

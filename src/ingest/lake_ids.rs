@@ -68,15 +68,17 @@ impl LakeIds {
         Ok(self.last)
     }
 
-    /// Record `id` (row hash `hash`) as a row of partition `key` unless the lake or this run
-    /// already has it, in any partition.
+    /// Record `id` (row hash `hash`, index hash `id_hash` = [`hash_id`]`(id)`) as a row of
+    /// partition `key` unless the lake or this run already has it, in any partition.
     pub fn check_insert(
         &mut self,
         layout: &Layout,
         key: PartitionKey,
         id: &str,
         hash: u32,
+        id_hash: u64,
     ) -> Result<Verdict> {
+        debug_assert_eq!(id_hash, hash_id(id));
         let at = self.load(layout, key)?;
         if let Seen::Duplicate { first_hash } = self.partitions[at].1.check_insert(id, hash) {
             return Ok(Verdict::Duplicate {
@@ -84,12 +86,12 @@ impl LakeIds {
                 first_hash,
             });
         }
-        if let Some(found) = self.elsewhere(layout, key, id)? {
+        if let Some(found) = self.elsewhere(layout, key, id, id_hash)? {
             let at = self.load(layout, key)?;
             self.partitions[at].1.remove(id);
             return Ok(found);
         }
-        self.index.add(hash_id(id), day_of(key))?;
+        self.index.add(id_hash, day_of(key))?;
         Ok(Verdict::New)
     }
 
@@ -99,6 +101,7 @@ impl LakeIds {
         layout: &Layout,
         key: PartitionKey,
         id: &str,
+        id_hash: u64,
     ) -> Result<Option<Verdict>> {
         for (k, seen) in &self.partitions {
             if *k != key
@@ -108,7 +111,7 @@ impl LakeIds {
             }
         }
         let mut candidates: Vec<PartitionKey> = Vec::new();
-        self.index.days_of(hash_id(id), |day| {
+        self.index.days_of(id_hash, |day| {
             if let Some(k) = key_of(day)
                 && k != key
                 && !candidates.contains(&k)
@@ -149,6 +152,8 @@ impl LakeIds {
 
     /// End-of-run upkeep of the index (see [`MsgIndex::finish`]).
     pub fn finish(&mut self) -> Result<msg_index::Upkeep> {
+        // The seen-sets are done with; free them before the upkeep needs its memory.
+        self.partitions = Vec::new();
         self.index.finish()
     }
 }
@@ -172,11 +177,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
         assert_eq!(
-            ids.check_insert(&layout, key(1), "42", 7).unwrap(),
+            ids.check_insert(&layout, key(1), "42", 7, hash_id("42"))
+                .unwrap(),
             Verdict::New
         );
         assert_eq!(
-            ids.check_insert(&layout, key(3), "42", 8).unwrap(),
+            ids.check_insert(&layout, key(3), "42", 8, hash_id("42"))
+                .unwrap(),
             Verdict::Duplicate {
                 of: key(1),
                 first_hash: 7
@@ -185,14 +192,16 @@ mod tests {
         // The later copy was not recorded in its partition: a third copy is still a copy of
         // the first.
         assert_eq!(
-            ids.check_insert(&layout, key(3), "42", 8).unwrap(),
+            ids.check_insert(&layout, key(3), "42", 8, hash_id("42"))
+                .unwrap(),
             Verdict::Duplicate {
                 of: key(1),
                 first_hash: 7
             }
         );
         assert_eq!(
-            ids.check_insert(&layout, key(3), "43", 8).unwrap(),
+            ids.check_insert(&layout, key(3), "43", 8, hash_id("43"))
+                .unwrap(),
             Verdict::New
         );
     }
@@ -202,18 +211,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
         assert_eq!(
-            ids.check_insert(&layout, key(1), "42", 7).unwrap(),
+            ids.check_insert(&layout, key(1), "42", 7, hash_id("42"))
+                .unwrap(),
             Verdict::New
         );
         ids.retain(&BTreeSet::from([key(2)]));
         // key(1) is no longer loaded; the index names it for "42", but its row was never
         // published (as after a crash), so reading the partition does not confirm the hit.
         assert_eq!(
-            ids.check_insert(&layout, key(2), "42", 9).unwrap(),
+            ids.check_insert(&layout, key(2), "42", 9, hash_id("42"))
+                .unwrap(),
             Verdict::New
         );
         assert_eq!(
-            ids.check_insert(&layout, key(2), "42", 9).unwrap(),
+            ids.check_insert(&layout, key(2), "42", 9, hash_id("42"))
+                .unwrap(),
             Verdict::Duplicate {
                 of: key(2),
                 first_hash: 9

@@ -236,8 +236,13 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     }
     group_commit(&mut ctx)?;
     opts.progress.end();
+    let upkeep_started = Instant::now();
     match ctx.lake_ids.finish() {
-        Ok(upkeep) => tracing::debug!(?upkeep, "msg_id index upkeep"),
+        Ok(upkeep) => tracing::debug!(
+            ?upkeep,
+            elapsed_ms = upkeep_started.elapsed().as_millis() as u64,
+            "msg_id index upkeep"
+        ),
         // Only upkeep: the index is complete without it, and the next run tries again.
         Err(e) => tracing::warn!(error = %e, "could not fold the msg_id index's logs"),
     }

@@ -223,8 +223,7 @@ impl MsgIndex {
                 })?;
             }
         }
-        entries.sort_unstable();
-        entries.dedup();
+        sort_dedup(&mut entries);
         let old = list(&self.dir)?;
         self.segments.clear();
         self.recent.clear();
@@ -311,10 +310,9 @@ impl MsgIndex {
         }
         let mut entries = Vec::with_capacity(self.log_entries());
         for path in &self.logs {
-            entries.extend(log::read(path)?);
+            log::read_into(path, &mut entries)?;
         }
-        entries.sort_unstable();
-        entries.dedup();
+        sort_dedup(&mut entries);
         let segment = self.write_segment(entries.len(), || entries.iter().copied())?;
         self.segments.push(segment);
         let folded = self.logs.len();
@@ -377,6 +375,52 @@ impl MsgIndex {
         }
         Ok(upkeep)
     }
+}
+
+/// Sort by hash then day and drop repeats. Hashes are uniform, so one counting pass by their
+/// top bits puts each entry in a bucket of about 16, and only the buckets need sorting: several
+/// times faster than a comparison sort of the millions a run or a rebuild folds.
+pub fn sort_dedup(entries: &mut Vec<Entry>) {
+    if entries.len() < 1 << 12 {
+        entries.sort_unstable();
+        entries.dedup();
+        return;
+    }
+    let bits = (entries.len() / 16).ilog2().min(22);
+    let bucket = |e: &Entry| (e.hash >> (64 - bits)) as usize;
+    let mut starts = vec![0usize; (1 << bits) + 1];
+    for e in entries.iter() {
+        starts[bucket(e) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut next = starts.clone();
+    let mut out = vec![Entry { hash: 0, day: 0 }; entries.len()];
+    for e in entries.iter() {
+        let b = bucket(e);
+        out[next[b]] = *e;
+        next[b] += 1;
+    }
+    // The buckets in two halves, one per core.
+    let half = starts[starts.len() / 2];
+    let (low, high) = out.split_at_mut(half);
+    let (low_starts, high_starts) = starts.split_at(starts.len() / 2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for w in high_starts.windows(2) {
+                high[w[0] - half..w[1] - half].sort_unstable();
+            }
+        });
+        for w in low_starts.windows(2) {
+            low[w[0]..w[1]].sort_unstable();
+        }
+    });
+    // The last bucket of the low half (neither thread's windows reach it).
+    let mid = starts.len() / 2;
+    out[starts[mid - 1]..starts[mid]].sort_unstable();
+    out.dedup();
+    *entries = out;
 }
 
 /// Which segments (by index into `lens`) to merge into one, if any: all of them once the ones
@@ -495,10 +539,9 @@ impl Snapshot {
             snapshot.entries.extend(seg.entries());
         }
         for path in &files.logs {
-            snapshot.entries.extend(log::read(path)?);
+            log::read_into(path, &mut snapshot.entries)?;
         }
-        snapshot.entries.sort_unstable();
-        snapshot.entries.dedup();
+        sort_dedup(&mut snapshot.entries);
         Ok(Some(snapshot))
     }
 

@@ -83,20 +83,65 @@ impl LogWriter {
 
 /// The entries of the log at `path` (a torn last entry is dropped).
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-    decode(&bytes).ok_or_else(|| Error::data(path, "not a msg_id index log: no WXLKLOG1 header"))
+    let mut entries = Vec::new();
+    read_into(path, &mut entries)?;
+    Ok(entries)
 }
 
+/// Append the entries of the log at `path` to `out`, reading it in pieces (a run's log can
+/// hold millions of entries).
+pub fn read_into(path: &Path, out: &mut Vec<Entry>) -> Result<()> {
+    use std::io::Read;
+    let not_a_log = || Error::data(path, "not a msg_id index log: no WXLKLOG1 header");
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len() as usize;
+    out.reserve(len.saturating_sub(MAGIC.len()) / ENTRY);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut filled = 0;
+    let mut header = true;
+    loop {
+        let n = file
+            .read(&mut buf[filled..])
+            .map_err(|e| Error::io("read", path, e))?;
+        filled += n;
+        let mut start = 0;
+        if header {
+            if filled < MAGIC.len() {
+                if n == 0 {
+                    return Err(not_a_log());
+                }
+                continue;
+            }
+            if &buf[..MAGIC.len()] != MAGIC {
+                return Err(not_a_log());
+            }
+            header = false;
+            start = MAGIC.len();
+        }
+        let whole = start + (filled - start) / ENTRY * ENTRY;
+        out.extend(decode_entries(&buf[start..whole]));
+        buf.copy_within(whole..filled, 0);
+        filled -= whole;
+        if n == 0 {
+            return Ok(()); // a torn last entry is what remains
+        }
+    }
+}
+
+fn decode_entries(bytes: &[u8]) -> impl Iterator<Item = Entry> + '_ {
+    bytes.chunks_exact(ENTRY).map(|c| Entry {
+        hash: u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+        day: i32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
+    })
+}
+
+#[cfg(test)]
 fn decode(bytes: &[u8]) -> Option<Vec<Entry>> {
     let body = bytes.strip_prefix(MAGIC.as_slice())?;
-    Some(
-        body.chunks_exact(ENTRY)
-            .map(|c| Entry {
-                hash: u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                day: i32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
-            })
-            .collect(),
-    )
+    Some(decode_entries(body).collect())
 }
 
 #[cfg(test)]
@@ -125,6 +170,27 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend_from_slice(&[7, 7, 7]);
         assert_eq!(decode(&bytes).unwrap().len(), 3);
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read(&path).unwrap().len(), 3);
+        // Many entries, across read pieces, with a torn tail.
+        let many: Vec<Entry> = (0..20_000)
+            .map(|i| Entry {
+                hash: i * 7,
+                day: i as i32,
+            })
+            .collect();
+        let path2 = dir.path().join("log-many.log");
+        let mut log = LogWriter::create(&path2).unwrap();
+        log.append(&many).unwrap();
+        drop(log);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path2)
+            .unwrap();
+        f.write_all(&[1, 2, 3, 4, 5]).unwrap();
+        assert_eq!(read(&path2).unwrap(), many);
+        std::fs::write(&path2, b"WXLK").unwrap();
+        assert!(read(&path2).is_err());
         assert!(decode(b"WXLKLOG0").is_none());
         assert_eq!(decode(MAGIC).unwrap(), []);
         // A second run never reuses a name.

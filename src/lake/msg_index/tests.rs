@@ -142,3 +142,28 @@ fn a_removed_or_damaged_index_is_rebuilt() {
     MsgIndex::open(&layout, "r3").unwrap();
     assert_eq!(files(&layout), (1, 0));
 }
+
+#[test]
+fn sort_dedup_sorts_like_a_comparison_sort() {
+    for n in [0usize, 5, 4095, 4096, 100_000] {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut v: Vec<Entry> = (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Repeats, and one hash in several days.
+                Entry {
+                    hash: if i % 10 == 0 { 12345 } else { x },
+                    day: (i % 3) as i32,
+                }
+            })
+            .collect();
+        v.extend_from_slice(&v.clone()[..n / 7]);
+        let mut want = v.clone();
+        want.sort_unstable();
+        want.dedup();
+        sort_dedup(&mut v);
+        assert_eq!(v, want, "n={n}");
+    }
+}

@@ -14,6 +14,7 @@ use crate::checkpoint::Counts;
 use crate::contact::ContactRecord;
 use crate::event::EventRecord;
 use crate::jsonl::{Chunk, JsonlReader};
+use crate::lake::msg_index::StoredFilter;
 use crate::lake::writer::RowBuffer;
 use crate::mask::Mask;
 use crate::normalize::{Line, Reject, normalize_line_masked};
@@ -46,6 +47,9 @@ pub struct RowMeta {
     /// [`crate::lake::msg_index::hash_id`] of the msg_id, computed here on a normalizer thread
     /// rather than on the thread that deduplicates in file order.
     pub id_hash: u64,
+    /// [`StoredFilter::may_hold`]`(id_hash)`: false when the lake surely does not store the id
+    /// (asked here, on a normalizer thread, too).
+    pub maybe_stored: bool,
 }
 
 /// What one chunk of lines normalized to.
@@ -63,7 +67,12 @@ pub struct ChunkRows {
 }
 
 /// Normalize every line of `chunk`, collecting records in `buffer` (reused across chunks).
-pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer, mask: Mask) -> ChunkRows {
+pub fn normalize_chunk(
+    chunk: &Chunk<'_>,
+    buffer: &mut RowBuffer,
+    mask: Mask,
+    stored: &StoredFilter,
+) -> ChunkRows {
     let mut counts = Counts {
         bytes_read: chunk.data.len() as u64,
         ..Counts::default()
@@ -117,12 +126,14 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer, mask: Mask) ->
                 });
             }
             Line::Record(n) => {
+                let id_hash = crate::lake::msg_index::hash_id(&n.record.msg_id);
                 counts.type_conflicts += u64::from(n.type_conflicts);
                 counts.repaired += u64::from(n.repaired);
                 rows.push(RowMeta {
                     line: line.number,
                     hash: n.record.content_hash(),
-                    id_hash: crate::lake::msg_index::hash_id(&n.record.msg_id),
+                    id_hash,
+                    maybe_stored: true, // asked below
                 });
                 buffer.push(&n.record);
             }
@@ -141,6 +152,11 @@ pub fn normalize_chunk(chunk: &Chunk<'_>, buffer: &mut RowBuffer, mask: Mask) ->
                 });
             }
         }
+    }
+    // In a loop of its own, the filter's cache misses overlap (its loads are independent), where
+    // between the lines' parsing each would stall alone.
+    for row in &mut rows {
+        row.maybe_stored = stored.may_hold(row.id_hash);
     }
     ChunkRows {
         counts,
@@ -178,6 +194,7 @@ pub fn normalize_in_order<E>(
     reader: JsonlReader,
     threads: usize,
     mask: Mask,
+    stored: &StoredFilter,
     mut consume: impl FnMut(io::Result<ChunkRows>) -> Result<(), E>,
 ) -> (JsonlReader, Result<(), E>) {
     let threads = threads.max(1);
@@ -196,7 +213,7 @@ pub fn normalize_in_order<E>(
             std::thread::Builder::new()
                 .name(format!("wxlake-normalizer-{me}"))
                 .spawn_scoped(scope, move || {
-                    normalize_turns(me, threads, mask, turn, turn_changed, tx)
+                    normalize_turns(me, threads, mask, stored, turn, turn_changed, tx)
                 })
                 .expect("spawn a normalizer thread");
         }
@@ -225,6 +242,7 @@ fn normalize_turns(
     me: usize,
     threads: usize,
     mask: Mask,
+    stored: &StoredFilter,
     turn: &Mutex<ReadTurn>,
     turn_changed: &Condvar,
     tx: SyncSender<io::Result<ChunkRows>>,
@@ -252,7 +270,7 @@ fn normalize_turns(
         turn_changed.notify_all();
         let rows = match read {
             Ok(Some(chunk)) => {
-                let rows = normalize_chunk(&chunk.chunk(), &mut buffer, mask);
+                let rows = normalize_chunk(&chunk.chunk(), &mut buffer, mask, stored);
                 spare = chunk.data;
                 Ok(rows)
             }
@@ -351,15 +369,21 @@ mod tests {
             let (reader, len) = reader_of(500, 40);
             let mut ids = Vec::new();
             let mut lines = Vec::new();
-            let (reader, result) = normalize_in_order(reader, threads, Mask::NONE, |rows| {
-                let rows = rows.unwrap();
-                let view = BatchRows::new(&rows.batch);
-                for (i, meta) in rows.rows.iter().enumerate() {
-                    ids.push(view.record(i).msg_id.into_owned());
-                    lines.push(meta.line);
-                }
-                Ok::<(), ()>(())
-            });
+            let (reader, result) = normalize_in_order(
+                reader,
+                threads,
+                Mask::NONE,
+                &StoredFilter::default(),
+                |rows| {
+                    let rows = rows.unwrap();
+                    let view = BatchRows::new(&rows.batch);
+                    for (i, meta) in rows.rows.iter().enumerate() {
+                        ids.push(view.record(i).msg_id.into_owned());
+                        lines.push(meta.line);
+                    }
+                    Ok::<(), ()>(())
+                },
+            );
             assert_eq!(result, Ok(()));
             let want: Vec<String> = (0..500).map(|i| i.to_string()).collect();
             assert_eq!(ids, want, "{threads} threads");
@@ -372,10 +396,11 @@ mod tests {
     fn parallel_normalizers_stop_when_the_consumer_fails() {
         let (reader, len) = reader_of(2000, 40);
         let mut taken = 0;
-        let (reader, result) = normalize_in_order(reader, 2, Mask::NONE, |_rows| {
-            taken += 1;
-            if taken == 3 { Err("full") } else { Ok(()) }
-        });
+        let (reader, result) =
+            normalize_in_order(reader, 2, Mask::NONE, &StoredFilter::default(), |_rows| {
+                taken += 1;
+                if taken == 3 { Err("full") } else { Ok(()) }
+            });
         assert_eq!((result, taken), (Err("full"), 3));
         assert!(reader.offset() < len, "reading stopped early");
     }
@@ -386,7 +411,12 @@ mod tests {
         f.write_all(b"{\"msg_id\":1,\"create_time\":5,\"content\":\"a\",\"x\":[1]}\n\nnot json\n{\"msg_id\":\"2\",\"create_time\":6,\"msg_type\":\"abc\"}\n").unwrap();
         let mut reader = JsonlReader::new(f, 0, 1, true).unwrap();
         let chunk = reader.next_chunk().unwrap().unwrap();
-        let rows = normalize_chunk(&chunk, &mut RowBuffer::default(), Mask::NONE);
+        let rows = normalize_chunk(
+            &chunk,
+            &mut RowBuffer::default(),
+            Mask::NONE,
+            &StoredFilter::default(),
+        );
         assert_eq!(
             (
                 rows.counts.lines_read,

@@ -305,10 +305,12 @@ fn parse_lines(
     // Normalizer threads read and normalize the next chunks while this one deduplicates and
     // buffers the current one, in file order.
     let mask = ctx.mask;
-    let (reader, applied) = normalize_in_order(reader, normalizer_threads(), mask, |rows| {
-        let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
-        state.apply(ctx, rows, &mut quarantine, encoder)
-    });
+    let stored = ctx.lake_ids.stored_filter();
+    let (reader, applied) =
+        normalize_in_order(reader, normalizer_threads(), mask, &stored, |rows| {
+            let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
+            state.apply(ctx, rows, &mut quarantine, encoder)
+        });
     applied?;
     let ApplyState {
         mut counts,
@@ -502,7 +504,7 @@ impl ApplyState<'_> {
             }
             let meta = rows.rows[i];
             let msg_id = ids.value(i);
-            match lake_ids.check_insert(layout, key, msg_id, meta.hash, meta.id_hash)? {
+            match lake_ids.check_insert(layout, key, msg_id, meta)? {
                 Verdict::New => {
                     selected[at].1.push(i as u32);
                     self.counts.written += 1;

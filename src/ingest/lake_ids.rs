@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 
 use crate::dedup::{Seen, SeenIds};
 use crate::error::Result;
+use crate::ingest::chunk_rows::RowMeta;
 use crate::lake::Layout;
-use crate::lake::msg_index::{self, MsgIndex, day_of, hash_id, key_of};
+use crate::lake::msg_index::{self, MsgIndex, StoredFilter, day_of, hash_id, key_of};
 use crate::lake::reader::for_each_msg_id;
 use crate::partition::PartitionKey;
 
@@ -68,16 +69,21 @@ impl LakeIds {
         Ok(self.last)
     }
 
-    /// Record `id` (row hash `hash`, index hash `id_hash` = [`hash_id`]`(id)`) as a row of
-    /// partition `key` unless the lake or this run already has it, in any partition.
+    /// Record `id` (whose row's hashes `meta` holds) as a row of partition `key` unless the
+    /// lake or this run already has it, in any partition.
     pub fn check_insert(
         &mut self,
         layout: &Layout,
         key: PartitionKey,
         id: &str,
-        hash: u32,
-        id_hash: u64,
+        meta: RowMeta,
     ) -> Result<Verdict> {
+        let RowMeta {
+            hash,
+            id_hash,
+            maybe_stored,
+            ..
+        } = meta;
         debug_assert_eq!(id_hash, hash_id(id));
         let at = self.load(layout, key)?;
         if let Seen::Duplicate { first_hash } = self.partitions[at].1.check_insert(id, hash) {
@@ -86,7 +92,7 @@ impl LakeIds {
                 first_hash,
             });
         }
-        if let Some(found) = self.elsewhere(layout, key, id, id_hash)? {
+        if let Some(found) = self.elsewhere(layout, key, id, id_hash, maybe_stored)? {
             let at = self.load(layout, key)?;
             self.partitions[at].1.remove(id);
             return Ok(found);
@@ -102,6 +108,7 @@ impl LakeIds {
         key: PartitionKey,
         id: &str,
         id_hash: u64,
+        maybe_stored: bool,
     ) -> Result<Option<Verdict>> {
         for (k, seen) in &self.partitions {
             if *k != key
@@ -111,7 +118,7 @@ impl LakeIds {
             }
         }
         let mut candidates: Vec<PartitionKey> = Vec::new();
-        self.index.days_of(id_hash, |day| {
+        self.index.days_of(id_hash, maybe_stored, |day| {
             if let Some(k) = key_of(day)
                 && k != key
                 && !candidates.contains(&k)
@@ -128,6 +135,11 @@ impl LakeIds {
             tracing::debug!(partition = %k, "msg_id index hit not confirmed (a stale entry or a hash collision)");
         }
         Ok(None)
+    }
+
+    /// See [`MsgIndex::stored_filter`].
+    pub fn stored_filter(&self) -> StoredFilter {
+        self.index.stored_filter()
     }
 
     /// Make the index entries of every row recorded so far durable: call before publishing.
@@ -166,6 +178,15 @@ mod tests {
         PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap())
     }
 
+    fn meta(id: &str, hash: u32) -> RowMeta {
+        RowMeta {
+            line: 1,
+            hash,
+            id_hash: hash_id(id),
+            maybe_stored: true,
+        }
+    }
+
     fn ids(dir: &std::path::Path) -> (Layout, LakeIds) {
         let layout = Layout::new(dir);
         let index = MsgIndex::open(&layout, "test").unwrap();
@@ -177,12 +198,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
         assert_eq!(
-            ids.check_insert(&layout, key(1), "42", 7, hash_id("42"))
+            ids.check_insert(&layout, key(1), "42", meta("42", 7))
                 .unwrap(),
             Verdict::New
         );
         assert_eq!(
-            ids.check_insert(&layout, key(3), "42", 8, hash_id("42"))
+            ids.check_insert(&layout, key(3), "42", meta("42", 8))
                 .unwrap(),
             Verdict::Duplicate {
                 of: key(1),
@@ -192,7 +213,7 @@ mod tests {
         // The later copy was not recorded in its partition: a third copy is still a copy of
         // the first.
         assert_eq!(
-            ids.check_insert(&layout, key(3), "42", 8, hash_id("42"))
+            ids.check_insert(&layout, key(3), "42", meta("42", 8))
                 .unwrap(),
             Verdict::Duplicate {
                 of: key(1),
@@ -200,7 +221,7 @@ mod tests {
             }
         );
         assert_eq!(
-            ids.check_insert(&layout, key(3), "43", 8, hash_id("43"))
+            ids.check_insert(&layout, key(3), "43", meta("43", 8))
                 .unwrap(),
             Verdict::New
         );
@@ -211,7 +232,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
         assert_eq!(
-            ids.check_insert(&layout, key(1), "42", 7, hash_id("42"))
+            ids.check_insert(&layout, key(1), "42", meta("42", 7))
                 .unwrap(),
             Verdict::New
         );
@@ -219,12 +240,12 @@ mod tests {
         // key(1) is no longer loaded; the index names it for "42", but its row was never
         // published (as after a crash), so reading the partition does not confirm the hit.
         assert_eq!(
-            ids.check_insert(&layout, key(2), "42", 9, hash_id("42"))
+            ids.check_insert(&layout, key(2), "42", meta("42", 9))
                 .unwrap(),
             Verdict::New
         );
         assert_eq!(
-            ids.check_insert(&layout, key(2), "42", 9, hash_id("42"))
+            ids.check_insert(&layout, key(2), "42", meta("42", 9))
                 .unwrap(),
             Verdict::Duplicate {
                 of: key(2),

@@ -29,6 +29,7 @@ pub mod log;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Datelike;
@@ -128,10 +129,26 @@ impl Recent {
     }
 }
 
+/// The segments a run started with, shared with the normalizer threads: they ask the filters
+/// whether an id may be stored, off the thread that deduplicates in file order. No segment of
+/// it is removed before the run's end.
+#[derive(Clone, Default)]
+pub struct StoredFilter(Arc<Vec<Segment>>);
+
+impl StoredFilter {
+    /// False when no segment the run started with holds `hash`.
+    pub fn may_hold(&self, hash: u64) -> bool {
+        self.0.iter().any(|s| s.may_contain(hash))
+    }
+}
+
 /// The index, open for a run (under the writer lock).
 pub struct MsgIndex {
     dir: PathBuf,
     run_id: String,
+    /// The segments at the start of the run.
+    opened: StoredFilter,
+    /// Segments written during the run.
     segments: Vec<Segment>,
     /// Entries of logs of earlier runs, and of this run's ids whose partition is no longer
     /// loaded (the caller hands them back with [`MsgIndex::remember`]).
@@ -162,6 +179,7 @@ impl MsgIndex {
         let mut index = MsgIndex {
             dir,
             run_id: run_id.to_string(),
+            opened: StoredFilter::default(),
             segments: Vec::new(),
             recent: Recent::default(),
             logs: Vec::new(),
@@ -171,17 +189,20 @@ impl MsgIndex {
             segments_written: 0,
         };
         match index.load() {
-            Ok(true) => Ok(index),
-            Ok(false) => {
-                index.rebuild(layout, "no msg_id index yet")?;
-                Ok(index)
-            }
+            Ok(true) => {}
+            Ok(false) => index.rebuild(layout, "no msg_id index yet")?,
             Err(e) => {
                 tracing::warn!(error = %e, "the msg_id index is unreadable");
                 index.rebuild(layout, "the msg_id index was unreadable")?;
-                Ok(index)
             }
         }
+        index.opened = StoredFilter(Arc::new(std::mem::take(&mut index.segments)));
+        Ok(index)
+    }
+
+    /// The filter of the segments the run started with (see [`StoredFilter`]).
+    pub fn stored_filter(&self) -> StoredFilter {
+        self.opened.clone()
     }
 
     /// Map the segments and read the logs; false when there is no segment (no index).
@@ -245,8 +266,13 @@ impl MsgIndex {
     }
 
     /// Call `f` with every day in which an id of hash `hash` may be stored (a day may come more
-    /// than once).
-    pub fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
+    /// than once). `maybe_stored` is [`StoredFilter::may_hold`]`(hash)`, asked beforehand.
+    pub fn days_of(&self, hash: u64, maybe_stored: bool, mut f: impl FnMut(i32)) {
+        if maybe_stored {
+            for s in self.opened.0.iter() {
+                s.days_of(hash, &mut f);
+            }
+        }
         for s in &self.segments {
             s.days_of(hash, &mut f);
         }
@@ -353,13 +379,14 @@ impl MsgIndex {
         if self.log_entries() >= LOG_ENTRIES_TO_SEGMENT || self.logs.len() > MAX_LOGS {
             upkeep.logs_folded = self.fold_logs()?;
         }
-        let lens: Vec<usize> = self.segments.iter().map(Segment::len).collect();
+        let all: Vec<&Segment> = self.opened.0.iter().chain(&self.segments).collect();
+        let lens: Vec<usize> = all.iter().map(|s| s.len()).collect();
         if let Some(merge) = plan_merge(&lens) {
             self.segments_written += 1;
             let path = self
                 .dir
                 .join(format!("seg-{}-{}.seg", self.run_id, self.segments_written));
-            let chosen: Vec<&Segment> = merge.iter().map(|&i| &self.segments[i]).collect();
+            let chosen: Vec<&Segment> = merge.iter().map(|&i| all[i]).collect();
             let upper = chosen.iter().map(|s| s.len()).sum();
             let old: Vec<PathBuf> = chosen.iter().map(|s| s.path().to_path_buf()).collect();
             write_atomic_with(&path, "msg_index.merge", |file| {
@@ -367,7 +394,10 @@ impl MsgIndex {
                 segment::write(upper, || segment::merged(&chosen, &[]), file)
             })?;
             drop(chosen);
-            self.segments.clear(); // unmap before removing
+            drop(all);
+            // Unmap before removing.
+            self.opened = StoredFilter::default();
+            self.segments.clear();
             for path in &old {
                 remove(path)?;
             }

@@ -344,7 +344,7 @@ impl Segment {
 
     /// Call `f` with the day of every entry of `hash`.
     pub fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
-        if self.count == 0 || !self.may_contain(hash) {
+        if !self.may_contain(hash) {
             return;
         }
         let b = slot(hash, self.bits);
@@ -365,7 +365,10 @@ impl Segment {
     }
 
     /// The filter's answer: false means `hash` is not in the segment.
-    fn may_contain(&self, hash: u64) -> bool {
+    pub fn may_contain(&self, hash: u64) -> bool {
+        if self.count == 0 {
+            return false;
+        }
         let (block, masks) = probe(hash, self.blocks);
         let at = self.filter + 64 * block;
         let words = &self.bytes[at..at + 64];

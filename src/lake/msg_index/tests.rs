@@ -2,7 +2,7 @@ use super::*;
 
 fn days(index: &MsgIndex, hash: u64) -> Vec<i32> {
     let mut out = Vec::new();
-    index.days_of(hash, |d| out.push(d));
+    index.days_of(hash, index.stored_filter().may_hold(hash), |d| out.push(d));
     out.sort_unstable();
     out.dedup();
     out

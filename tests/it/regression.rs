@@ -1075,3 +1075,56 @@ fn regression_msg_id_index_missing_entries_is_reported_by_verify() {
     assert_eq!(env.ingest(&[])["duplicates"], 1);
     env.run(&["verify"]).assert_code(0);
 }
+
+/// Issue 11, item 4, for lakes that already hold a msg_id in two days (written before dedup
+/// was lake-wide): `verify` names both files, and the README's repair (move the later partition
+/// and its raw file's checkpoint aside, ingest) keeps the first copy only.
+#[test]
+fn regression_a_msg_id_already_stored_in_two_days_is_repaired_by_a_re_read() {
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-01",
+        &msg("42", shanghai(2026, 1, 1, 9, 0, 0), "first"),
+    );
+    env.ingest(&[]);
+    // What an earlier version left: the same id in 2026-01-03's partition, unknown to the index.
+    let other = TestEnv::new();
+    other.append_raw(
+        "2026-01-03",
+        &(msg("42", shanghai(2026, 1, 3, 9, 0, 0), "again")
+            + &msg("43", shanghai(2026, 1, 3, 9, 1, 0), "new")),
+    );
+    other.ingest(&[]);
+    let part = "parquet/messages/year=2026/month=01/day=03";
+    std::fs::create_dir_all(env.data.join(part)).unwrap();
+    for e in std::fs::read_dir(other.data.join(part)).unwrap().flatten() {
+        std::fs::copy(e.path(), env.data.join(part).join(e.file_name())).unwrap();
+    }
+    std::fs::copy(other.raw_path("2026-01-03"), env.raw_path("2026-01-03")).unwrap();
+    std::fs::copy(
+        other.data.join("metadata/checkpoints/2026-01-03.json"),
+        env.data.join("metadata/checkpoints/2026-01-03.json"),
+    )
+    .unwrap();
+    let v = env.run(&["verify"]);
+    v.assert_code(65);
+    assert!(v.stdout.contains("msg_id 42 is stored 2 times"), "{v:?}");
+    // The repair.
+    let aside = env.data.join("aside");
+    std::fs::create_dir_all(&aside).unwrap();
+    std::fs::rename(env.data.join(part), aside.join("day=03")).unwrap();
+    std::fs::rename(
+        env.data.join("metadata/checkpoints/2026-01-03.json"),
+        aside.join("2026-01-03.json"),
+    )
+    .unwrap();
+    let v = env.ingest(&[]);
+    assert_eq!(
+        (v["written"].as_u64(), v["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(partitions_of(&env, "42"), ["year=2026/month=01/day=01"]);
+    assert_eq!(partitions_of(&env, "43"), ["year=2026/month=01/day=03"]);
+    env.run(&["verify"]).assert_code(0);
+}

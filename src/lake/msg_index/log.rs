@@ -24,10 +24,12 @@ pub struct LogWriter {
     path: PathBuf,
     file: File,
     entries: usize,
+    /// Whether the directory entry is known durable.
+    named: bool,
 }
 
 impl LogWriter {
-    /// Create the log at `path` (a new name) and make its existence durable.
+    /// Create the log at `path` (a new name); the first [`LogWriter::sync`] makes it durable.
     pub fn create(path: &Path) -> Result<LogWriter> {
         use std::os::unix::fs::OpenOptionsExt;
         let mut file = std::fs::OpenOptions::new()
@@ -37,13 +39,12 @@ impl LogWriter {
             .open(path)
             .map_err(|e| Error::io("create", path, e))?;
         file.write_all(MAGIC)
-            .and_then(|()| file.sync_all())
             .map_err(|e| Error::io("write", path, e))?;
-        fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
         Ok(LogWriter {
             path: path.to_path_buf(),
             file,
             entries: 0,
+            named: false,
         })
     }
 
@@ -61,11 +62,16 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Make everything appended durable.
+    /// Make everything appended durable (and the log's name, the first time).
     pub fn sync(&mut self) -> Result<()> {
         self.file
             .sync_data()
-            .map_err(|e| Error::io("sync", &self.path, e))
+            .map_err(|e| Error::io("sync", &self.path, e))?;
+        if !self.named {
+            fsync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+            self.named = true;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

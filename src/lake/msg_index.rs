@@ -250,7 +250,7 @@ impl MsgIndex {
         self.recent.clear();
         self.logs.clear();
         self.old_log_entries = 0;
-        let segment = self.write_segment(entries.len(), || entries.iter().copied())?;
+        let segment = self.write_segment(entries.len(), || Ok(entries.iter().map(|e| Ok(*e))))?;
         self.segments.push(segment);
         for path in old.segments.iter().chain(&old.logs) {
             remove(path)?;
@@ -339,7 +339,7 @@ impl MsgIndex {
             log::read_into(path, &mut entries)?;
         }
         sort_dedup(&mut entries);
-        let segment = self.write_segment(entries.len(), || entries.iter().copied())?;
+        let segment = self.write_segment(entries.len(), || Ok(entries.iter().map(|e| Ok(*e))))?;
         self.segments.push(segment);
         let folded = self.logs.len();
         self.log = None;
@@ -352,10 +352,10 @@ impl MsgIndex {
     }
 
     /// Write a new segment (temp file, fsync, rename) and open it.
-    fn write_segment<I: Iterator<Item = Entry>>(
+    fn write_segment<I: Iterator<Item = std::io::Result<Entry>>>(
         &mut self,
         upper_bound: usize,
-        entries: impl Fn() -> I,
+        entries: impl Fn() -> std::io::Result<I>,
     ) -> Result<Segment> {
         self.segments_written += 1;
         let path = self
@@ -391,7 +391,7 @@ impl MsgIndex {
             let old: Vec<PathBuf> = chosen.iter().map(|s| s.path().to_path_buf()).collect();
             write_atomic_with(&path, "msg_index.merge", |file| {
                 private(file)?;
-                segment::write(upper, || segment::merged(&chosen, &[]), file)
+                segment::write(upper, || segment::merged(&chosen), file)
             })?;
             drop(chosen);
             drop(all);
@@ -566,7 +566,11 @@ impl Snapshot {
             if !seg.checksum_matches() {
                 snapshot.damaged.push(path.clone());
             }
-            snapshot.entries.extend(seg.entries());
+            for e in seg.stream() {
+                snapshot
+                    .entries
+                    .push(e.map_err(|e| Error::io("read", path, e))?);
+            }
         }
         for path in &files.logs {
             log::read_into(path, &mut snapshot.entries)?;

@@ -107,9 +107,9 @@ impl Offsets {
 /// Write the segment of the entries `entries()` yields (sorted by hash then day, no repeats;
 /// at most `upper_bound` of them) to `out`. `entries` is called three times, once per section,
 /// so that a merge streams from its inputs instead of holding the result.
-pub fn write<I: Iterator<Item = Entry>>(
+pub fn write<I: Iterator<Item = io::Result<Entry>>>(
     upper_bound: usize,
-    entries: impl Fn() -> I,
+    entries: impl Fn() -> io::Result<I>,
     out: impl Write,
 ) -> io::Result<()> {
     let bits = bits_for(upper_bound);
@@ -120,7 +120,8 @@ pub fn write<I: Iterator<Item = Entry>>(
     let mut filter = vec![0u64; 8 * blocks];
     let mut count = 0usize;
     let mut last: Option<Entry> = None;
-    for e in entries() {
+    for e in entries()? {
+        let e = e?;
         debug_assert!(last.is_none_or(|l| l < e), "entries not sorted");
         last = Some(e);
         dir[slot(e.hash, bits) + 1] += 1;
@@ -154,11 +155,11 @@ pub fn write<I: Iterator<Item = Entry>>(
     for w in &filter {
         out.write_all(&w.to_le_bytes())?;
     }
-    for e in entries() {
-        out.write_all(&e.hash.to_le_bytes())?;
+    for e in entries()? {
+        out.write_all(&e?.hash.to_le_bytes())?;
     }
-    for e in entries() {
-        out.write_all(&e.day.to_le_bytes())?;
+    for e in entries()? {
+        out.write_all(&e?.day.to_le_bytes())?;
     }
     let mut inner = out.into_inner().map_err(|e| e.into_error())?;
     let sum = inner.hasher.finish();
@@ -166,37 +167,95 @@ pub fn write<I: Iterator<Item = Entry>>(
     inner.out.flush()
 }
 
-/// The sorted union of sorted `sources`, each entry once.
+/// The sorted union of sorted `sources`, each entry once, read from the segments' files (see
+/// [`Segment::stream`]).
 pub fn merged<'a>(
     sources: &'a [&'a Segment],
-    extra: &'a [Entry],
-) -> impl Iterator<Item = Entry> + 'a {
+) -> io::Result<impl Iterator<Item = io::Result<Entry>> + 'a> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let mut iters: Vec<Box<dyn Iterator<Item = Entry> + 'a>> = sources
-        .iter()
-        .map(|s| Box::new(s.entries()) as Box<dyn Iterator<Item = Entry>>)
-        .collect();
-    iters.push(Box::new(extra.iter().copied()));
+    let mut streams: Vec<Stream<'a>> = sources.iter().map(|s| s.stream()).collect();
     let mut heap = BinaryHeap::new();
-    for (i, it) in iters.iter_mut().enumerate() {
-        if let Some(e) = it.next() {
+    for (i, stream) in streams.iter_mut().enumerate() {
+        if let Some(e) = stream.next().transpose()? {
             heap.push(Reverse((e, i)));
         }
     }
     let mut last: Option<Entry> = None;
-    std::iter::from_fn(move || {
+    Ok(std::iter::from_fn(move || {
         loop {
             let Reverse((e, i)) = heap.pop()?;
-            if let Some(next) = iters[i].next() {
-                heap.push(Reverse((next, i)));
+            match streams[i].next() {
+                Some(Ok(next)) => heap.push(Reverse((next, i))),
+                Some(Err(err)) => return Some(Err(err)),
+                None => {}
             }
             if last != Some(e) {
                 last = Some(e);
-                return Some(e);
+                return Some(Ok(e));
             }
         }
-    })
+    }))
+}
+
+/// A segment's entries in order, read in pieces from its file rather than through the mapping:
+/// a merge reads every entry once, which through the mapping would make the whole segment part
+/// of the process's resident memory.
+pub struct Stream<'a> {
+    segment: &'a Segment,
+    next: usize,
+    hashes: Vec<u8>,
+    days: Vec<u8>,
+    at: usize,
+}
+
+const STREAM_PIECE: usize = 8192;
+
+impl Stream<'_> {
+    fn refill(&mut self) -> io::Result<()> {
+        let n = STREAM_PIECE.min(self.segment.count - self.next);
+        self.hashes.resize(8 * n, 0);
+        self.days.resize(4 * n, 0);
+        let h = self.segment.hashes + 8 * self.next;
+        let d = self.segment.days + 4 * self.next;
+        match &self.segment.file {
+            Some(file) => {
+                use std::os::unix::fs::FileExt;
+                file.read_exact_at(&mut self.hashes, h as u64)?;
+                file.read_exact_at(&mut self.days, d as u64)?;
+            }
+            None => {
+                self.hashes
+                    .copy_from_slice(&self.segment.bytes[h..h + 8 * n]);
+                self.days.copy_from_slice(&self.segment.bytes[d..d + 4 * n]);
+            }
+        }
+        self.at = 0;
+        Ok(())
+    }
+}
+
+impl Iterator for Stream<'_> {
+    type Item = io::Result<Entry>;
+
+    fn next(&mut self) -> Option<io::Result<Entry>> {
+        if 8 * self.at == self.hashes.len() {
+            if self.next == self.segment.count {
+                return None;
+            }
+            if let Err(e) = self.refill() {
+                self.next = self.segment.count;
+                return Some(Err(e));
+            }
+        }
+        let i = self.at;
+        self.at += 1;
+        self.next += 1;
+        Some(Ok(Entry {
+            hash: u64::from_le_bytes(self.hashes[8 * i..8 * i + 8].try_into().expect("8 bytes")),
+            day: i32::from_le_bytes(self.days[4 * i..4 * i + 4].try_into().expect("4 bytes")),
+        }))
+    }
 }
 
 /// A writer that hashes what passes through it.
@@ -237,6 +296,8 @@ impl std::ops::Deref for Bytes {
 /// An open segment.
 pub struct Segment {
     path: PathBuf,
+    /// The file, for [`Segment::stream`] (none for a segment built in memory by a test).
+    file: Option<std::fs::File>,
     bytes: Bytes,
     count: usize,
     bits: u32,
@@ -255,7 +316,20 @@ impl Segment {
         // keeps other wxlake processes from replacing or removing one while it is mapped, and
         // replacing or removing a file does not change a mapping of it.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("map", path, e))?;
-        Segment::parse(path, Bytes::Mapped(map))
+        let mut segment = Segment::parse(path, Bytes::Mapped(map))?;
+        match &segment.bytes {
+            Bytes::Mapped(map) => {
+                // Entries are read one slot at a time, after the filter passed: without this
+                // the kernel maps 64 KiB around each of them, and a run's resident memory would
+                // grow with segments it barely reads. (Only advice: a failure is harmless.)
+                let start = segment.hashes / 4096 * 4096;
+                let _ = map.advise_range(memmap2::Advice::Random, start, map.len() - start);
+            }
+            #[cfg(test)]
+            Bytes::Owned(_) => {}
+        }
+        segment.file = Some(file);
+        Ok(segment)
     }
 
     #[cfg(test)]
@@ -291,6 +365,7 @@ impl Segment {
         }
         let segment = Segment {
             path: path.to_path_buf(),
+            file: None,
             bytes,
             count,
             bits,
@@ -377,7 +452,19 @@ impl Segment {
         })
     }
 
-    /// Every entry, in order.
+    /// Every entry, in order, read from the file in pieces.
+    pub fn stream(&self) -> Stream<'_> {
+        Stream {
+            segment: self,
+            next: 0,
+            hashes: Vec::new(),
+            days: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// Every entry, in order, through the mapping.
+    #[cfg(test)]
     pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
         (0..self.count).map(|i| Entry {
             hash: self.hash(i),
@@ -401,7 +488,12 @@ mod tests {
 
     fn segment(entries: &[Entry]) -> Segment {
         let mut bytes = Vec::new();
-        write(entries.len(), || entries.iter().copied(), &mut bytes).unwrap();
+        write(
+            entries.len(),
+            || Ok(entries.iter().map(|e| Ok(*e))),
+            &mut bytes,
+        )
+        .unwrap();
         Segment::from_vec(bytes).unwrap()
     }
 
@@ -482,13 +574,14 @@ mod tests {
 
     #[test]
     fn a_merge_is_the_sorted_union_once_each() {
-        let a = pseudo_random(3000);
-        let (left, right) = a.split_at(1700);
+        let a = pseudo_random(30_000);
+        let (left, right) = a.split_at(17_000);
         let mut odd: Vec<Entry> = a.iter().step_by(3).copied().collect();
         odd.push(Entry { hash: 5, day: 1 });
         odd.sort_unstable();
-        let (s1, s2) = (segment(left), segment(right));
-        let merged: Vec<Entry> = merged(&[&s1, &s2], &odd).collect();
+        let (s1, s2, s3) = (segment(left), segment(right), segment(&odd));
+        let sources = [&s1, &s2, &s3];
+        let merged: Vec<Entry> = merged(&sources).unwrap().map(Result::unwrap).collect();
         let mut want = a.clone();
         want.push(Entry { hash: 5, day: 1 });
         want.sort_unstable();
@@ -496,28 +589,29 @@ mod tests {
         assert_eq!(merged, want);
         // Written with a generous bound, it still finds everything.
         let mut bytes = Vec::new();
-        write(10 * want.len(), || merged_again(&s1, &s2, &odd), &mut bytes).unwrap();
+        write(10 * want.len(), || super::merged(&sources), &mut bytes).unwrap();
         let seg = Segment::from_vec(bytes).unwrap();
         assert_eq!(seg.len(), want.len());
         for e in &want {
             assert!(days(&seg, e.hash).contains(&e.day));
         }
-    }
-
-    fn merged_again<'a>(
-        s1: &'a Segment,
-        s2: &'a Segment,
-        odd: &'a [Entry],
-    ) -> impl Iterator<Item = Entry> + 'a {
-        let v: Vec<Entry> = merged(&[s1, s2], odd).collect();
-        v.into_iter()
+        assert_eq!(
+            seg.stream().map(Result::unwrap).collect::<Vec<_>>(),
+            want,
+            "streamed"
+        );
     }
 
     #[test]
     fn damaged_segments_are_refused_or_detected() {
         let entries = pseudo_random(500);
         let mut bytes = Vec::new();
-        write(entries.len(), || entries.iter().copied(), &mut bytes).unwrap();
+        write(
+            entries.len(),
+            || Ok(entries.iter().map(|e| Ok(*e))),
+            &mut bytes,
+        )
+        .unwrap();
         // Truncated: refused at open.
         let short = bytes[..bytes.len() - 3].to_vec();
         assert!(Segment::from_vec(short).is_err());

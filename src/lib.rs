@@ -3,7 +3,8 @@
 //! The pipeline: a raw JSONL file is read from its checkpoint ([`jsonl`]), each line is
 //! normalized to the typed schema or rejected to quarantine ([`normalize`], [`quarantine`]),
 //! assigned a partition by its create_time ([`partition`]), deduplicated by msg_id against the
-//! partitions it touches ([`dedup`]), written as sorted Snappy Parquet row groups into staging and
+//! partitions it touches ([`dedup`]) and, for an id new there, the lake-wide msg_id index
+//! ([`lake::msg_index`]), written as sorted Snappy Parquet row groups into staging and
 //! published into `year=/month=/day=` directories ([`lake`]), and only then is the checkpoint
 //! advanced ([`checkpoint`]). Every writer holds one flock ([`lock`]).
 //!

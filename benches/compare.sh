@@ -17,7 +17,8 @@
 #   GENERATE_BIN  data generator      [target/release/examples/generate; built if absent]
 #   BENCH_DIR     work + results dir  [/tmp/wxlake-bench]
 #   RUNS          timed runs per tool and workload [3]
-#   TOOLS         tools to run        ["wxlake duckdbjson duckdb pyarrow polars"]
+#   TOOLS         tools to run        ["wxlake duckdbfast duckdbjson duckdb pyarrow polars"]
+#                 (duckdbfast: DuckDB at its best, see peers/duckdbfast_ingest.py)
 #   ORACLE        1: count the expected rows with tests/interop/check_lake.py's
 #                 contract (cached per data set); 0: skip   [1]
 #   CLEAN_DATA    1: delete the generated data sets at the end (results are kept) [0]
@@ -37,7 +38,7 @@ WXLAKE_BIN="${WXLAKE_BIN:-$DEFAULT_WXLAKE_BIN}"
 GENERATE_BIN="${GENERATE_BIN:-$DEFAULT_GENERATE_BIN}"
 BENCH_DIR="${BENCH_DIR:-/tmp/wxlake-bench}"
 RUNS="${RUNS:-3}"
-TOOLS="${TOOLS:-wxlake duckdbjson duckdb pyarrow polars}"
+TOOLS="${TOOLS:-wxlake duckdbfast duckdbjson duckdb pyarrow polars}"
 ORACLE="${ORACLE:-1}"
 CLEAN_DATA="${CLEAN_DATA:-0}"
 TIME_BIN=/usr/bin/time
@@ -151,7 +152,7 @@ tool_cmd() { # tool_cmd TOOL MODE RAW_DIR D
     local tool="$1" mode="$2" raw="$3" d="$4"
     case "$tool" in
         wxlake) printf '%s\n' "$WXLAKE_BIN" --data-dir "$d" ingest --json ;;
-        duckdbjson | duckdb | pyarrow | polars)
+        duckdbfast | duckdbjson | duckdb | pyarrow | polars)
             printf '%s\n' "$PY" "$PEERS/${tool}_ingest.py" "$raw" "$d/parquet/messages"
             if [[ "$mode" == incr ]]; then printf '%s\n' --incremental; fi
             ;;
@@ -247,7 +248,7 @@ main() {
     [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
     local t
     for t in $TOOLS; do
-        case "$t" in wxlake | duckdbjson | duckdb | pyarrow | polars) ;; *) die "unknown tool '$t' in TOOLS" ;; esac
+        case "$t" in wxlake | duckdbfast | duckdbjson | duckdb | pyarrow | polars) ;; *) die "unknown tool '$t' in TOOLS" ;; esac
     done
     [[ -x "$TIME_BIN" ]] || die "$TIME_BIN (GNU time) is required: apt-get install time"
     # Canonical order: big60 leaves its lakes behind for oneday.

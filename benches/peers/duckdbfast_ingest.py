@@ -25,16 +25,13 @@ import duckdb
 
 import peer_cli
 
-TEXT = ("from_username", "to_username", "chatroom", "chatroom_sender", "content", "source")
+TEXT = peer_cli.TEXT
 OFFSET = 8 * 3600  # Asia/Shanghai, UTC+8 all year
 # The longest line accepted: wxlake's own default (--max-line-bytes 64 MiB). DuckDB sizes its read
 # buffers by it: 1 GiB (duckdbjson_ingest.py) costs 0.6 s more on big60, its 16 MiB default would
 # reject lines wxlake takes.
 MAX_LINE = 64 << 20
-
-
-def q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+q = peer_cli.sql_str
 
 
 def main(argv):
@@ -44,8 +41,7 @@ def main(argv):
     tmp = tempfile.mkdtemp(prefix=".duckdb-tmp-", dir=out.parent)
     con = duckdb.connect(config={"temp_directory": tmp, "preserve_insertion_order": False})
     try:
-        columns = "{'msg_id': 'VARCHAR', 'create_time': 'BIGINT', 'msg_type': 'INTEGER', " + ", ".join(
-            f"'{c}': 'VARCHAR'" for c in TEXT) + "}"
+        columns = peer_cli.JSON_COLUMNS
         paths = "[" + ", ".join(q(str(f)) for f in files) + "]"
         seconds = "CASE WHEN create_time >= 100000000000 THEN create_time // 1000 ELSE create_time END"
         rows = f"""

@@ -21,11 +21,8 @@ import duckdb
 import peer_cli
 
 TZ = "Asia/Shanghai"
-TEXT = ("from_username", "to_username", "chatroom", "chatroom_sender", "content", "source")
-
-
-def q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+TEXT = peer_cli.TEXT
+q = peer_cli.sql_str
 
 
 def main(argv):
@@ -35,8 +32,7 @@ def main(argv):
     tmp = tempfile.mkdtemp(prefix=".duckdb-tmp-", dir=out.parent)
     con = duckdb.connect(config={"temp_directory": tmp, "preserve_insertion_order": True})
     try:
-        columns = "{'msg_id': 'VARCHAR', 'create_time': 'BIGINT', 'msg_type': 'INTEGER', " + ", ".join(
-            f"'{c}': 'VARCHAR'" for c in TEXT) + "}"
+        columns = peer_cli.JSON_COLUMNS
         paths = "[" + ", ".join(q(str(f)) for f in files) + "]"
         local = f"timezone('{TZ}', to_timestamp(create_time))"
         con.execute(f"""

@@ -1,4 +1,4 @@
-"""The command line every peer shares: RAW_DIR OUT_DIR [--incremental]."""
+"""What every peer shares: the command line RAW_DIR OUT_DIR [--incremental], and DuckDB's pieces."""
 import sys
 from pathlib import Path
 
@@ -16,3 +16,14 @@ def parse(argv, doc):
         print(f"no *.jsonl in {raw_dir}", file=sys.stderr)
         sys.exit(64)
     return files, out, "--incremental" in flags
+
+
+# The columns DuckDB's read_json peers read, with their types.
+TEXT = ("from_username", "to_username", "chatroom", "chatroom_sender", "content", "source")
+JSON_COLUMNS = "{'msg_id': 'VARCHAR', 'create_time': 'BIGINT', 'msg_type': 'INTEGER', " + ", ".join(
+    f"'{c}': 'VARCHAR'" for c in TEXT) + "}"
+
+
+def sql_str(s: str) -> str:
+    """A SQL string literal of `s`."""
+    return "'" + s.replace("'", "''") + "'"

@@ -9,6 +9,7 @@
 //! day's matching rows. It takes no lock: each partition is read from a consistent snapshot of
 //! its files ([`snapshot`]).
 
+pub mod days_in_parallel;
 pub mod filter;
 pub mod output;
 pub mod scan;
@@ -251,14 +252,19 @@ fn execute(
         Order::Desc => plan.range.days().rev().collect(),
     };
     let limit = opts.limit.unwrap_or(u64::MAX);
+    let threads = scan_threads();
     if opts.count {
-        for day in days {
-            if report.rows >= limit {
-                break;
-            }
-            let n = count_partition(opts, layout, plan, day, &mut report.scan)?;
-            report.rows += n.min(limit - report.rows);
-        }
+        let (stopped, stats) = days_in_parallel::for_each_in_order(
+            &days,
+            threads,
+            |day, stats: &mut ScanStats| count_partition(opts, layout, plan, day, stats),
+            |n| -> std::result::Result<bool, Failure> {
+                report.rows += n?.min(limit - report.rows);
+                Ok(report.rows < limit)
+            },
+        );
+        report.scan = stats.into_iter().sum();
+        stopped?;
         writer.write_all(format!("{}\n", report.rows).as_bytes())?;
         writer.flush()?;
         return Ok(());
@@ -270,47 +276,40 @@ fn execute(
         tz,
         opts.terminal_width,
     )?;
-    // One thread reads and sorts the next day while this one writes the current one.
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SortedDay>>(1);
-        let reader = scope.spawn(move || {
-            let mut stats = ScanStats::default();
-            let mut produced = 0u64;
-            for day in days {
-                if produced >= limit {
-                    break;
-                }
-                let sorted = read_partition(opts, layout, plan, day, limit - produced, &mut stats);
-                if let Ok(sorted) = &sorted {
-                    produced += sorted.rows.len() as u64;
-                }
-                let failed = sorted.is_err();
-                if tx.send(sorted).is_err() || failed {
-                    break;
-                }
-            }
-            stats
-        });
-        let written = (|| -> std::result::Result<(), Failure> {
-            for sorted in rx.iter() {
-                let sorted = sorted?;
-                if sorted.rows.is_empty() {
-                    continue;
-                }
+    // Days are read and sorted on every core while this thread writes them out in order.
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let (stopped, stats) = days_in_parallel::for_each_in_order(
+        &days,
+        threads,
+        |day, stats: &mut ScanStats| {
+            // No day needs more rows than the limit leaves once the days before it are written.
+            let left = limit.saturating_sub(written.load(std::sync::atomic::Ordering::Relaxed));
+            read_partition(opts, layout, plan, day, left, stats)
+        },
+        |sorted| -> std::result::Result<bool, Failure> {
+            let sorted = sorted?;
+            let take = sorted.rows.len().min((limit - report.rows) as usize);
+            if take > 0 {
                 let batches: Vec<RecordBatch> =
                     sorted.batches.iter().map(|b| projection.apply(b)).collect();
-                for chunk in sorted.rows.chunks(8192) {
+                for chunk in sorted.rows[..take].chunks(8192) {
                     sink.write_rows(&batches, chunk)?;
                 }
-                report.rows += sorted.rows.len() as u64;
+                report.rows += take as u64;
+                written.store(report.rows, std::sync::atomic::Ordering::Relaxed);
             }
-            sink.finish()?;
-            Ok(())
-        })();
-        drop(rx);
-        report.scan = reader.join().expect("the reader thread does not panic");
-        written
-    })
+            Ok(report.rows < limit)
+        },
+    );
+    report.scan = stats.into_iter().sum();
+    stopped?;
+    sink.finish()?;
+    Ok(())
+}
+
+/// Threads that read partitions: one per core.
+fn scan_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// One day's matching rows: the batches as read, and the (batch, row) positions in output order.

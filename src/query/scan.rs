@@ -54,6 +54,20 @@ pub struct ScanStats {
     pub rows_matched: u64,
 }
 
+impl std::iter::Sum for ScanStats {
+    fn sum<I: Iterator<Item = ScanStats>>(iter: I) -> ScanStats {
+        iter.fold(ScanStats::default(), |a, b| ScanStats {
+            partitions: a.partitions + b.partitions,
+            files: a.files + b.files,
+            files_skipped_corrupt: a.files_skipped_corrupt + b.files_skipped_corrupt,
+            row_groups: a.row_groups + b.row_groups,
+            row_groups_skipped: a.row_groups_skipped + b.row_groups_skipped,
+            rows_skipped_by_page_index: a.rows_skipped_by_page_index + b.rows_skipped_by_page_index,
+            rows_matched: a.rows_matched + b.rows_matched,
+        })
+    }
+}
+
 /// What a file gave.
 pub enum FileRows {
     /// Only the number of matching rows was asked for.

@@ -426,6 +426,11 @@ fn ties_in_a_second_are_ordered_by_msg_id_bytes_and_desc_reverses_both() {
         query_count(&lake.env, &["--start", "2026-01-21", "--limit", "5"]),
         5
     );
+    // Days are read on several threads: a limit across them still counts in day order.
+    let mut counted: Vec<&str> = args.to_vec();
+    counted.extend(["--limit", "600"]);
+    assert_eq!(query_count(&lake.env, &counted), 600);
+    assert_eq!(query_count(&lake.env, &args), all.len());
     assert_eq!(
         query_ids(&lake.env, &["--start", "2026-01-21", "--limit", "0"]).len(),
         0

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 COLUMNS = ("msg_id", "create_time", "msg_type", "from_username", "to_username", "chatroom",
-           "chatroom_sender", "content", "source", "extra_fields")
+           "chatroom_sender", "content", "source", "extra_fields", "guid", "notify_type")
 ORDER = ("create_time", "msg_id")
 
 

@@ -69,7 +69,7 @@ pub enum Error {
     Data { path: PathBuf, reason: String },
 
     /// `verify` found problems (it printed them).
-    #[error("the lake is not whole: verify found {problems} problem(s), listed above")]
+    #[error("the lake is not whole: verify found {}, listed above", crate::units::count(*problems as u64, "problem"))]
     NotWhole { problems: usize },
 
     /// The exclusive writer lock is held by another process.

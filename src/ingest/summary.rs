@@ -50,13 +50,12 @@ impl IngestSummary {
         }
         let _ = writeln!(
             out,
-            "ingested {} raw file{} in {:.2} s: {} lines read, {} written, {} duplicates ({} conflicting), {} rejected, {} blank",
-            self.files.len(),
-            if self.files.len() == 1 { "" } else { "s" },
+            "ingested {} in {:.2} s: {} read, {} written, {} ({} conflicting), {} rejected, {} blank",
+            count(self.files.len() as u64, "raw file"),
             self.elapsed_ms as f64 / 1000.0,
-            c.lines_read,
+            count(c.lines_read, "line"),
             c.written,
-            c.duplicates,
+            count(c.duplicates, "duplicate"),
             c.conflicting_duplicates,
             c.rejected,
             c.blank,
@@ -95,10 +94,10 @@ impl IngestSummary {
                 String::new()
             };
             let mut line = format!(
-                "  {name}: {} read, {} written, {} duplicates, {} rejected, {} blank{side} -> {}",
+                "  {name}: {} read, {} written, {}, {} rejected, {} blank{side} -> {}",
                 f.counts.lines_read,
                 f.counts.written,
-                f.counts.duplicates,
+                count(f.counts.duplicates, "duplicate"),
                 f.counts.rejected,
                 f.counts.blank,
                 serde_json::to_value(f.status)

@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::common::*;
 
 /// Raw files over three days (messages spread over four partitions, late arrivals included),
-/// with duplicates (some in another day than the first copy) and rejects, and webhook contact and event records (some retried). Returns
-/// the expected msg_ids and the number of rejected lines.
+/// with duplicates (some in another day than the first copy) and rejects, and webhook contact
+/// and event records (some retried). Returns the expected msg_ids and the number of rejected
+/// lines.
 fn fill(env: &TestEnv, per_day: u32) -> (Vec<String>, usize) {
     let mut ids = Vec::new();
     let mut rejects = 0;

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{Days, TimeZone};
@@ -72,13 +71,6 @@ fn codecs(env: &TestEnv) -> BTreeMap<String, Vec<(String, String)>> {
     out
 }
 
-fn contents(env: &TestEnv) -> BTreeMap<String, (i64, Option<String>, String)> {
-    env.rows()
-        .into_iter()
-        .map(|r| (r.msg_id, (r.create_time, r.content, r.partition)))
-        .collect()
-}
-
 fn day(age: u64) -> String {
     (today_shanghai() - Days::new(age)).to_string()
 }
@@ -87,7 +79,7 @@ fn day(age: u64) -> String {
 fn partitions_are_recompressed_by_tier_and_rows_do_not_change() {
     let env = TestEnv::new();
     aged_lake(&env, &[1, 10, 100], 300);
-    let before = contents(&env);
+    let before = env.contents();
     let run = env.run(&["archive", "--json"]);
     run.assert_code(0);
     let v = run.json();
@@ -110,7 +102,7 @@ fn partitions_are_recompressed_by_tier_and_rows_do_not_change() {
             .all(|(w, p)| w == "zstd(19)" && p == "ZSTD"),
         "{c:?}"
     );
-    assert_eq!(contents(&env), before);
+    assert_eq!(env.contents(), before);
     assert_eq!(v["partitions"].as_array().unwrap().len(), 2, "{v}");
     let tiers = v["tiers"].as_array().unwrap();
     let cold = tiers.iter().find(|t| t["tier"] == "cold").unwrap();
@@ -222,7 +214,7 @@ fn a_lost_lake_is_rebuilt_from_archived_raw_files() {
     env.run(&["archive", "--raw-retention", "10d"])
         .assert_code(0);
     assert!(!env.raw_path(&day(20)).exists());
-    let before = contents(&env);
+    let before = env.contents();
     // Disaster: the lake and the checkpoints are gone; the archives remain.
     fs::remove_dir_all(env.data.join("parquet")).unwrap();
     fs::rename(
@@ -232,7 +224,7 @@ fn a_lost_lake_is_rebuilt_from_archived_raw_files() {
     .unwrap();
     let v = env.ingest(&[]);
     assert_eq!(v["written"].as_u64().unwrap() as usize, ids.len());
-    assert_eq!(contents(&env), before);
+    assert_eq!(env.contents(), before);
     assert!(
         fs::read_dir(env.data.join("parquet/.staging"))
             .unwrap()
@@ -278,23 +270,6 @@ fn raw_bytes(env: &TestEnv) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-#[track_caller]
-fn assert_no_leftovers(data: &Path) {
-    for dir in ["parquet/.swap", "metadata/journal"] {
-        let n = fs::read_dir(data.join(dir)).map(|d| d.count()).unwrap_or(0);
-        assert_eq!(n, 0, "{dir} is not empty");
-    }
-    let temps: Vec<_> = fs::read_dir(data.join("messages/raw/archive"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-                .count()
-        })
-        .into_iter()
-        .collect();
-    assert!(temps.iter().all(|&n| n == 0), "temp archives left");
-}
-
 #[test]
 fn every_failpoint_is_recovered_with_each_message_once_and_raw_files_intact() {
     for fp in [
@@ -308,7 +283,7 @@ fn every_failpoint_is_recovered_with_each_message_once_and_raw_files_intact() {
         let env = TestEnv::new();
         let ids = aged_lake(&env, &[10, 100], 150);
         let raw = raw_bytes(&env);
-        let before = contents(&env);
+        let before = env.contents();
         let run: Run = env
             .command()
             .arg("archive")
@@ -320,7 +295,7 @@ fn every_failpoint_is_recovered_with_each_message_once_and_raw_files_intact() {
         assert_whole(&env, &ids, &raw);
         env.run(&["archive"]).assert_code(0);
         assert_whole(&env, &ids, &raw);
-        assert_eq!(contents(&env), before, "{fp}");
+        assert_eq!(env.contents(), before, "{fp}");
         let c = codecs(&env);
         assert!(
             c[&day(100)].iter().all(|(w, _)| w == "zstd(19)"),
@@ -330,7 +305,7 @@ fn every_failpoint_is_recovered_with_each_message_once_and_raw_files_intact() {
             !env.raw_path(&day(100)).exists(),
             "{fp}: archived in the end"
         );
-        assert_no_leftovers(&env.data);
+        env.assert_no_leftovers();
     }
 }
 
@@ -370,7 +345,7 @@ fn kill_9_during_archive_never_loses_a_message_or_a_raw_byte() {
     eprintln!("{killed} of 8 archive runs killed");
     env.run(&["archive"]).assert_code(0);
     assert_whole(&env, &ids, &raw);
-    assert_no_leftovers(&env.data);
+    env.assert_no_leftovers();
     env.run(&["verify"]).assert_code(0);
 }
 

@@ -186,6 +186,35 @@ impl TestEnv {
         counts
     }
 
+    /// Every stored row as msg_id → (create_time, content, partition), to compare a lake before
+    /// and after a rewrite.
+    pub fn contents(&self) -> BTreeMap<String, (i64, Option<String>, String)> {
+        self.rows()
+            .into_iter()
+            .map(|r| (r.msg_id, (r.create_time, r.content, r.partition)))
+            .collect()
+    }
+
+    /// Nothing half-done left by a maintenance command: no swap or journal entries, no temp
+    /// archives.
+    #[track_caller]
+    pub fn assert_no_leftovers(&self) {
+        for dir in ["parquet/.swap", "metadata/journal"] {
+            let n = fs::read_dir(self.data.join(dir))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            assert_eq!(n, 0, "{dir} is not empty");
+        }
+        let temps = fs::read_dir(self.data.join("messages/raw/archive"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(temps, 0, "temp archives left");
+    }
+
     /// Every file under the data dir except raw input, with its size (to prove "nothing changed").
     pub fn snapshot(&self) -> BTreeMap<PathBuf, u64> {
         let mut out = BTreeMap::new();

@@ -39,14 +39,6 @@ fn fragmented_lake(env: &TestEnv, days: u32, rounds: u32, per_round: u32) -> Vec
     ids
 }
 
-/// Every stored row (id → content, partition), to compare a lake before and after.
-fn contents(env: &TestEnv) -> BTreeMap<String, (i64, Option<String>, String)> {
-    env.rows()
-        .into_iter()
-        .map(|r| (r.msg_id, (r.create_time, r.content, r.partition)))
-        .collect()
-}
-
 fn files_per_partition(env: &TestEnv) -> BTreeMap<String, usize> {
     let layout = env.layout();
     layout
@@ -55,16 +47,6 @@ fn files_per_partition(env: &TestEnv) -> BTreeMap<String, usize> {
         .into_iter()
         .map(|k| (k.to_string(), layout.partition_files(k).unwrap().len()))
         .collect()
-}
-
-#[track_caller]
-fn assert_no_leftovers(env: &TestEnv) {
-    for dir in ["parquet/.swap", "metadata/journal"] {
-        let n = fs::read_dir(env.data.join(dir))
-            .map(|d| d.count())
-            .unwrap_or(0);
-        assert_eq!(n, 0, "{dir} is not empty");
-    }
 }
 
 #[track_caller]
@@ -79,7 +61,7 @@ fn assert_each_once(env: &TestEnv, ids: &[String]) {
 fn compact_merges_small_files_keeps_every_row_and_is_idempotent() {
     let env = TestEnv::new();
     let ids = fragmented_lake(&env, 3, 4, 150);
-    let before = contents(&env);
+    let before = env.contents();
     assert!(files_per_partition(&env).values().all(|&n| n >= 4));
 
     let run = env.run(&["compact", "--json"]);
@@ -109,11 +91,11 @@ fn compact_merges_small_files_keeps_every_row_and_is_idempotent() {
         files_per_partition(&env)
     );
     assert_eq!(
-        contents(&env),
+        env.contents(),
         before,
         "the same rows in the same partitions"
     );
-    assert_no_leftovers(&env);
+    env.assert_no_leftovers();
 
     let snapshot = env.snapshot();
     let again = env.run(&["compact", "--json"]);
@@ -224,7 +206,7 @@ fn every_failpoint_in_the_swap_is_recovered_exactly_once() {
     ] {
         let env = TestEnv::new();
         let ids = fragmented_lake(&env, 2, 3, 60);
-        let before = contents(&env);
+        let before = env.contents();
         let run: Run = env
             .command()
             .arg("compact")
@@ -235,7 +217,7 @@ fn every_failpoint_in_the_swap_is_recovered_exactly_once() {
         assert_eq!(run.code, None, "{fp}: must die there: {run:?}");
         // Even before any recovery, a reader sees every message once.
         assert_each_once(&env, &ids);
-        assert_eq!(contents(&env), before, "{fp}");
+        assert_eq!(env.contents(), before, "{fp}");
         let v = env.run(&["compact", "--json"]);
         v.assert_code(0);
         let v = v.json();
@@ -245,9 +227,9 @@ fn every_failpoint_in_the_swap_is_recovered_exactly_once() {
             assert!((1..=2).contains(&recovered), "{fp}: {v}");
         }
         assert_each_once(&env, &ids);
-        assert_eq!(contents(&env), before, "{fp}");
+        assert_eq!(env.contents(), before, "{fp}");
         assert!(files_per_partition(&env).values().all(|&n| n == 1), "{fp}");
-        assert_no_leftovers(&env);
+        env.assert_no_leftovers();
     }
 }
 
@@ -284,7 +266,7 @@ fn kill_9_during_compaction_never_loses_or_doubles_a_message() {
     );
     env.run(&["compact"]).assert_code(0);
     assert_each_once(&env, &ids);
-    assert_no_leftovers(&env);
+    env.assert_no_leftovers();
     env.run(&["verify"]).assert_code(0);
 }
 

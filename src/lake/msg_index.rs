@@ -311,11 +311,12 @@ impl MsgIndex {
 
     /// Make every entry added so far durable. Call before publishing the rows they describe.
     pub fn sync(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
         self.write_pending()?;
-        self.log.as_mut().expect("written").sync()?;
+        // Entries may have been appended (by `add`, past PENDING_MAX) with nothing pending now.
+        let Some(log) = self.log.as_mut().filter(|l| l.is_unsynced()) else {
+            return Ok(());
+        };
+        log.sync()?;
         failpoint::hit("msg_index.synced");
         if self.recent.len() >= RECENT_MAX {
             self.fold_logs()?;
@@ -373,9 +374,7 @@ impl MsgIndex {
     /// before the ones it replaces are removed.
     pub fn finish(&mut self) -> Result<Upkeep> {
         let mut upkeep = Upkeep::default();
-        if !self.pending.is_empty() {
-            self.sync()?;
-        }
+        self.sync()?;
         if self.log_entries() >= LOG_ENTRIES_TO_SEGMENT || self.logs.len() > MAX_LOGS {
             upkeep.logs_folded = self.fold_logs()?;
         }

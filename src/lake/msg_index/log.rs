@@ -26,6 +26,8 @@ pub struct LogWriter {
     entries: usize,
     /// Whether the directory entry is known durable.
     named: bool,
+    /// Whether something was appended since the last sync.
+    unsynced: bool,
 }
 
 impl LogWriter {
@@ -45,6 +47,7 @@ impl LogWriter {
             file,
             entries: 0,
             named: false,
+            unsynced: false,
         })
     }
 
@@ -59,6 +62,7 @@ impl LogWriter {
             .write_all(&buf)
             .map_err(|e| Error::io("write", &self.path, e))?;
         self.entries += entries.len();
+        self.unsynced |= !entries.is_empty();
         Ok(())
     }
 
@@ -71,7 +75,13 @@ impl LogWriter {
             fsync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
             self.named = true;
         }
+        self.unsynced = false;
         Ok(())
+    }
+
+    /// Whether entries were appended since the last [`LogWriter::sync`].
+    pub fn is_unsynced(&self) -> bool {
+        self.unsynced
     }
 
     pub fn path(&self) -> &Path {

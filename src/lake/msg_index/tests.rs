@@ -167,3 +167,20 @@ fn sort_dedup_sorts_like_a_comparison_sort() {
         assert_eq!(v, want, "n={n}");
     }
 }
+
+/// Regression: `add` writes its entries to the log once PENDING_MAX of them are pending, without
+/// a sync; a `sync` right after found nothing pending and returned, so those entries could be
+/// lost in a crash after their rows were published.
+#[test]
+fn regression_entries_appended_by_add_are_synced_when_nothing_is_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path());
+    let mut index = MsgIndex::open(&layout, "r").unwrap();
+    for h in 0..PENDING_MAX as u64 {
+        index.add(h, 1).unwrap();
+    }
+    assert!(index.pending.is_empty(), "written to the log by add");
+    assert!(index.log.as_ref().unwrap().is_unsynced());
+    index.sync().unwrap();
+    assert!(!index.log.as_ref().unwrap().is_unsynced(), "synced");
+}

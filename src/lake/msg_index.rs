@@ -358,40 +358,38 @@ impl MsgIndex {
         upper_bound: usize,
         entries: impl Fn() -> std::io::Result<I>,
     ) -> Result<Segment> {
-        self.segments_written += 1;
-        let path = self
-            .dir
-            .join(format!("seg-{}-{}.seg", self.run_id, self.segments_written));
-        write_atomic_with(&path, "msg_index.segment", |file| {
-            private(file)?;
-            segment::write(upper_bound, &entries, file)
-        })?;
+        let path = self.next_segment_path();
+        publish_segment(&path, "msg_index.segment", upper_bound, entries)?;
         Segment::open(&path)
     }
 
+    /// The name of the run's next segment.
+    fn next_segment_path(&mut self) -> PathBuf {
+        self.segments_written += 1;
+        self.dir
+            .join(format!("seg-{}-{}.seg", self.run_id, self.segments_written))
+    }
+
     /// End-of-run upkeep: fold the logs into a segment and merge segments when due (see the
-    /// module docs). Call once, last: the index answers nothing afterwards. The index stays complete whatever happens here: a new file is in place
-    /// before the ones it replaces are removed.
+    /// module docs). Call once, last: the index answers nothing afterwards. The index stays
+    /// complete whatever happens here: a new file is in place before the ones it replaces are
+    /// removed.
     pub fn finish(&mut self) -> Result<Upkeep> {
         let mut upkeep = Upkeep::default();
         self.sync()?;
         if self.log_entries() >= LOG_ENTRIES_TO_SEGMENT || self.logs.len() > MAX_LOGS {
             upkeep.logs_folded = self.fold_logs()?;
         }
-        let all: Vec<&Segment> = self.opened.0.iter().chain(&self.segments).collect();
-        let lens: Vec<usize> = all.iter().map(|s| s.len()).collect();
+        let lens: Vec<usize> = (self.opened.0.iter().chain(&self.segments))
+            .map(Segment::len)
+            .collect();
         if let Some(merge) = plan_merge(&lens) {
-            self.segments_written += 1;
-            let path = self
-                .dir
-                .join(format!("seg-{}-{}.seg", self.run_id, self.segments_written));
+            let path = self.next_segment_path();
+            let all: Vec<&Segment> = self.opened.0.iter().chain(&self.segments).collect();
             let chosen: Vec<&Segment> = merge.iter().map(|&i| all[i]).collect();
             let upper = chosen.iter().map(|s| s.len()).sum();
+            publish_segment(&path, "msg_index.merge", upper, || segment::merged(&chosen))?;
             let old: Vec<PathBuf> = chosen.iter().map(|s| s.path().to_path_buf()).collect();
-            write_atomic_with(&path, "msg_index.merge", |file| {
-                private(file)?;
-                segment::write(upper, || segment::merged(&chosen), file)
-            })?;
             drop(chosen);
             drop(all);
             // Unmap before removing.
@@ -501,6 +499,20 @@ fn list(dir: &Path) -> Result<Files> {
     files.segments.sort();
     files.logs.sort();
     Ok(files)
+}
+
+/// Write the segment of `entries` to `path` through the one atomic publisher, owner-only;
+/// `label` names its failpoints.
+fn publish_segment<I: Iterator<Item = std::io::Result<Entry>>>(
+    path: &Path,
+    label: &str,
+    upper_bound: usize,
+    entries: impl Fn() -> std::io::Result<I>,
+) -> Result<()> {
+    write_atomic_with(path, label, |file| {
+        private(file)?;
+        segment::write(upper_bound, &entries, file)
+    })
 }
 
 /// Index files are for wxlake alone: owner-only, whatever the raw files' permissions (the

@@ -55,6 +55,10 @@ pub struct Counts {
     pub events: u64,
     #[serde(default)]
     pub event_duplicates: u64,
+    /// Messages whose XML card did not parse: stored, with kind `other` and null derived
+    /// columns.
+    #[serde(default)]
+    pub xml_unparsed: u64,
 }
 
 impl Counts {
@@ -89,6 +93,7 @@ impl std::ops::AddAssign for Counts {
         self.contact_duplicates += o.contact_duplicates;
         self.events += o.events;
         self.event_duplicates += o.event_duplicates;
+        self.xml_unparsed += o.xml_unparsed;
     }
 }
 

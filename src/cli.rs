@@ -12,6 +12,7 @@ use wxlake::contacts::ContactsOptions;
 use wxlake::dates::DateArg;
 use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions, RawDates};
 use wxlake::mask::Mask;
+use wxlake::migrate::MigrateOptions;
 use wxlake::progress::Progress;
 use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
 use wxlake::status::StatusOptions;
@@ -58,6 +59,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size of its largest variant (query's options) does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read new raw lines into the lake (exactly once; safe to rerun at any time).
@@ -88,6 +91,15 @@ pub enum Command {
     ///   wxlake archive --warm-after 14d --cold-after 180d --cold-level 19 --raw-retention 30d
     #[command(verbatim_doc_comment)]
     Archive(ArchiveArgs),
+    /// Rewrite partitions of older schema versions to the current one, deriving the new columns.
+    ///
+    /// Plans first (--dry-run prints the plan), then rewrites each partition as compact does:
+    /// every msg_id checked before an atomic swap; safe to interrupt and rerun.
+    /// Examples:
+    ///   wxlake migrate --dry-run
+    ///   wxlake migrate --start 2026-01-01 --end 2026-01-31
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
     /// List contacts, chatrooms and official accounts with their names (from contact records).
     ///
     /// Examples:
@@ -322,6 +334,52 @@ impl CompactArgs {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// First partition day to consider: YYYY-MM-DD, today or yesterday [default: the oldest].
+    #[arg(long, value_name = "DATE", env = "WXLAKE_MIGRATE_START")]
+    pub start: Option<DateArg>,
+
+    /// Last partition day to consider, inclusive [default: the newest].
+    #[arg(long, value_name = "DATE", env = "WXLAKE_MIGRATE_END")]
+    pub end: Option<DateArg>,
+
+    /// Print the plan and change nothing.
+    #[arg(long, env = "WXLAKE_MIGRATE_DRY_RUN", value_parser = parse_flag)]
+    pub dry_run: bool,
+
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long, env = "WXLAKE_MIGRATE_JSON", value_parser = parse_flag)]
+    pub json: bool,
+
+    /// Wait up to this long for another writer to finish, e.g. 30s, 10m, 1h.
+    #[arg(long, env = "WXLAKE_MIGRATE_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+impl MigrateArgs {
+    /// The library options and whether to print JSON.
+    pub fn into_options(self, global: &Global) -> (MigrateOptions, bool) {
+        let MigrateArgs {
+            start,
+            end,
+            dry_run,
+            json,
+            wait,
+        } = self;
+        let opts = MigrateOptions {
+            data_dir: global.data_dir.clone(),
+            timezone: global.timezone.clone(),
+            start,
+            end,
+            dry_run,
+            wait,
+            progress: global.progress.clone(),
+        };
+        (opts, json)
+    }
+}
+
 /// `128MiB`, `1GiB`, `500MB`, `64KiB`, or a number of bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -379,6 +437,16 @@ pub struct QueryArgs {
     #[arg(long = "msg-id", value_name = "ID", env = "WXLAKE_QUERY_MSG_ID")]
     pub msg_id: Vec<String>,
 
+    /// Only messages of this kind (repeatable): text, image, voice, video, sticker, location,
+    /// card, link, file, quote, forward, mini_program, transfer, red_packet, channels, call,
+    /// system, recall, other.
+    #[arg(long, value_name = "KIND", env = "WXLAKE_QUERY_KIND", value_parser = parse_kind)]
+    pub kind: Vec<String>,
+
+    /// Only messages that @mention this user: an id or a contact's name (repeatable).
+    #[arg(long, value_name = "USER", env = "WXLAKE_QUERY_MENTIONS")]
+    pub mentions: Vec<String>,
+
     /// Only messages whose content contains TEXT (repeatable: any of them).
     #[arg(long, value_name = "TEXT", env = "WXLAKE_QUERY_CONTAINS")]
     pub contains: Vec<String>,
@@ -429,6 +497,23 @@ pub enum FormatArg {
     Jsonl,
     Json,
     Parquet,
+    /// One line per message: `2026-02-03 09:30 [chatroom] sender: text`.
+    Transcript,
+}
+
+/// A `--kind` value: one of the kinds the `kind` column holds.
+fn parse_kind(s: &str) -> Result<String, String> {
+    match wxlake::message_kind::MessageKind::from_name(s) {
+        Some(k) => Ok(k.as_str().to_string()),
+        None => Err(format!(
+            "not a message kind; the kinds are {}",
+            wxlake::message_kind::MessageKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -453,6 +538,8 @@ impl QueryArgs {
             from,
             msg_type,
             msg_id,
+            kind,
+            mentions,
             contains,
             ignore_case,
             format,
@@ -470,6 +557,7 @@ impl QueryArgs {
                 FormatArg::Jsonl => Format::Jsonl,
                 FormatArg::Json => Format::Json,
                 FormatArg::Parquet => Format::Parquet,
+                FormatArg::Transcript => Format::Transcript,
             },
             (None, Some(path)) => match path
                 .extension()
@@ -503,6 +591,8 @@ impl QueryArgs {
                 senders: from,
                 types: msg_type,
                 msg_ids: msg_id,
+                kinds: kind,
+                mentions,
                 contains,
                 ignore_case,
             },

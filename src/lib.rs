@@ -30,6 +30,7 @@ pub mod lake;
 pub mod lock;
 pub mod mask;
 pub mod message_kind;
+pub mod migrate;
 pub mod normalize;
 pub mod partition;
 pub mod progress;

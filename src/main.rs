@@ -73,6 +73,12 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
+        Command::Migrate(args) => {
+            let (opts, json) = args.into_options(global);
+            let summary = wxlake::migrate::run(&opts)?;
+            print_summary(json, &summary, |s| s.render());
+            Ok(())
+        }
         Command::Archive(args) => {
             let (opts, json) = args.into_options(global);
             let summary = wxlake::archive::run(&opts)?;

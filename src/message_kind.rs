@@ -1,5 +1,5 @@
 //! What a message is: its kind, and the facts people read, derived from msg_type, content and
-//! source (issue 12's derived columns, groundwork: not yet stored).
+//! source: the derived columns of schema version 3 ([`crate::record::DERIVED`]).
 //!
 //! Pure. A third of real messages are not text: app messages (49) carry an XML card whose
 //! `<appmsg><type>` says link, file, quote, forward, mini program, transfer or red packet;
@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use crate::record::{Record, text as field};
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
@@ -39,6 +40,34 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [MessageKind; 19] = [
+        MessageKind::Text,
+        MessageKind::Image,
+        MessageKind::Voice,
+        MessageKind::Video,
+        MessageKind::Sticker,
+        MessageKind::Location,
+        MessageKind::Card,
+        MessageKind::Link,
+        MessageKind::File,
+        MessageKind::Quote,
+        MessageKind::Forward,
+        MessageKind::MiniProgram,
+        MessageKind::Transfer,
+        MessageKind::RedPacket,
+        MessageKind::Channels,
+        MessageKind::Call,
+        MessageKind::System,
+        MessageKind::Recall,
+        MessageKind::Other,
+    ];
+
+    /// The kind named `name` (as stored in the `kind` column).
+    pub fn from_name(name: &str) -> Option<MessageKind> {
+        MessageKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         use MessageKind::*;
         match self {
@@ -74,9 +103,49 @@ pub fn split_msg_type(raw: i64) -> (i64, Option<i32>) {
     }
 }
 
+/// Whether a message was sent in a group: it names a chatroom, or comes from one.
+pub fn in_group(chatroom: Option<&str>, from_username: Option<&str>) -> bool {
+    chatroom.is_some_and(|c| !c.is_empty())
+        || from_username.is_some_and(|f| f.ends_with("@chatroom"))
+}
+
+/// The msg_type as the collector sent it: a 4.x packed type put back together.
+pub fn raw_msg_type(msg_type: Option<i32>, packed_app_type: Option<i32>) -> Option<i64> {
+    let t = msg_type?;
+    Some(match packed_app_type {
+        Some(app) => (i64::from(app) << 32) | i64::from(t as u32),
+        None => i64::from(t),
+    })
+}
+
+/// The facts of a normalized message: [`derive`] of its type and content (a sender prefix is
+/// read only in groups), and its mentions.
+pub fn derive_record<'a>(r: &'a Record<'_>) -> Derived<'a> {
+    let content = r.text[field::CONTENT].as_deref();
+    let group = in_group(r.chatroom(), r.text[field::FROM_USERNAME].as_deref());
+    let mut d = derive(raw_msg_type(r.msg_type, r.packed_app_type), content);
+    if !group && d.prefix_sender.is_some() && d.kind == Some(MessageKind::Text) {
+        // `abc:\n…` in a private chat is what was written, not a sender.
+        d.prefix_sender = None;
+        d.text = content.map(Cow::Borrowed);
+    }
+    if let Some(source) = r.text[field::SOURCE].as_deref()
+        && memchr::memmem::find(source.as_bytes(), b"atuserlist").is_some()
+    {
+        d.mentions = mentions(source);
+    }
+    d
+}
+
 /// A group text's `wxid_x:\n` sender prefix (pad/iPad protocol collectors): (sender, the rest).
 pub fn group_prefix(content: &str) -> Option<(&str, &str)> {
-    let (head, rest) = content.split_once(":\n")?;
+    // An id is at most 64 bytes: look no further (contents can be long XML).
+    let window = &content.as_bytes()[..content.len().min(66)];
+    let colon = memchr::memchr(b':', window)?;
+    if content.as_bytes().get(colon + 1) != Some(&b'\n') {
+        return None;
+    }
+    let (head, rest) = (&content[..colon], &content[colon + 2..]);
     let looks_like_id = !head.is_empty()
         && head.len() <= 64
         && head
@@ -103,7 +172,7 @@ pub fn mentions(source: &str) -> Vec<String> {
 
 /// What a message's content says, as far as its kind needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Derived {
+pub struct Derived<'a> {
     pub kind: Option<MessageKind>,
     pub app_type: Option<i32>,
     pub title: Option<String>,
@@ -111,8 +180,10 @@ pub struct Derived {
     pub file_size: Option<i64>,
     pub quoted_msg_id: Option<String>,
     pub revoked_msg_id: Option<String>,
+    /// The wxids @mentioned (from source; [`derive_record`] fills it).
+    pub mentions: Vec<String>,
     /// What a person reads: `[link] title url`, `[image]`, the text without a sender prefix…
-    pub text: Option<String>,
+    pub text: Option<Cow<'a, str>>,
     /// The sender named by a group text's prefix.
     pub prefix_sender: Option<String>,
     /// The content should have been an XML card but did not parse.
@@ -120,7 +191,7 @@ pub struct Derived {
 }
 
 /// The facts of a message of type `msg_type` (a 4.x packed one included) with `content`.
-pub fn derive(msg_type: Option<i64>, content: Option<&str>) -> Derived {
+pub fn derive(msg_type: Option<i64>, content: Option<&str>) -> Derived<'_> {
     let content = content.unwrap_or("");
     let Some(raw) = msg_type else {
         return Derived {
@@ -129,9 +200,9 @@ pub fn derive(msg_type: Option<i64>, content: Option<&str>) -> Derived {
         };
     };
     let (t, packed_app) = split_msg_type(raw);
-    let simple = |kind: MessageKind, label: &str| Derived {
+    let simple = |kind: MessageKind, label: &'static str| Derived {
         kind: Some(kind),
-        text: Some(format!("[{label}]")),
+        text: Some(Cow::Borrowed(label)),
         ..Derived::default()
     };
     match t {
@@ -142,20 +213,20 @@ pub fn derive(msg_type: Option<i64>, content: Option<&str>) -> Derived {
             };
             Derived {
                 kind: Some(MessageKind::Text),
-                text: Some(text.to_string()),
+                text: Some(Cow::Borrowed(text)),
                 prefix_sender: sender,
                 ..Derived::default()
             }
         }
-        3 => simple(MessageKind::Image, "image"),
-        34 => simple(MessageKind::Voice, "voice"),
-        43 => simple(MessageKind::Video, "video"),
-        47 => simple(MessageKind::Sticker, "sticker"),
-        50 => simple(MessageKind::Call, "call"),
-        51 => simple(MessageKind::Channels, "channels"),
+        3 => simple(MessageKind::Image, "[image]"),
+        34 => simple(MessageKind::Voice, "[voice]"),
+        43 => simple(MessageKind::Video, "[video]"),
+        47 => simple(MessageKind::Sticker, "[sticker]"),
+        50 => simple(MessageKind::Call, "[call]"),
+        51 => simple(MessageKind::Channels, "[channels]"),
         10000 => Derived {
             kind: Some(MessageKind::System),
-            text: Some(content.to_string()),
+            text: Some(Cow::Borrowed(content)),
             ..Derived::default()
         },
         48 => location(content),
@@ -176,7 +247,7 @@ fn xml_part(content: &str) -> &str {
     body.trim_start()
 }
 
-fn location(content: &str) -> Derived {
+fn location(content: &str) -> Derived<'static> {
     let f = read_facts(
         xml_part(content),
         &[("location", Some("poiname")), ("location", Some("label"))],
@@ -187,32 +258,32 @@ fn location(content: &str) -> Derived {
     let title = f[0].clone().filter(|s| !s.is_empty()).or(f[1].clone());
     Derived {
         kind: Some(MessageKind::Location),
-        text: Some(match &title {
+        text: Some(Cow::Owned(match &title {
             Some(t) => format!("[location] {t}"),
             None => "[location]".to_string(),
-        }),
+        })),
         title,
         ..Derived::default()
     }
 }
 
-fn card(content: &str) -> Derived {
+fn card(content: &str) -> Derived<'static> {
     let f = read_facts(xml_part(content), &[("msg", Some("nickname"))]);
     if f[0].is_none() && !parses(xml_part(content)) {
         return unparsed();
     }
     Derived {
         kind: Some(MessageKind::Card),
-        text: Some(match &f[0] {
+        text: Some(Cow::Owned(match &f[0] {
             Some(n) => format!("[card] {n}"),
             None => "[card]".to_string(),
-        }),
+        })),
         title: f[0].clone(),
         ..Derived::default()
     }
 }
 
-fn recall(content: &str) -> Derived {
+fn recall(content: &str) -> Derived<'static> {
     let f = read_facts(
         xml_part(content),
         &[("newmsgid", None), ("replacemsg", None)],
@@ -223,15 +294,15 @@ fn recall(content: &str) -> Derived {
     Derived {
         kind: Some(MessageKind::Recall),
         revoked_msg_id: f[0].clone(),
-        text: Some(match &f[1] {
+        text: Some(Cow::Owned(match &f[1] {
             Some(r) => format!("[recall] {r}"),
             None => "[recall]".to_string(),
-        }),
+        })),
         ..Derived::default()
     }
 }
 
-fn app(content: &str, packed_app: Option<i32>) -> Derived {
+fn app(content: &str, packed_app: Option<i32>) -> Derived<'static> {
     let xml = xml_part(content);
     let f = read_facts(
         xml,
@@ -295,12 +366,12 @@ fn app(content: &str, packed_app: Option<i32>) -> Derived {
         } else {
             None
         },
-        text: Some(text.trim_end().to_string()),
+        text: Some(Cow::Owned(text.trim_end().to_string())),
         ..Derived::default()
     }
 }
 
-fn unparsed() -> Derived {
+fn unparsed() -> Derived<'static> {
     Derived {
         kind: Some(MessageKind::Other),
         xml_unparsed: true,
@@ -352,6 +423,7 @@ fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Option<String>>
     // The wanted text elements open now (index into `wanted`), and the text gathered for them.
     let mut open: Vec<(usize, String)> = Vec::new();
     while let Ok(event) = reader.read_event() {
+        let is_start = matches!(event, Event::Start(_));
         match event {
             Event::Start(e) | Event::Empty(e) => {
                 let name = e.local_name();
@@ -373,7 +445,7 @@ fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Option<String>>
                             }
                         }
                         None => {
-                            if matches!(event_kind(&reader), EventKind::Start) {
+                            if is_start {
                                 open.push((i, String::new()));
                             } else {
                                 out[i] = Some(String::new());
@@ -421,22 +493,6 @@ fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Option<String>>
         }
     }
     out
-}
-
-enum EventKind {
-    Start,
-    Empty,
-}
-
-/// Whether the event just read was a start tag (`<a>`) rather than an empty one (`<a/>`).
-fn event_kind(reader: &Reader<&[u8]>) -> EventKind {
-    let pos = reader.buffer_position() as usize;
-    let bytes = reader.get_ref();
-    if pos >= 2 && bytes.get(pos - 2) == Some(&b'/') {
-        EventKind::Empty
-    } else {
-        EventKind::Start
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,12 @@
 //! Pure: no I/O, no clock. The rules (also in the README):
 //! - `msg_id`: a non-empty string, or a JSON integer of any size kept as its exact digits.
 //! - `create_time`: an integer or a digit string; values ≥ 10^11 are milliseconds. Must be > 0.
-//! - `msg_type`: an integer or a digit string that fits Int32.
+//! - `msg_type`: an integer or a digit string that fits Int32, or a WeChat 4.x packed type
+//!   (`subtype << 32 | type`, ≥ 2^32): split into `msg_type` (the low 32 bits) and the app
+//!   subtype (which becomes `app_type`), the number as sent kept in `as_sent`.
+//! - a group message (it names a chatroom, or comes from one) with an empty `chatroom_sender`
+//!   whose content starts with a `wxid:\n` prefix (pad/iPad protocol collectors) gets that id
+//!   as `chatroom_sender`; content stays as sent, the empty value is kept in `as_sent`.
 //! - the text columns: strings; `source` also takes a number (its text) or an object/array
 //!   (compact JSON text).
 //! - a known key with an unusable type becomes null and keeps its original value in
@@ -42,6 +47,8 @@ pub const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 const MAX_SECONDS: i64 = 253_402_300_800 - 86_400;
 
 /// What one line turned into.
+// A record is what nearly every line is: boxing it would cost an allocation per line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line<'a> {
     /// Empty or whitespace only.
@@ -500,6 +507,31 @@ fn create_time(raw: &str) -> Result<i64, Reject> {
     Ok(seconds)
 }
 
+/// A msg_type value as (type, app subtype of a 4.x packed type); `Ok(None)` for an unusable
+/// value.
+pub fn msg_type_parts(raw: &str) -> Result<Option<(i32, Option<i32>)>, Reject> {
+    let number: Option<i64> = match kind(raw) {
+        Kind::Integer => raw.parse().ok(),
+        Kind::String => {
+            let s = string_value(raw)?;
+            if digits_only(&s) {
+                s.parse().ok()
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    Ok(number.and_then(|n| {
+        if n >= 1 << 32 {
+            let (t, app) = crate::message_kind::split_msg_type(n);
+            Some((i32::try_from(t).ok()?, Some(app?)))
+        } else {
+            Some((i32::try_from(n).ok()?, None))
+        }
+    }))
+}
+
 /// `Ok(None)` for an unusable value.
 fn msg_type(raw: &str) -> Result<Option<i32>, Reject> {
     Ok(match kind(raw) {
@@ -535,6 +567,7 @@ fn build_record<'a>(
     let mut have_time = false;
     let mut type_conflicts = 0;
     let mut extras: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
+    let mut as_sent: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     // An envelope's guid and notify_type fill the columns; the record's own, if it has any,
     // then stay in extra_fields under `data.guid`/`data.notify_type` (unless equal).
     let (guid_raw, notify_raw) = match &envelope {
@@ -572,8 +605,14 @@ fn build_record<'a>(
                 record.create_time = create_time(raw)?;
                 have_time = true;
             }
-            col::MSG_TYPE => match msg_type(raw)? {
-                Some(t) => record.msg_type = Some(t),
+            col::MSG_TYPE => match msg_type_parts(raw)? {
+                Some((t, app)) => {
+                    record.msg_type = Some(t);
+                    if app.is_some() {
+                        record.packed_app_type = app;
+                        as_sent.push((Cow::Borrowed(col::MSG_TYPE), raw));
+                    }
+                }
                 None => {
                     type_conflicts += 1;
                     extras.push((key.clone(), raw));
@@ -646,11 +685,74 @@ fn build_record<'a>(
     if !extras.is_empty() {
         record.extra_fields = Some(Cow::Owned(extra_fields_json(&extras)));
     }
+    fill_sender_from_prefix(&mut record, &mut as_sent);
+    if !as_sent.is_empty() {
+        record.as_sent = Some(Cow::Owned(extra_fields_json(&as_sent)));
+    }
     Ok(Normalized {
         record,
         type_conflicts,
         repaired: false,
     })
+}
+
+/// Bring a row stored by schema version 1 or 2 to what ingest makes of the same line today: a
+/// 4.x packed msg_type, then a type conflict kept in `extra_fields`, is split, and an empty
+/// group sender is filled from the content's prefix (both recorded in `as_sent`). Rows already
+/// current are left as they are.
+pub fn upgrade_record(record: &mut Record<'_>) {
+    let mut as_sent_text: Vec<(String, String)> = Vec::new();
+    if record.msg_type.is_none()
+        && let Some(extra) = record.extra_fields.as_deref()
+    {
+        let mut entries = Vec::new();
+        if crate::json_object::parse_object(extra, &mut entries).is_ok()
+            && let Some(pos) = entries.iter().position(|(k, _)| k == col::MSG_TYPE)
+            && let Ok(Some((t, Some(app)))) = msg_type_parts(entries[pos].1)
+        {
+            as_sent_text.push((col::MSG_TYPE.to_string(), entries[pos].1.to_string()));
+            entries.remove(pos);
+            let rest = (!entries.is_empty()).then(|| extra_fields_json(&entries));
+            record.msg_type = Some(t);
+            record.packed_app_type = Some(app);
+            record.extra_fields = rest.map(Cow::Owned);
+        }
+    }
+    let mut filled = Vec::new();
+    fill_sender_from_prefix(record, &mut filled);
+    as_sent_text.extend(filled.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    if !as_sent_text.is_empty() && record.as_sent.is_none() {
+        record.as_sent = Some(Cow::Owned(extra_fields_json(&as_sent_text)));
+    }
+}
+
+/// A group message whose chatroom_sender is empty and whose content starts with `wxid:\n`
+/// (pad/iPad protocol collectors send the sender only so): the prefix's id becomes
+/// chatroom_sender, and the value sent (`""`, or `null` when absent) goes to `as_sent`.
+fn fill_sender_from_prefix<'a, 'b>(
+    record: &mut Record<'a>,
+    as_sent: &mut Vec<(Cow<'b, str>, &'b str)>,
+) {
+    use crate::record::text;
+    let sender = record.text[text::CHATROOM_SENDER].as_deref();
+    if sender.is_some_and(|s| !s.is_empty())
+        || !crate::message_kind::in_group(
+            record.chatroom(),
+            record.text[text::FROM_USERNAME].as_deref(),
+        )
+    {
+        return;
+    }
+    let Some(content) = record.text[text::CONTENT].as_deref() else {
+        return;
+    };
+    let Some((id, _)) = crate::message_kind::group_prefix(content) else {
+        return;
+    };
+    let id = id.to_string();
+    let sent = if sender.is_some() { "\"\"" } else { "null" };
+    as_sent.push((Cow::Borrowed(col::CHATROOM_SENDER), sent));
+    record.text[text::CHATROOM_SENDER] = Some(Cow::Owned(id));
 }
 
 fn is_known(key: &str) -> bool {
@@ -673,11 +775,11 @@ fn push_json_string(out: &mut String, s: &str) {
     }
 }
 
-fn extra_fields_json<K: AsRef<str>>(extras: &[(K, &str)]) -> String {
+fn extra_fields_json<K: AsRef<str>, V: AsRef<str>>(extras: &[(K, V)]) -> String {
     let mut out = String::with_capacity(
         extras
             .iter()
-            .map(|(k, v)| k.as_ref().len() + v.len() + 4)
+            .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 4)
             .sum(),
     );
     out.push('{');
@@ -687,7 +789,7 @@ fn extra_fields_json<K: AsRef<str>>(extras: &[(K, &str)]) -> String {
         }
         push_json_string(&mut out, key.as_ref());
         out.push(':');
-        compact_into(raw, &mut out);
+        compact_into(raw.as_ref(), &mut out);
     }
     out.push('}');
     out

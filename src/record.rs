@@ -2,9 +2,11 @@
 //!
 //! Every file carries its schema version in the Parquet key-value metadata under
 //! [`SCHEMA_VERSION_KEY`]. Version 1 had the ten columns from `msg_id` to `extra_fields`;
-//! version 2 appends `guid` and `notify_type`, which webhook collectors send with each message.
-//! Columns are only ever appended, so a reader conforms an older file by name and sees the new
-//! columns as null. Partition columns (year, month, day) are *not* part of the schema: by the
+//! version 2 appends `guid` and `notify_type`, which webhook collectors send with each message;
+//! version 3 appends `as_sent` and the columns derived from what a message is ([`DERIVED`]:
+//! kind, app_type, title, url, file_size, quoted_msg_id, revoked_msg_id, mentions, text; see
+//! [`crate::message_kind`]). Columns are only ever appended, so a reader conforms an older file
+//! by name and sees the new columns as null (`wxlake migrate` derives them into old files). Partition columns (year, month, day) are *not* part of the schema: by the
 //! Hive convention they live in the directory names only.
 
 use std::borrow::Cow;
@@ -15,7 +17,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::Serialize;
 
 /// The current schema version.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Parquet key-value metadata key holding the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "wxlake.schema_version";
 
@@ -33,10 +35,51 @@ pub mod col {
     pub const EXTRA_FIELDS: &str = "extra_fields";
     pub const GUID: &str = "guid";
     pub const NOTIFY_TYPE: &str = "notify_type";
+    pub const AS_SENT: &str = "as_sent";
+    pub const KIND: &str = "kind";
+    pub const APP_TYPE: &str = "app_type";
+    pub const TITLE: &str = "title";
+    pub const URL: &str = "url";
+    pub const FILE_SIZE: &str = "file_size";
+    pub const QUOTED_MSG_ID: &str = "quoted_msg_id";
+    pub const REVOKED_MSG_ID: &str = "revoked_msg_id";
+    pub const MENTIONS: &str = "mentions";
+    pub const TEXT: &str = "text";
 }
 
 /// Every column, in schema order.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 22] = [
+    col::MSG_ID,
+    col::CREATE_TIME,
+    col::MSG_TYPE,
+    col::FROM_USERNAME,
+    col::TO_USERNAME,
+    col::CHATROOM,
+    col::CHATROOM_SENDER,
+    col::CONTENT,
+    col::SOURCE,
+    col::EXTRA_FIELDS,
+    col::GUID,
+    col::NOTIFY_TYPE,
+    col::AS_SENT,
+    col::KIND,
+    col::APP_TYPE,
+    col::TITLE,
+    col::URL,
+    col::FILE_SIZE,
+    col::QUOTED_MSG_ID,
+    col::REVOKED_MSG_ID,
+    col::MENTIONS,
+    col::TEXT,
+];
+
+/// How many of [`COLUMNS`] each schema version has (version `v` has the first
+/// `COLUMNS_OF_VERSION[v - 1]`).
+pub const COLUMNS_OF_VERSION: [usize; 3] = [10, 12, 22];
+
+/// The columns that hold what the collector sent (versions 1 and 2): what an export gives back
+/// unless derived columns are asked for.
+pub const SENT_COLUMNS: [&str; 12] = [
     col::MSG_ID,
     col::CREATE_TIME,
     col::MSG_TYPE,
@@ -51,8 +94,18 @@ pub const COLUMNS: [&str; 12] = [
     col::NOTIFY_TYPE,
 ];
 
-/// The columns of schema version 1 (a prefix of [`COLUMNS`]).
-pub const COLUMNS_V1: usize = 10;
+/// The columns derived from msg_type, content and source (version 3): never instead of them.
+pub const DERIVED: [&str; 9] = [
+    col::KIND,
+    col::APP_TYPE,
+    col::TITLE,
+    col::URL,
+    col::FILE_SIZE,
+    col::QUOTED_MSG_ID,
+    col::REVOKED_MSG_ID,
+    col::MENTIONS,
+    col::TEXT,
+];
 
 /// The string columns of a record after `msg_id`, in schema order.
 pub const TEXT_COLUMNS: [&str; 6] = [
@@ -79,6 +132,13 @@ pub struct Record<'a> {
     pub guid: Option<Cow<'a, str>>,
     /// The webhook's record kind (1010 for messages), when the collector sent one.
     pub notify_type: Option<i32>,
+    /// A JSON object text of the values the collector sent for typed columns that wxlake
+    /// filled or split (a 4.x packed msg_type; an empty chatroom_sender filled from a group
+    /// text's `wxid:` prefix), so an export gives back what was sent. Null almost always.
+    pub as_sent: Option<Cow<'a, str>>,
+    /// The app subtype a 4.x packed msg_type carried in its high 32 bits (not a column of its
+    /// own: it becomes `app_type`).
+    pub packed_app_type: Option<i32>,
 }
 
 /// Index into [`Record::text`].
@@ -107,6 +167,8 @@ impl Record<'_> {
             extra_fields: self.extra_fields.map(|s| Cow::Owned(s.into_owned())),
             guid: self.guid.map(|s| Cow::Owned(s.into_owned())),
             notify_type: self.notify_type,
+            as_sent: self.as_sent.map(|s| Cow::Owned(s.into_owned())),
+            packed_app_type: self.packed_app_type,
         }
     }
 
@@ -125,6 +187,7 @@ impl Record<'_> {
             extra_fields: self.extra_fields.as_deref(),
             guid: self.guid.as_deref(),
             notify_type: self.notify_type,
+            as_sent: self.as_sent.as_deref(),
         }
         .content_hash()
     }
@@ -140,6 +203,7 @@ pub struct RowView<'a> {
     pub extra_fields: Option<&'a str>,
     pub guid: Option<&'a str>,
     pub notify_type: Option<i32>,
+    pub as_sent: Option<&'a str>,
 }
 
 impl RowView<'_> {
@@ -152,6 +216,8 @@ impl RowView<'_> {
         self.text.hash(&mut h);
         self.extra_fields.hash(&mut h);
         self.notify_type.hash(&mut h);
+        // Derived columns are a function of the others; as_sent is not (a packed type).
+        self.as_sent.hash(&mut h);
         let h = h.finish();
         ((h >> 32) as u32 ^ h as u32).max(1)
     }
@@ -175,9 +241,24 @@ pub fn arrow_schema() -> SchemaRef {
             fields.push(Field::new(col::EXTRA_FIELDS, DataType::Utf8, true));
             fields.push(Field::new(col::GUID, DataType::Utf8, true));
             fields.push(Field::new(col::NOTIFY_TYPE, DataType::Int32, true));
+            fields.push(Field::new(col::AS_SENT, DataType::Utf8, true));
+            fields.push(Field::new(col::KIND, DataType::Utf8, true));
+            fields.push(Field::new(col::APP_TYPE, DataType::Int32, true));
+            fields.push(Field::new(col::TITLE, DataType::Utf8, true));
+            fields.push(Field::new(col::URL, DataType::Utf8, true));
+            fields.push(Field::new(col::FILE_SIZE, DataType::Int64, true));
+            fields.push(Field::new(col::QUOTED_MSG_ID, DataType::Utf8, true));
+            fields.push(Field::new(col::REVOKED_MSG_ID, DataType::Utf8, true));
+            fields.push(Field::new(col::MENTIONS, mentions_type(), true));
+            fields.push(Field::new(col::TEXT, DataType::Utf8, true));
             Arc::new(Schema::new(fields))
         })
         .clone()
+}
+
+/// The type of `mentions`: a list of wxids.
+pub fn mentions_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
 /// A table's columns: (name, type, nullable, description), in file order.
@@ -216,7 +297,7 @@ pub struct FieldSpec {
     pub description: String,
 }
 
-/// The fields of schema `version` (1 or 2) with their documentation, for the schema registry.
+/// The fields of schema `version` (1, 2 or 3) with their documentation, for the schema registry.
 pub fn field_specs(version: u32) -> Vec<FieldSpec> {
     let docs = [
         "message id, exact decimal text (a JSON integer of any size or a string)",
@@ -231,12 +312,26 @@ pub fn field_specs(version: u32) -> Vec<FieldSpec> {
         "JSON object text of unknown keys and of known keys whose value had an unusable type",
         "webhook request id (the envelope's guid, or the line's own); null when not sent",
         "webhook record kind (1010 for messages); null when not sent",
+        "JSON object of the values the collector sent for typed columns wxlake filled or split \
+         (a 4.x packed msg_type, an empty chatroom_sender filled from a group text's prefix); \
+         null when none",
+        "derived: what the message is (text, image, voice, video, sticker, location, card, link, \
+         file, quote, forward, mini_program, transfer, red_packet, channels, call, system, \
+         recall, other)",
+        "derived: the app subtype (<appmsg><type> of a 49 message, or the high 32 bits of a 4.x \
+         packed type: 5 link, 6 file, 19 forward, 33/36 mini program, 57 quote, 2000 transfer, \
+         2001 red packet, ...)",
+        "derived: a card's title (link, file name, quote's reply, forward, mini program, \
+         transfer, red packet), a location's poiname, a contact card's nickname",
+        "derived: a link's url",
+        "derived: a file's size in bytes (appattach/totallen)",
+        "derived: the msg_id a quote replies to (refermsg/svrid)",
+        "derived: the msg_id a recall withdrew (revokemsg/newmsgid)",
+        "derived: the wxids @mentioned (atuserlist of source)",
+        "derived: what a person reads: the text without a group sender prefix, a card's title, \
+         [image], ...",
     ];
-    let columns = if version >= 2 {
-        COLUMNS.len()
-    } else {
-        COLUMNS_V1
-    };
+    let columns = COLUMNS_OF_VERSION[(version.clamp(1, SCHEMA_VERSION) - 1) as usize];
     arrow_schema()
         .fields()
         .iter()
@@ -256,7 +351,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_has_twelve_columns_in_order() {
+    fn schema_has_its_columns_in_order() {
         let schema = arrow_schema();
         let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(
@@ -273,11 +368,25 @@ mod tests {
                 "source",
                 "extra_fields",
                 "guid",
-                "notify_type"
+                "notify_type",
+                "as_sent",
+                "kind",
+                "app_type",
+                "title",
+                "url",
+                "file_size",
+                "quoted_msg_id",
+                "revoked_msg_id",
+                "mentions",
+                "text",
             ]
         );
+        assert_eq!(names, COLUMNS);
         assert_eq!(field_specs(1).len(), 10);
         assert_eq!(field_specs(2).len(), 12);
+        assert_eq!(field_specs(3).len(), 22);
+        assert_eq!(&COLUMNS[..12], SENT_COLUMNS);
+        assert_eq!(&COLUMNS[13..], DERIVED);
     }
 
     #[test]
@@ -298,6 +407,9 @@ mod tests {
         other.notify_type = Some(1010);
         assert_ne!(base.content_hash(), other.content_hash());
         // A webhook retry: the same message under another guid is a plain resend.
+        let mut other = base.clone();
+        other.as_sent = Some(r#"{"msg_type":244813135921}"#.into());
+        assert_ne!(base.content_hash(), other.content_hash());
         let mut retry = base.clone();
         retry.guid = Some("another-request".into());
         assert_eq!(base.content_hash(), retry.content_hash());

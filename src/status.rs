@@ -26,6 +26,16 @@ pub struct StatusOptions {
     pub timezone: Option<String>,
 }
 
+/// The files of one message schema version.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VersionReport {
+    pub version: u32,
+    /// Partitions holding a file of this version (a partition may hold several versions).
+    pub partitions: u64,
+    pub files: u64,
+    pub rows: u64,
+}
+
 /// The files of one codec.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CodecReport {
@@ -72,6 +82,8 @@ pub struct StatusReport {
     pub rows: u64,
     pub bytes: u64,
     pub codecs: Vec<CodecReport>,
+    /// Files per schema version, oldest first; `wxlake migrate` brings older ones current.
+    pub schema_versions: Vec<VersionReport>,
     pub largest_partitions: Vec<PartitionSize>,
     pub smallest_partitions: Vec<PartitionSize>,
     /// Partitions `compact` (at the default target size) would rewrite.
@@ -106,8 +118,22 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
     };
     let mut codecs: Vec<(Codec, CodecReport, Vec<String>)> = Vec::new();
     let mut sizes = Vec::new();
+    let mut versions: std::collections::BTreeMap<u32, VersionReport> = Default::default();
     for l in &listings {
         let partition = l.key.to_string();
+        let mut seen_versions = Vec::new();
+        for f in &l.files {
+            let v = versions.entry(f.schema_version).or_insert(VersionReport {
+                version: f.schema_version,
+                ..Default::default()
+            });
+            if !seen_versions.contains(&f.schema_version) {
+                seen_versions.push(f.schema_version);
+                v.partitions += 1;
+            }
+            v.files += 1;
+            v.rows += f.rows;
+        }
         for f in &l.files {
             let i = match codecs.iter().position(|(c, _, _)| *c == f.codec) {
                 Some(i) => i,
@@ -210,6 +236,7 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
         rows: sizes.iter().map(|s| s.rows).sum(),
         bytes: sizes.iter().map(|s| s.bytes).sum(),
         codecs: codecs.into_iter().map(|(_, r, _)| r).collect(),
+        schema_versions: versions.into_values().collect(),
         largest_partitions: largest,
         smallest_partitions: smallest,
         need_compaction: plan_compaction(&listings, DEFAULT_TARGET_FILE_SIZE)
@@ -255,6 +282,27 @@ impl StatusReport {
                 count(c.rows, "row"),
                 human_bytes(c.bytes)
             ));
+        }
+        if !self.schema_versions.is_empty() {
+            let parts: Vec<String> = self
+                .schema_versions
+                .iter()
+                .map(|v| {
+                    format!(
+                        "version {}: {}, {}",
+                        v.version,
+                        count(v.partitions, "partition"),
+                        count(v.files, "file")
+                    )
+                })
+                .collect();
+            out.push_str(&format!("schema {}\n", parts.join("; ")));
+            let current = crate::record::SCHEMA_VERSION;
+            if self.schema_versions.iter().any(|v| v.version < current) {
+                out.push_str(&format!(
+                    "  files of older versions are read with their derived columns computed on read; `wxlake migrate` rewrites them to version {current} (for other engines)\n"
+                ));
+            }
         }
         for (name, t) in [("contacts", &self.contacts), ("events", &self.events)] {
             out.push_str(&format!(

@@ -107,6 +107,7 @@ mod tests {
             unknown_columns: Vec::new(),
             timezone: None,
             checksum: None,
+            schema_version: crate::record::SCHEMA_VERSION,
         }
     }
 

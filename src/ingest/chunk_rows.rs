@@ -135,7 +135,7 @@ pub fn normalize_chunk(
                     id_hash,
                     maybe_stored: true, // asked below
                 });
-                buffer.push(&n.record);
+                counts.xml_unparsed += u64::from(buffer.push(&n.record));
             }
             Line::Contact(c) => {
                 counts.repaired += u64::from(c.repaired);

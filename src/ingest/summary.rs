@@ -75,9 +75,17 @@ impl IngestSummary {
         }
         let _ = writeln!(
             out,
-            "  {} type conflicts, {} repaired; {} read, {} written to {} partition{}",
+            "  {} type conflicts, {} repaired{}; {} read, {} written to {} partition{}",
             c.type_conflicts,
             c.repaired,
+            if c.xml_unparsed > 0 {
+                format!(
+                    ", {} whose XML card did not parse (kind other)",
+                    count(c.xml_unparsed, "message")
+                )
+            } else {
+                String::new()
+            },
             human_bytes(c.bytes_read),
             human_bytes(c.bytes_written),
             self.partitions,
@@ -173,6 +181,7 @@ mod tests {
             "contact_duplicates",
             "events",
             "event_duplicates",
+            "xml_unparsed",
             "partitions",
             "bytes_read",
             "bytes_written",

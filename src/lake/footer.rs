@@ -27,6 +27,8 @@ pub struct FileInfo {
     pub timezone: Option<String>,
     /// The checksum of its data pages (see [`crate::lake::checksum`]; absent in older files).
     pub checksum: Option<String>,
+    /// The message schema version it was written in (`wxlake.schema_version`; 1 when absent).
+    pub schema_version: u32,
 }
 
 /// Read the footer of `path`.
@@ -78,6 +80,9 @@ pub fn read_footer(path: &Path) -> Result<FileInfo> {
         unknown_columns,
         timezone: kv(TIMEZONE_KEY),
         checksum: kv(crate::lake::checksum::CHECKSUM_KEY),
+        schema_version: kv(crate::record::SCHEMA_VERSION_KEY)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
     })
 }
 

@@ -323,6 +323,19 @@ pub fn schema_registry() -> SchemaRegistry {
                     .to_string(),
                 fields: field_specs(2),
             },
+            SchemaVersion {
+                version: 3,
+                created_at: "2026-12-02T00:00:00Z".to_string(),
+                description: "version 2 plus as_sent and what each message is, derived from \
+                              msg_type, content and source (kind, app_type, title, url, \
+                              file_size, quoted_msg_id, revoked_msg_id, mentions, text; \
+                              appended); a 4.x packed msg_type is split into msg_type and \
+                              app_type. Files of versions 1 and 2 read the new columns as null \
+                              until `wxlake migrate` rewrites them (compact and archive upgrade \
+                              the partitions they rewrite)"
+                    .to_string(),
+                fields: field_specs(3),
+            },
         ],
         tables,
     }
@@ -359,7 +372,8 @@ mod tests {
             serde_json::from_slice(&std::fs::read(layout.schema_registry_path()).unwrap()).unwrap();
         assert_eq!(registry.versions[0].fields.len(), 10);
         assert_eq!(registry.versions[1].fields.len(), 12);
-        assert_eq!(registry.current, 2);
+        assert_eq!(registry.versions[2].fields.len(), 22);
+        assert_eq!(registry.current, 3);
         assert!(registry.tables.contains_key("contacts") && registry.tables.contains_key("events"));
     }
 

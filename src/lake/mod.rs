@@ -10,6 +10,7 @@ pub mod rewrite;
 pub mod row_group;
 pub mod side_table;
 pub mod swap;
+pub mod upgrade;
 pub mod writer;
 
 pub use layout::Layout;

@@ -112,6 +112,7 @@ fn rows(
         col::EXTRA_FIELDS,
         col::GUID,
         col::NOTIFY_TYPE,
+        col::AS_SENT,
     ];
     columns.extend(TEXT_COLUMNS);
     for batch in open_filtered(path, &columns, ids)? {
@@ -131,6 +132,7 @@ fn rows(
             .collect();
         let extra = string_column(&batch, col::EXTRA_FIELDS);
         let guid = string_column(&batch, col::GUID);
+        let as_sent = string_column(&batch, col::AS_SENT);
         let notify = batch
             .column_by_name(col::NOTIFY_TYPE)
             .and_then(|c| c.as_primitive_opt::<Int32Type>());
@@ -148,6 +150,7 @@ fn rows(
                 extra_fields: extra.and_then(|a| a.is_valid(i).then(|| a.value(i))),
                 guid: guid.and_then(|a| a.is_valid(i).then(|| a.value(i))),
                 notify_type: notify.and_then(|t| t.is_valid(i).then(|| t.value(i))),
+                as_sent: as_sent.and_then(|a| a.is_valid(i).then(|| a.value(i))),
             });
         }
     }

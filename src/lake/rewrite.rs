@@ -1,5 +1,6 @@
-//! Rewriting one partition's files, for `compact` (fewer, larger files) and `archive` (another
-//! codec). Both need the same thing: every row read once, duplicates by msg_id removed (a repair
+//! Rewriting one partition's files, for `compact` (fewer, larger files), `archive` (another
+//! codec) and `migrate` (the current schema version; rows of older files are upgraded by
+//! [`crate::lake::upgrade`] in every rewrite). Both need the same thing: every row read once, duplicates by msg_id removed (a repair
 //! of anything that slipped in), rows sorted by (chatroom, create_time) across the whole
 //! partition, written into the requested number of files with the requested codec, checked, and
 //! swapped in atomically ([`crate::lake::swap`]).
@@ -24,10 +25,11 @@ use crate::lake::footer::FileInfo;
 use crate::lake::reader::{conform, for_each_msg_id, open_projected};
 use crate::lake::row_group::sort_batch;
 use crate::lake::swap::{SwapJournal, swap_in};
+use crate::lake::upgrade::upgrade_batch;
 use crate::lake::writer::{Codec, StagedWriter, publish, writer_properties};
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
-use crate::record::{COLUMNS, arrow_schema};
+use crate::record::{COLUMNS, SCHEMA_VERSION, arrow_schema};
 
 /// Rows per row group in rewritten files.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
@@ -130,7 +132,13 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
         for batch in open_projected(&input.path, &COLUMNS)? {
             let batch = batch
                 .map_err(|e| Error::data(&input.path, format!("unreadable Parquet file: {e}")))?;
-            batches.push(conform(&input.path, &batch, &arrow_schema())?);
+            let batch = conform(&input.path, &batch, &arrow_schema())?;
+            // Written as the current version: rows of older files are upgraded on the way.
+            batches.push(if input.schema_version < SCHEMA_VERSION {
+                upgrade_batch(&batch).0
+            } else {
+                batch
+            });
         }
     }
     let rows_in: usize = batches.iter().map(RecordBatch::num_rows).sum();

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
-use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{Int32Builder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, fsync_dir, link_no_clobber};
 use crate::lake::checksum::Checksummed;
 use crate::lake::row_group::PendingRows;
+use crate::message_kind::derive_record;
 use crate::partition::PartitionKey;
 use crate::record::{Record, SCHEMA_VERSION, SCHEMA_VERSION_KEY, arrow_schema, col};
 
@@ -127,13 +128,29 @@ pub fn writer_properties(codec: Codec, timezone: Option<&str>) -> Result<WriterP
         col::SOURCE,
         col::EXTRA_FIELDS,
         col::GUID,
+        col::TITLE,
+        col::URL,
+        col::QUOTED_MSG_ID,
+        col::REVOKED_MSG_ID,
+        col::TEXT,
     ] {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(high_cardinality), false);
     }
     // Min/max of message bodies (and of random request ids) prune nothing and cost a string
     // comparison per value; every other column keeps page-level statistics (and so the page
     // index).
-    for payload in [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS, col::GUID] {
+    for payload in [
+        col::CONTENT,
+        col::SOURCE,
+        col::EXTRA_FIELDS,
+        col::GUID,
+        col::AS_SENT,
+        col::TITLE,
+        col::URL,
+        col::QUOTED_MSG_ID,
+        col::REVOKED_MSG_ID,
+        col::TEXT,
+    ] {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(payload), EnabledStatistics::None);
     }
@@ -149,6 +166,8 @@ pub struct RowBuffer {
     extra_fields: StringBuilder,
     guid: StringBuilder,
     notify_type: Int32Builder,
+    as_sent: StringBuilder,
+    derived: DerivedBuilders,
     rows: usize,
     bytes: usize,
     /// Rows of the previous batch: with this one, a capacity hint for the next.
@@ -165,6 +184,8 @@ impl Default for RowBuffer {
             extra_fields: StringBuilder::new(),
             guid: StringBuilder::new(),
             notify_type: Int32Builder::new(),
+            as_sent: StringBuilder::new(),
+            derived: DerivedBuilders::default(),
             rows: 0,
             bytes: 0,
             last_rows: 0,
@@ -172,8 +193,70 @@ impl Default for RowBuffer {
     }
 }
 
+/// Builders of the derived columns ([`crate::record::DERIVED`]).
+#[derive(Default)]
+struct DerivedBuilders {
+    kind: StringBuilder,
+    app_type: Int32Builder,
+    title: StringBuilder,
+    url: StringBuilder,
+    file_size: Int64Builder,
+    quoted_msg_id: StringBuilder,
+    revoked_msg_id: StringBuilder,
+    mentions: ListBuilder<StringBuilder>,
+    text: StringBuilder,
+}
+
+impl DerivedBuilders {
+    /// Derive `r`'s columns and append them; true when its XML card did not parse.
+    fn push(&mut self, r: &Record<'_>) -> (bool, usize) {
+        let d = derive_record(r);
+        self.kind.append_option(d.kind.map(|k| k.as_str()));
+        self.app_type.append_option(d.app_type);
+        self.title.append_option(d.title.as_deref());
+        self.url.append_option(d.url.as_deref());
+        self.file_size.append_option(d.file_size);
+        self.quoted_msg_id.append_option(d.quoted_msg_id.as_deref());
+        self.revoked_msg_id
+            .append_option(d.revoked_msg_id.as_deref());
+        if d.mentions.is_empty() {
+            self.mentions.append_null();
+        } else {
+            for m in &d.mentions {
+                self.mentions.values().append_value(m);
+            }
+            self.mentions.append(true);
+        }
+        self.text.append_option(d.text.as_deref());
+        let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let bytes = len(&d.title)
+            + len(&d.url)
+            + d.text.as_ref().map_or(0, |t| t.len())
+            + d.mentions.iter().map(String::len).sum::<usize>()
+            + 24;
+        (d.xml_unparsed, bytes)
+    }
+
+    fn finish(&mut self, columns: &mut Vec<ArrayRef>) {
+        columns.push(Arc::new(self.kind.finish()));
+        columns.push(Arc::new(self.app_type.finish()));
+        columns.push(Arc::new(self.title.finish()));
+        columns.push(Arc::new(self.url.finish()));
+        columns.push(Arc::new(self.file_size.finish()));
+        columns.push(Arc::new(self.quoted_msg_id.finish()));
+        columns.push(Arc::new(self.revoked_msg_id.finish()));
+        columns.push(Arc::new(self.mentions.finish()));
+        // Text is about the size of content for text messages: size it like the last batch.
+        let text_bytes = self.text.values_slice().len();
+        let text = self.text.finish();
+        self.text = StringBuilder::with_capacity(text.len(), text_bytes + text_bytes / 8);
+        columns.push(Arc::new(text));
+    }
+}
+
 impl RowBuffer {
-    pub fn push(&mut self, r: &Record<'_>) {
+    /// Append `r` with its derived columns; true when its XML card did not parse.
+    pub fn push(&mut self, r: &Record<'_>) -> bool {
         self.msg_id.append_value(&r.msg_id);
         self.create_time.append_value(r.create_time);
         self.msg_type.append_option(r.msg_type);
@@ -187,8 +270,11 @@ impl RowBuffer {
         self.guid.append_option(r.guid.as_deref());
         bytes += r.guid.as_ref().map_or(0, |s| s.len());
         self.notify_type.append_option(r.notify_type);
+        self.as_sent.append_option(r.as_sent.as_deref());
+        let (xml_unparsed, derived_bytes) = self.derived.push(r);
         self.rows += 1;
-        self.bytes += bytes;
+        self.bytes += bytes + derived_bytes;
+        xml_unparsed
     }
 
     pub fn rows(&self) -> usize {
@@ -229,6 +315,8 @@ impl RowBuffer {
         columns.push(Arc::new(self.extra_fields.finish()));
         columns.push(Arc::new(self.guid.finish()));
         columns.push(Arc::new(self.notify_type.finish()));
+        columns.push(Arc::new(self.as_sent.finish()));
+        self.derived.finish(&mut columns);
         // Size the next batch's builders like this one (with a little headroom).
         let cap = |n: usize| n + n / 8;
         let rows_cap = cap(rows.max(self.last_rows));

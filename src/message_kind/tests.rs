@@ -4,7 +4,7 @@
 
 use super::*;
 
-fn kind(t: i64, content: &str) -> Derived {
+fn kind(t: i64, content: &str) -> Derived<'_> {
     derive(Some(t), Some(content))
 }
 
@@ -169,7 +169,8 @@ fn group_texts_with_a_sender_prefix() {
     let d = kind(1, "时间:\n10点");
     assert_eq!(d.prefix_sender, None, "not an id");
     // An app card behind a prefix is still read.
-    let d = kind(49, &format!("wxid_x:\n{LINK}"));
+    let prefixed = format!("wxid_x:\n{LINK}");
+    let d = kind(49, &prefixed);
     assert_eq!(d.kind, Some(MessageKind::Link));
 }
 

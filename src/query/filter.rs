@@ -28,6 +28,10 @@ pub struct Filter {
     pub types: Vec<i32>,
     /// `--msg-id`: msg_id is one of these.
     pub msg_ids: Vec<String>,
+    /// `--kind`: kind is one of these.
+    pub kinds: Vec<String>,
+    /// `--mentions`: mentions holds one of these.
+    pub mentions: Vec<String>,
     /// `--contains`: content contains one of these.
     pub contains: Vec<String>,
     /// `--ignore-case`: `contains` ignores case.
@@ -50,7 +54,23 @@ impl Filter {
             && self.senders.is_empty()
             && self.types.is_empty()
             && self.msg_ids.is_empty()
+            && self.kinds.is_empty()
+            && self.mentions.is_empty()
             && self.contains.is_empty()
+    }
+
+    /// Whether a filter reads a derived column (which files of older versions lack).
+    pub fn reads_derived(&self) -> bool {
+        !self.kinds.is_empty() || !self.mentions.is_empty()
+    }
+
+    /// This filter without its filters on derived columns.
+    pub fn without_derived(&self) -> Filter {
+        Filter {
+            kinds: Vec::new(),
+            mentions: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// The columns the filters read.
@@ -74,6 +94,12 @@ impl Filter {
         if !self.contains.is_empty() {
             cols.push(col::CONTENT);
         }
+        if !self.kinds.is_empty() {
+            cols.push(col::KIND);
+        }
+        if !self.mentions.is_empty() {
+            cols.push(col::MENTIONS);
+        }
         cols
     }
 
@@ -83,6 +109,7 @@ impl Filter {
             col::CHATROOM => &self.chatrooms,
             col::MSG_ID => &self.msg_ids,
             col::FROM_USERNAME | col::CHATROOM_SENDER => &self.senders,
+            col::KIND => &self.kinds,
             _ => return None,
         };
         (!values.is_empty()).then_some(values.as_slice())
@@ -103,6 +130,9 @@ impl Filter {
         }
         if !self.msg_ids.is_empty() {
             groups.push(&[col::MSG_ID]);
+        }
+        if !self.kinds.is_empty() {
+            groups.push(&[col::KIND]);
         }
         groups
     }
@@ -143,7 +173,7 @@ impl Filter {
                 .column_by_name(name)
                 .and_then(|c| c.as_string_opt::<i32>())
         };
-        for column in [col::CHATROOM, col::MSG_ID] {
+        for column in [col::CHATROOM, col::MSG_ID, col::KIND] {
             if let Some(values) = self.equals(column) {
                 let set = ValueSet::new(values);
                 and_strings(&mut keep, strings(column), |v| set.contains(v));
@@ -168,6 +198,25 @@ impl Filter {
                 .and_then(|c| c.as_primitive_opt::<Int32Type>());
             for (i, k) in keep.iter_mut().enumerate() {
                 *k = *k && types.is_some_and(|t| t.is_valid(i) && self.types.contains(&t.value(i)));
+            }
+        }
+        if !self.mentions.is_empty() {
+            let set = ValueSet::new(&self.mentions);
+            match batch
+                .column_by_name(col::MENTIONS)
+                .and_then(|c| c.as_list_opt::<i32>())
+            {
+                None => keep.fill(false),
+                Some(lists) => {
+                    let values = lists.values().as_string::<i32>();
+                    let offsets = lists.value_offsets();
+                    for (i, k) in keep.iter_mut().enumerate() {
+                        *k = *k
+                            && lists.is_valid(i)
+                            && (offsets[i] as usize..offsets[i + 1] as usize)
+                                .any(|j| values.is_valid(j) && set.contains(values.value(j)));
+                    }
+                }
             }
         }
         if !self.contains.is_empty() {

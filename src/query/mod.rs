@@ -53,13 +53,14 @@ pub mod name_col {
 /// Every computed name column.
 pub const NAME_COLUMNS: [&str; 2] = [name_col::SENDER_NAME, name_col::CHATROOM_NAME];
 
-/// The columns a table shows unless `--columns` says otherwise.
+/// The columns a table shows unless `--columns` says otherwise: what a person reads (`text`),
+/// never raw XML.
 pub const TABLE_COLUMNS: [&str; 5] = [
     col::CREATE_TIME,
     name_col::CHATROOM_NAME,
     name_col::SENDER_NAME,
-    col::MSG_TYPE,
-    col::CONTENT,
+    col::KIND,
+    col::TEXT,
 ];
 
 /// Result order: by create_time, then msg_id.
@@ -113,18 +114,31 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;
-    let columns = output_columns(opts)?;
+    let mut columns = output_columns(opts)?;
+    if matches!(opts.format, Format::Jsonl | Format::Json)
+        && columns
+            .iter()
+            .any(|c| *c == col::MSG_TYPE || *c == col::CHATROOM_SENDER)
+        && !columns.contains(&col::AS_SENT)
+    {
+        // Applied by the JSON sink (not shown), so that values come back as sent.
+        columns.push(col::AS_SENT);
+    }
     let wants_names = columns.iter().any(|c| NAME_COLUMNS.contains(c));
-    let directory =
-        if wants_names || !opts.filter.chatrooms.is_empty() || !opts.filter.senders.is_empty() {
-            Some(Arc::new(Directory::load(&layout)?))
-        } else {
-            None
-        };
+    let directory = if wants_names
+        || !opts.filter.chatrooms.is_empty()
+        || !opts.filter.senders.is_empty()
+        || !opts.filter.mentions.is_empty()
+    {
+        Some(Arc::new(Directory::load(&layout)?))
+    } else {
+        None
+    };
     let mut filter = opts.filter.clone();
     if let Some(d) = &directory {
         filter.chatrooms = resolve_names(d, "--chatroom", &filter.chatrooms, true)?;
         filter.senders = resolve_names(d, "--from", &filter.senders, false)?;
+        filter.mentions = resolve_names(d, "--mentions", &filter.mentions, false)?;
     }
     if opts.format == Format::Parquet && opts.output.is_none() && !opts.count {
         return Err(Error::usage(
@@ -539,11 +553,22 @@ fn resolve_names(
 fn output_columns(opts: &QueryOptions) -> Result<Vec<&'static str>> {
     let all = arrow_schema();
     let stored: Vec<&'static str> = crate::record::COLUMNS.to_vec();
+    if opts.format == Format::Transcript {
+        if let Some(requested) = &opts.columns {
+            return Err(Error::usage(
+                "--columns",
+                requested.join(","),
+                "a transcript has its own columns (time, chatroom, sender, text); use another --format to choose columns",
+            ));
+        }
+        return Ok(output::transcript::COLUMNS.to_vec());
+    }
     let Some(requested) = &opts.columns else {
         return Ok(if opts.format == Format::Table {
             TABLE_COLUMNS.to_vec()
         } else {
-            stored
+            // What the collector sent: derived columns only when asked for.
+            crate::record::SENT_COLUMNS.to_vec()
         });
     };
     let known: Vec<&'static str> = stored.iter().chain(&NAME_COLUMNS).copied().collect();

@@ -6,7 +6,10 @@
 //! filter columns first and the other projected columns only for matching rows.
 //!
 //! Schema-on-read: types come from the Parquet schema (not the embedded Arrow schema), a column
-//! the file lacks reads as null, columns it has beyond the query's are never read. A file whose
+//! the file lacks reads as null, columns it has beyond the query's are never read. A file of an
+//! older schema version lacks the derived columns (kind, text, …): when a query needs them, its
+//! rows are read whole and derived on read ([`crate::lake::upgrade`]), so a query gives the same
+//! answer before and after `wxlake migrate`. A file whose
 //! footer, statistics or pages cannot be decoded is an [`Error::Data`] naming it.
 
 use std::fs::File;
@@ -29,7 +32,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::query::filter::{Filter, Stats, TextMatcher};
 use crate::query::time_range::TimeRange;
-use crate::record::col;
+use crate::record::{DERIVED, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SENT_COLUMNS, arrow_schema, col};
 
 /// What every file of one query is read for.
 #[derive(Debug, Clone)]
@@ -96,7 +99,22 @@ pub fn scan_file(
         .map_err(|e| corrupt(path, e))?;
     let metadata = Arc::clone(builder.metadata());
     let file_schema = Arc::clone(builder.schema());
-    let pruning = Pruning::new(path, &metadata, &file_schema, plan)?;
+    let upgrade = file_version(&metadata) < SCHEMA_VERSION
+        && (plan.filter.reads_derived()
+            || plan
+                .schema
+                .fields()
+                .iter()
+                .any(|f| DERIVED.contains(&f.name().as_str())));
+    // Read upgraded, the file is filtered on its stored columns first and on derived ones after.
+    let stored_filter;
+    let filter = if upgrade {
+        stored_filter = Arc::new(plan.filter.without_derived());
+        &stored_filter
+    } else {
+        &plan.filter
+    };
+    let pruning = Pruning::new(path, &metadata, &file_schema, plan, filter)?;
     stats.row_groups += metadata.num_row_groups() as u64;
     stats.row_groups_skipped += (metadata.num_row_groups() - pruning.row_groups.len()) as u64;
     let total: usize = pruning
@@ -109,13 +127,13 @@ pub fn scan_file(
         .as_ref()
         .map_or(total, RowSelection::row_count);
     stats.rows_skipped_by_page_index += (total - selected) as u64;
-    let filter = &plan.filter;
     let has = |name: &str| file_schema.column_with_name(name).is_some();
     if selected == 0 || (!filter.contains.is_empty() && !has(col::CONTENT)) {
         return Ok(empty(count_only));
     }
     let needs_predicate = !filter.is_empty() || pruning.needs_time_filter;
-    if count_only && !needs_predicate && pruning.selection.is_none() {
+    let derived_filter = upgrade && plan.filter.reads_derived();
+    if count_only && !needs_predicate && pruning.selection.is_none() && !derived_filter {
         stats.rows_matched += total as u64;
         return Ok(FileRows::Count(total as u64));
     }
@@ -141,7 +159,9 @@ pub fn scan_file(
         });
         builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
     }
-    let output: Vec<&str> = if count_only {
+    let output: Vec<&str> = if upgrade && (derived_filter || !count_only) {
+        SENT_COLUMNS.to_vec()
+    } else if count_only {
         vec![col::CREATE_TIME]
     } else {
         plan.schema
@@ -158,7 +178,10 @@ pub fn scan_file(
     let mut count = 0u64;
     let mut batches = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| corrupt(path, e))?;
+        let mut batch = batch.map_err(|e| corrupt(path, e))?;
+        if upgrade && batch.num_rows() > 0 {
+            batch = derive_on_read(path, &batch, plan)?;
+        }
         count += batch.num_rows() as u64;
         if !count_only && batch.num_rows() > 0 {
             batches.push(crate::lake::reader::conform(path, &batch, &plan.schema)?);
@@ -170,6 +193,31 @@ pub fn scan_file(
     } else {
         FileRows::Batches(batches)
     })
+}
+
+/// The schema version a file records (1 when it records none).
+fn file_version(metadata: &ParquetMetaData) -> u32 {
+    metadata
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|e| e.key == SCHEMA_VERSION_KEY))
+        .and_then(|e| e.value.as_deref()?.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Rows of an older file (every stored column) upgraded, derived, and filtered on the derived
+/// columns too.
+fn derive_on_read(path: &Path, batch: &RecordBatch, plan: &ScanPlan) -> Result<RecordBatch> {
+    let full = crate::lake::reader::conform(path, batch, &arrow_schema())?;
+    let (upgraded, _) = crate::lake::upgrade::upgrade_batch(&full);
+    if !plan.filter.reads_derived() {
+        return Ok(upgraded);
+    }
+    let keep = plan
+        .filter
+        .evaluate(&upgraded, Some(&plan.range), &plan.matcher)
+        .map_err(|e| corrupt(path, e))?;
+    arrow_select::filter::filter_record_batch(&upgraded, &keep).map_err(|e| corrupt(path, e))
 }
 
 fn empty(count_only: bool) -> FileRows {
@@ -195,6 +243,7 @@ impl Pruning {
         metadata: &ParquetMetaData,
         file_schema: &Schema,
         plan: &ScanPlan,
+        filter: &Filter,
     ) -> Result<Self> {
         let parquet_schema = metadata.file_metadata().schema_descr();
         let converter = |name: &str| {
@@ -205,7 +254,7 @@ impl Pruning {
         let err = |e| corrupt(path, e);
         let time = converter(col::CREATE_TIME)
             .ok_or_else(|| Error::data(path, "no create_time column: not a wxlake file"))?;
-        let groups = plan.filter.pruning_groups();
+        let groups = filter.pruning_groups();
         let rgs = metadata.row_groups();
         let time_stats = column_stats(&time, rgs, None).map_err(err)?;
         let mut group_stats = Vec::new();
@@ -236,7 +285,7 @@ impl Pruning {
             if !group_stats.iter().all(|members| {
                 members
                     .iter()
-                    .any(|(name, s, _)| s.may_match(&plan.filter, name, rg))
+                    .any(|(name, s, _)| s.may_match(filter, name, rg))
             }) {
                 continue;
             }
@@ -264,7 +313,7 @@ impl Pruning {
                 let mut any = RowSelection::from(vec![RowSelector::skip(rows)]);
                 for (name, _, conv) in members {
                     let p = pages(conv)?;
-                    any = any.union(&p.selection(rows, |i| p.may_match(&plan.filter, name, i)));
+                    any = any.union(&p.selection(rows, |i| p.may_match(filter, name, i)));
                 }
                 selection = selection.intersection(&any);
             }

@@ -537,7 +537,7 @@ fn csv_parses_back_to_the_same_rows_with_local_times() {
     csv.assert_code(0);
     let table = parse_csv(&csv.stdout);
     let header = &table[0];
-    assert_eq!(header.join(","), wxlake::record::COLUMNS.join(","));
+    assert_eq!(header.join(","), wxlake::record::SENT_COLUMNS.join(","));
     assert_eq!(table.len() - 1, rows.len());
     assert!(rows.len() > 100);
     for (cells, value) in table[1..].iter().zip(&rows) {
@@ -554,7 +554,7 @@ fn csv_parses_back_to_the_same_rows_with_local_times() {
                         .as_object()
                         .unwrap()
                         .iter()
-                        .filter(|(k, _)| !wxlake::record::COLUMNS.contains(&k.as_str()))
+                        .filter(|(k, _)| !wxlake::record::SENT_COLUMNS.contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     if extra.is_empty() {

@@ -206,7 +206,7 @@ fn regression_lake_json_with_an_unknown_schema_version_is_refused() {
     let path = env.data.join("metadata/lake.json");
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replace("\"schema_version\": 2", "\"schema_version\": 99");
+        .replace("\"schema_version\": 3", "\"schema_version\": 99");
     std::fs::write(&path, text).unwrap();
     let run = env.run(&["ingest"]);
     run.assert_code(65);

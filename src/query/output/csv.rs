@@ -64,6 +64,7 @@ impl Sink for CsvSink<'_> {
                     Cell::Str(s) => push_field(&mut self.out.buf, s),
                     Cell::Int(n) => self.out.buf.extend_from_slice(itoa.format(n).as_bytes()),
                     Cell::Time(t) => self.time.push(t, &mut self.out.buf),
+                    Cell::List(items) => push_field(&mut self.out.buf, &items.joined()),
                     Cell::Bool(b) => {
                         self.out
                             .buf

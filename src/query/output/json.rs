@@ -4,7 +4,9 @@
 //! `extra_fields` merged back in as the collector sent them (numbers keep their digits). So
 //! exporting a day gives back the collector's messages, modulo the documented normalizations:
 //! msg_id is a string, create_time is in seconds, an explicit `null` of a known field is absent,
-//! and keys come in schema order.
+//! and keys come in schema order. `as_sent` is applied, not shown: a 4.x packed msg_type comes
+//! back as the number sent, a chatroom_sender filled from a prefix as it was sent (empty or
+//! absent). Derived columns appear only when `--columns` asks for them; `mentions` is an array.
 
 use std::io::{self, Write};
 
@@ -60,9 +62,18 @@ impl Sink for JsonSink<'_> {
         let schema = first.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let all: Vec<Vec<Column<'_>>> = batches.iter().map(cells).collect();
+        let as_sent_at = names.iter().position(|n| *n == col::AS_SENT);
         let mut itoa = itoa::Buffer::new();
+        let mut sent = Vec::new();
         for &(b, row) in rows {
             let (columns, row) = (&all[b as usize], row as usize);
+            sent.clear();
+            if let Some(i) = as_sent_at
+                && let Cell::Str(text) = columns[i].get(row)
+            {
+                // Written by wxlake: an object. Anything else is ignored.
+                let _ = crate::json_object::parse_object(text, &mut sent);
+            }
             let buf = &mut self.out.buf;
             if self.array {
                 buf.extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
@@ -71,6 +82,21 @@ impl Sink for JsonSink<'_> {
             buf.push(b'{');
             let mut first = true;
             for (name, column) in names.iter().zip(columns) {
+                if *name == col::AS_SENT {
+                    continue;
+                }
+                if let Some((_, raw)) = sent.iter().find(|(k, _)| k == name) {
+                    if *raw != "null" {
+                        if !first {
+                            buf.push(b',');
+                        }
+                        first = false;
+                        push_json_string(buf, name);
+                        buf.push(b':');
+                        buf.extend_from_slice(raw.as_bytes());
+                    }
+                    continue;
+                }
                 let value = column.get(row);
                 if value == Cell::Null {
                     continue;
@@ -98,6 +124,16 @@ impl Sink for JsonSink<'_> {
                     Cell::Int(n) => buf.extend_from_slice(itoa.format(n).as_bytes()),
                     Cell::Time(t) => buf.extend_from_slice(itoa.format(t).as_bytes()),
                     Cell::Bool(b) => buf.extend_from_slice(if b { b"true" } else { b"false" }),
+                    Cell::List(items) => {
+                        buf.push(b'[');
+                        for (i, item) in items.iter().enumerate() {
+                            if i > 0 {
+                                buf.push(b',');
+                            }
+                            push_json_string(buf, item);
+                        }
+                        buf.push(b']');
+                    }
                 }
             }
             buf.extend_from_slice(b"}");

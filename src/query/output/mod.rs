@@ -9,6 +9,7 @@ mod json;
 mod local_time;
 mod parquet;
 mod table;
+pub mod transcript;
 
 use std::io::{self, Write};
 use std::str::FromStr;
@@ -32,6 +33,8 @@ pub enum Format {
     Json,
     /// A Parquet file (needs an output file).
     Parquet,
+    /// One line per message: `2026-02-03 09:30 [chatroom] sender: text`.
+    Transcript,
 }
 
 impl FromStr for Format {
@@ -44,7 +47,10 @@ impl FromStr for Format {
             "jsonl" => Format::Jsonl,
             "json" => Format::Json,
             "parquet" => Format::Parquet,
-            _ => return Err("expected table, csv, jsonl, json or parquet".to_string()),
+            "transcript" => Format::Transcript,
+            _ => {
+                return Err("expected table, csv, jsonl, json, parquet or transcript".to_string());
+            }
         })
     }
 }
@@ -74,6 +80,7 @@ pub fn sink<'w>(
         Format::Jsonl => Box::new(json::JsonSink::new(out, false)),
         Format::Json => Box::new(json::JsonSink::new(out, true)),
         Format::Parquet => Box::new(parquet::ParquetSink::new(out, schema)?),
+        Format::Transcript => Box::new(transcript::TranscriptSink::new(out, time)),
     })
 }
 

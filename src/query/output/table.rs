@@ -13,7 +13,14 @@ use crate::query::value::{Cell, Column, cells};
 use crate::record::col;
 
 /// Columns that take the width the others leave.
-const FLEXIBLE: [&str; 3] = [col::CONTENT, col::SOURCE, col::EXTRA_FIELDS];
+const FLEXIBLE: [&str; 6] = [
+    col::CONTENT,
+    col::SOURCE,
+    col::EXTRA_FIELDS,
+    col::TEXT,
+    col::TITLE,
+    col::URL,
+];
 /// The widest a non-flexible column other than create_time gets.
 const MAX_FIXED: usize = 24;
 /// The narrowest a flexible column gets, whatever the terminal.
@@ -55,6 +62,7 @@ impl<'w> TableSink<'w> {
             Cell::Str(s) => s.to_string(),
             Cell::Int(n) => n.to_string(),
             Cell::Bool(b) => if b { "yes" } else { "no" }.to_string(),
+            Cell::List(items) => items.joined(),
             Cell::Time(t) => {
                 self.scratch.clear();
                 self.time.push(t, &mut self.scratch);
@@ -75,7 +83,12 @@ impl<'w> TableSink<'w> {
                     .map(|r| display_width(&r[i]))
                     .max()
                     .unwrap_or(0);
-                let w = longest.max(name.len());
+                let mut w = longest.max(name.len());
+                if name == col::KIND {
+                    // The first batch may be one day of texts: leave room for `location`,
+                    // `transfer`… (kinds are at most 12 wide: `mini_program`).
+                    w = w.max(8);
+                }
                 if FLEXIBLE.contains(&name.as_str()) || name == col::CREATE_TIME {
                     w
                 } else {

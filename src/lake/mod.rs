@@ -3,6 +3,7 @@
 pub mod checksum;
 pub mod footer;
 pub mod layout;
+pub mod legacy;
 pub mod meta;
 pub mod msg_index;
 pub mod reader;

@@ -115,7 +115,10 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;
     let mut columns = output_columns(opts)?;
+    // JSON gives back what the collector sent, unless derived columns are asked for: then the
+    // stored values, as every other format shows them.
     if matches!(opts.format, Format::Jsonl | Format::Json)
+        && !columns.iter().any(|c| crate::record::DERIVED.contains(c))
         && columns
             .iter()
             .any(|c| *c == col::MSG_TYPE || *c == col::CHATROOM_SENDER)

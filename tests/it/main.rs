@@ -9,6 +9,7 @@ mod crash;
 mod deploy;
 mod envelope;
 mod ingest;
+mod kinds;
 mod query;
 mod regression;
 mod status;

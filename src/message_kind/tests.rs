@@ -210,3 +210,36 @@ fn broken_xml_never_rejects_and_is_counted() {
         (Some(MessageKind::Link), Some("A & B 中"))
     );
 }
+
+/// The groundwork read `<atuserlist>,wxid_b</atuserlist>` (no CDATA, a leading comma) as empty:
+/// it told a start tag from an empty one by the byte before the reader's position.
+#[test]
+fn regression_an_element_whose_text_starts_with_a_comma_read_as_empty() {
+    assert_eq!(
+        mentions("<msgsource><atuserlist>,wxid_b</atuserlist></msgsource>"),
+        ["wxid_b"]
+    );
+    let d = kind(49, "<msg><appmsg><title>,逗号开头</title><type>5</type><url>u</url></appmsg></msg>");
+    assert_eq!(d.title.as_deref(), Some(",逗号开头"));
+}
+
+#[test]
+fn a_private_text_keeps_what_looks_like_a_prefix() {
+    let mut r = Record {
+        msg_id: "1".into(),
+        msg_type: Some(1),
+        ..Default::default()
+    };
+    r.text[field::FROM_USERNAME] = Some("wxid_f".into());
+    r.text[field::CONTENT] = Some("abc:\nxyz".into());
+    let d = derive_record(&r);
+    assert_eq!((d.text.as_deref(), d.prefix_sender), (Some("abc:\nxyz"), None));
+    r.text[field::CHATROOM] = Some("r@chatroom".into());
+    assert_eq!(derive_record(&r).text.as_deref(), Some("xyz"));
+    // A 4.x packed type is put back together for derivation.
+    r.msg_type = Some(49);
+    r.packed_app_type = Some(5);
+    r.text[field::CONTENT] = Some("<msg><appmsg><title>t</title><url>u</url></appmsg></msg>".into());
+    assert_eq!(derive_record(&r).kind, Some(MessageKind::Link));
+    assert_eq!(raw_msg_type(Some(49), Some(57)), Some(244_813_135_921));
+}

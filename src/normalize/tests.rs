@@ -751,3 +751,87 @@ fn regression_keys_colliding_after_surrogate_repair_are_duplicate_keys() {
     };
     assert!(r.to_string().contains("k\u{fffd}"), "{r}");
 }
+
+#[test]
+fn a_wechat_4_packed_msg_type_is_split_not_a_type_conflict() {
+    for line in [
+        r#"{"msg_id":1,"create_time":1,"msg_type":244813135921}"#,
+        r#"{"msg_id":1,"create_time":1,"msg_type":"244813135921"}"#,
+    ] {
+        let n = record(line);
+        assert_eq!(n.type_conflicts, 0, "{line}");
+        assert_eq!(
+            (n.record.msg_type, n.record.packed_app_type),
+            (Some(49), Some(57))
+        );
+        assert_eq!(n.record.extra_fields, None);
+        let sent = n.record.as_sent.as_deref().unwrap();
+        assert!(sent.starts_with(r#"{"msg_type":"#), "{sent}");
+        assert!(sent.contains("244813135921"), "{sent}");
+    }
+    // A low half beyond Int32 is not a packed type: a type conflict, as before.
+    let n = record(r#"{"msg_id":1,"create_time":1,"msg_type":8589934591}"#);
+    assert_eq!((n.record.msg_type, n.type_conflicts), (None, 1));
+    assert_eq!(n.record.as_sent, None);
+}
+
+#[test]
+fn an_empty_group_sender_is_filled_from_the_content_prefix() {
+    let cases = [
+        // (line, chatroom_sender, as_sent)
+        (
+            r#"{"msg_id":1,"create_time":1,"chatroom":"r@chatroom","chatroom_sender":"","content":"wxid_p:\n你好"}"#,
+            Some("wxid_p"),
+            Some(r#"{"chatroom_sender":""}"#),
+        ),
+        (
+            r#"{"msg_id":1,"create_time":1,"from_username":"r@chatroom","content":"wxid_p:\n你好"}"#,
+            Some("wxid_p"),
+            Some(r#"{"chatroom_sender":null}"#),
+        ),
+        // A sender already named is kept.
+        (
+            r#"{"msg_id":1,"create_time":1,"chatroom":"r@chatroom","chatroom_sender":"wxid_s","content":"wxid_p:\n你好"}"#,
+            Some("wxid_s"),
+            None,
+        ),
+        // Not a group: nothing filled.
+        (
+            r#"{"msg_id":1,"create_time":1,"from_username":"wxid_f","content":"wxid_p:\n你好"}"#,
+            None,
+            None,
+        ),
+        // No prefix.
+        (
+            r#"{"msg_id":1,"create_time":1,"chatroom":"r@chatroom","chatroom_sender":"","content":"注意: 开会"}"#,
+            Some(""),
+            None,
+        ),
+    ];
+    for (line, sender, sent) in cases {
+        let n = record(line);
+        assert_eq!(n.record.text[text::CHATROOM_SENDER].as_deref(), sender, "{line}");
+        assert_eq!(n.record.as_sent.as_deref(), sent, "{line}");
+        assert!(
+            n.record.text[text::CONTENT].as_deref().unwrap().contains(':'),
+            "content stays as sent: {line}"
+        );
+    }
+}
+
+#[test]
+fn upgrading_an_old_row_splits_a_packed_type_kept_in_extra_fields() {
+    let mut old = Record {
+        msg_id: "1".into(),
+        create_time: 1,
+        extra_fields: Some(r#"{"a":1,"msg_type":25769803825}"#.into()),
+        ..Default::default()
+    };
+    upgrade_record(&mut old);
+    assert_eq!((old.msg_type, old.packed_app_type), (Some(49), Some(6)));
+    assert_eq!(old.extra_fields.as_deref(), Some(r#"{"a":1}"#));
+    assert_eq!(old.as_sent.as_deref(), Some(r#"{"msg_type":25769803825}"#));
+    // What ingest makes of the same line today.
+    let today = record(r#"{"msg_id":"1","create_time":1,"a":1,"msg_type":25769803825}"#);
+    assert_eq!(today.record.content_hash(), old.content_hash());
+}

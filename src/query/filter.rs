@@ -334,3 +334,66 @@ impl std::fmt::Debug for TextMatcher {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::writer::RowBuffer;
+    use crate::record::{Record, text};
+
+    /// Rows with (kind as derived from msg_type/content, mentions from source).
+    fn batch() -> RecordBatch {
+        let mut b = RowBuffer::default();
+        let rows = [
+            (1, "hi", Some("<msgsource><atuserlist>,wxid_b</atuserlist></msgsource>")),
+            (3, "<msg><img/></msg>", None),
+            (
+                49,
+                "<msg><appmsg><title>t</title><type>5</type></appmsg></msg>",
+                Some("<msgsource><atuserlist>wxid_c,wxid_b</atuserlist></msgsource>"),
+            ),
+        ];
+        for (i, (t, content, source)) in rows.into_iter().enumerate() {
+            let mut r = Record {
+                msg_id: i.to_string().into(),
+                create_time: 1,
+                msg_type: Some(t),
+                ..Default::default()
+            };
+            r.text[text::CONTENT] = Some(content.into());
+            r.text[text::SOURCE] = source.map(Into::into);
+            b.push(&r);
+        }
+        b.take_batch()
+    }
+
+    fn keep(filter: &Filter) -> Vec<bool> {
+        let m = TextMatcher::new(&filter.contains, filter.ignore_case);
+        let kept = filter.evaluate(&batch(), None, &m).unwrap();
+        kept.iter().map(|k| k.unwrap()).collect()
+    }
+
+    #[test]
+    fn kinds_and_mentions_filter_rows() {
+        let f = |kinds: &[&str], mentions: &[&str]| Filter {
+            kinds: kinds.iter().map(|s| s.to_string()).collect(),
+            mentions: mentions.iter().map(|s| s.to_string()).collect(),
+            ..Filter::default()
+        };
+        assert_eq!(keep(&f(&["image"], &[])), [false, true, false]);
+        assert_eq!(keep(&f(&["link", "text"], &[])), [true, false, true]);
+        assert_eq!(keep(&f(&[], &["wxid_b"])), [true, false, true]);
+        assert_eq!(keep(&f(&[], &["wxid_c"])), [false, false, true]);
+        assert_eq!(keep(&f(&["text"], &["wxid_c"])), [false, false, false]);
+        assert!(f(&["text"], &[]).reads_derived());
+        assert!(!f(&["text"], &["x"]).without_derived().reads_derived());
+        // Statistics of the kind column prune: a row group of only texts cannot hold a link.
+        let stats = Stats {
+            min: Some("text"),
+            max: Some("text"),
+            all_null: false,
+        };
+        assert!(!f(&["link"], &[]).string_may_match(col::KIND, stats));
+        assert!(f(&["text"], &[]).string_may_match(col::KIND, stats));
+    }
+}

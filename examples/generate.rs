@@ -24,7 +24,7 @@
 //! cargo run --release --example generate -- --out DIR [--days 60] [--per-day 400]
 //!     [--start-date 2026-01-01] [--seed 42] [--profile realistic|short]
 //!     [--dup-rate 0.01] [--malformed-rate 0.002] [--max-app-kb N]
-//!     [--ensure-defects] [--no-defects] [--envelope]
+//!     [--ensure-defects] [--no-defects] [--envelope] [--wechat4]
 //! ```
 //!
 //! A one-line summary (files, lines, bytes, defect counts) goes to stderr.
@@ -125,6 +125,8 @@ Options:
   --malformed-rate R   fraction of malformed or odd lines [default: 0.002]
   --max-app-kb N       cap app (type 49) XML content at N KiB [default: no cap]
   --ensure-defects     emit every defect kind at least once per file
+  --wechat4            some app messages with a WeChat 4.x packed type (subtype << 32 | 49),
+                       some group texts naming their sender only as a `wxid:\n` prefix
   --no-defects         no duplicates, malformed, blank or CRLF lines
   --envelope           write webhook envelopes with contact and event records
   -h, --help           print this help
@@ -161,6 +163,9 @@ struct Config {
     ensure_defects: bool,
     max_app_bytes: Option<usize>,
     envelope: bool,
+    /// `--wechat4`: some app messages carry a 4.x packed type, some group texts name their
+    /// sender only as a `wxid:\n` prefix (pad protocol).
+    wechat4: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
@@ -177,6 +182,7 @@ fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
         ensure_defects: false,
         max_app_bytes: None,
         envelope: false,
+        wechat4: false,
     };
     let mut out = None;
     let mut i = 0;
@@ -189,13 +195,14 @@ fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
         };
         match name {
             "-h" | "--help" => return Ok(None),
-            "--no-defects" | "--ensure-defects" | "--envelope" => {
+            "--no-defects" | "--ensure-defects" | "--envelope" | "--wechat4" => {
                 if inline.is_some() {
                     return Err(format!("{name} takes no value"));
                 }
                 match name {
                     "--no-defects" => cfg.defects = false,
                     "--ensure-defects" => cfg.ensure_defects = true,
+                    "--wechat4" => cfg.wechat4 = true,
                     _ => cfg.envelope = true,
                 }
                 continue;
@@ -855,6 +862,8 @@ enum TimeField {
 enum TypeField {
     Int(u32),
     Str(&'static str),
+    /// A WeChat 4.x packed type: `subtype << 32 | type`.
+    Packed(u64),
 }
 
 #[derive(Clone, Copy)]
@@ -937,6 +946,7 @@ fn write_record(out: &mut Vec<u8>, r: &Rec, content: &str, source: &str) -> (usi
     match r.msg_type {
         TypeField::Int(v) => push_u64(out, u64::from(v)),
         TypeField::Str(s) => push_json_str(out, s),
+        TypeField::Packed(v) => push_u64(out, v),
     }
     key(out, &mut first, "from_username");
     push_json_str(out, r.from);
@@ -1632,11 +1642,28 @@ impl<'w> Gen<'w> {
         } else {
             Extras::default()
         };
-        let msg_type = if tw.type_str {
+        let mut msg_type = if tw.type_str {
             TypeField::Str("abc")
         } else {
             TypeField::Int(kind)
         };
+        // Only with --wechat4 (its draws would change every other generated lake otherwise).
+        let mut sender = sender;
+        if self.cfg.wechat4 && !tw.type_str {
+            if kind == 49 && self.rng.chance(0.3) {
+                let subtype = self
+                    .content
+                    .split_once("<type>")
+                    .and_then(|(_, rest)| rest.split_once("</type>"))
+                    .and_then(|(n, _)| n.trim().parse::<u64>().ok())
+                    .unwrap_or(5);
+                msg_type = TypeField::Packed(subtype << 32 | 49);
+            }
+            if kind == 1 && group && !owner_sent && sender.is_some() && self.rng.chance(0.3) {
+                self.content.insert_str(0, &format!("{actual}:\n"));
+                sender = Some("");
+            }
+        }
         let rec = Rec {
             id,
             time,

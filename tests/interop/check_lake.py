@@ -15,6 +15,9 @@ The contract, as this oracle implements it:
   own guid/notify_type keys.
 - A record with msg_id, or notify_type 1010, or no usable notify_type, is a message;
   1200/1201/1202 is a contact record (update/delete/detail); anything else an event.
+- A msg_type of 2^32 or more is a WeChat 4.x packed type: msg_type is its low 32 bits. A group
+  message (a chatroom, or from an @chatroom) with an empty chatroom_sender whose content starts
+  with `wxid:\n` has that id as chatroom_sender.
 - Messages (parquet/messages, hive year/month/day): msg_ids exactly the expected ones,
   each once (first copy wins, webhook retries are duplicates); year/month/day equal the
   local date of create_time; fields, guid and notify_type equal the first copy's.
@@ -223,6 +226,19 @@ def classify_line(raw: bytes, tz) -> Parsed:
     return Parsed(kind, None, row, record_text, guid, repaired)
 
 
+PREFIX = re.compile(r"([A-Za-z0-9_\-@.]{1,64}):\n")
+
+
+def msg_type(value):
+    """The stored msg_type: an Int32, or the low half of a WeChat 4.x packed type
+    (`subtype << 32 | type`, both halves Int32); else null (a type conflict)."""
+    n = _int_or_digits(value)
+    if n is not None and n >= 2**32:
+        low, high = n & 0xFFFFFFFF, n >> 32
+        return low if low <= INT32_MAX and high <= INT32_MAX else None
+    return _within(n, INT32_MIN, INT32_MAX)
+
+
 def message(record, envelope, tz, repaired) -> Parsed:
     """The row of a message record (a flat line, or an envelope's data)."""
     mid = record.get("msg_id")
@@ -245,12 +261,17 @@ def message(record, envelope, tz, repaired) -> Parsed:
 
     row = {
         "create_time": ct,
-        "msg_type": _within(_int_or_digits(record.get("msg_type")), INT32_MIN, INT32_MAX),
+        "msg_type": msg_type(record.get("msg_type")),
         "date": (local.year, local.month, local.day),
     }
     for f in STRING_FIELDS:
         v = record.get(f)
         row[f] = v if isinstance(v, str) else None
+    # Schema version 3: a group message without a sender names it only as a `wxid:\n` prefix.
+    in_group = bool(row["chatroom"]) or (row["from_username"] or "").endswith("@chatroom")
+    prefix = PREFIX.match(row["content"] or "")
+    if in_group and not row["chatroom_sender"] and prefix:
+        row["chatroom_sender"] = prefix.group(1)
     # An envelope's guid/notify_type, when it has the key, fill the columns; else the record's.
     source = lambda key: envelope if envelope is not None and key in envelope else record
     guid = source("guid").get("guid")

@@ -219,7 +219,10 @@ fn regression_an_element_whose_text_starts_with_a_comma_read_as_empty() {
         mentions("<msgsource><atuserlist>,wxid_b</atuserlist></msgsource>"),
         ["wxid_b"]
     );
-    let d = kind(49, "<msg><appmsg><title>,逗号开头</title><type>5</type><url>u</url></appmsg></msg>");
+    let d = kind(
+        49,
+        "<msg><appmsg><title>,逗号开头</title><type>5</type><url>u</url></appmsg></msg>",
+    );
     assert_eq!(d.title.as_deref(), Some(",逗号开头"));
 }
 
@@ -233,13 +236,17 @@ fn a_private_text_keeps_what_looks_like_a_prefix() {
     r.text[field::FROM_USERNAME] = Some("wxid_f".into());
     r.text[field::CONTENT] = Some("abc:\nxyz".into());
     let d = derive_record(&r);
-    assert_eq!((d.text.as_deref(), d.prefix_sender), (Some("abc:\nxyz"), None));
+    assert_eq!(
+        (d.text.as_deref(), d.prefix_sender),
+        (Some("abc:\nxyz"), None)
+    );
     r.text[field::CHATROOM] = Some("r@chatroom".into());
     assert_eq!(derive_record(&r).text.as_deref(), Some("xyz"));
     // A 4.x packed type is put back together for derivation.
     r.msg_type = Some(49);
     r.packed_app_type = Some(5);
-    r.text[field::CONTENT] = Some("<msg><appmsg><title>t</title><url>u</url></appmsg></msg>".into());
+    r.text[field::CONTENT] =
+        Some("<msg><appmsg><title>t</title><url>u</url></appmsg></msg>".into());
     assert_eq!(derive_record(&r).kind, Some(MessageKind::Link));
     assert_eq!(raw_msg_type(Some(49), Some(57)), Some(244_813_135_921));
 }

@@ -810,10 +810,17 @@ fn an_empty_group_sender_is_filled_from_the_content_prefix() {
     ];
     for (line, sender, sent) in cases {
         let n = record(line);
-        assert_eq!(n.record.text[text::CHATROOM_SENDER].as_deref(), sender, "{line}");
+        assert_eq!(
+            n.record.text[text::CHATROOM_SENDER].as_deref(),
+            sender,
+            "{line}"
+        );
         assert_eq!(n.record.as_sent.as_deref(), sent, "{line}");
         assert!(
-            n.record.text[text::CONTENT].as_deref().unwrap().contains(':'),
+            n.record.text[text::CONTENT]
+                .as_deref()
+                .unwrap()
+                .contains(':'),
             "content stays as sent: {line}"
         );
     }

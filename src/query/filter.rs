@@ -345,7 +345,11 @@ mod tests {
     fn batch() -> RecordBatch {
         let mut b = RowBuffer::default();
         let rows = [
-            (1, "hi", Some("<msgsource><atuserlist>,wxid_b</atuserlist></msgsource>")),
+            (
+                1,
+                "hi",
+                Some("<msgsource><atuserlist>,wxid_b</atuserlist></msgsource>"),
+            ),
             (3, "<msg><img/></msg>", None),
             (
                 49,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install wxlake as a system service: the binary, its man page and shell completion, the
+# Install wxlake as a system service: the binary, its man pages (wxlake(1) and one per command,
+# wxlake-ingest(1) …), the README the units' Documentation= points to, the shell completion, the
 # systemd units, the example /etc/default/wxlake (kept if present), a system user and its data
 # directory; then enable the timers.
 #
@@ -8,6 +9,7 @@
 # Environment (for packaging or a dry install into a scratch tree):
 #   DESTDIR       prefix for every path below                        [empty]
 #   BIN_DIR       [/usr/local/bin]        MAN_DIR [/usr/local/share/man/man1]
+#   DOC_DIR       [/usr/local/share/doc/wxlake]
 #   UNIT_DIR      [/etc/systemd/system]   ETC_DEFAULT [/etc/default/wxlake]
 #   BASH_COMPLETION_DIR [/usr/share/bash-completion/completions]
 #   DATA_DIR      [/var/lib/wxlake]
@@ -19,14 +21,21 @@ bin="${1:-target/release/wxlake}"
 D="${DESTDIR:-}"
 BIN_DIR="$D${BIN_DIR:-/usr/local/bin}"
 MAN_DIR="$D${MAN_DIR:-/usr/local/share/man/man1}"
+DOC_DIR="$D${DOC_DIR:-/usr/local/share/doc/wxlake}"
 UNIT_DIR="$D${UNIT_DIR:-/etc/systemd/system}"
 ETC_DEFAULT="$D${ETC_DEFAULT:-/etc/default/wxlake}"
 COMP_DIR="$D${BASH_COMPLETION_DIR:-/usr/share/bash-completion/completions}"
 DATA_DIR="$D${DATA_DIR:-/var/lib/wxlake}"
 
-install -d "$BIN_DIR" "$MAN_DIR" "$UNIT_DIR" "$(dirname "$ETC_DEFAULT")" "$COMP_DIR"
+install -d "$BIN_DIR" "$MAN_DIR" "$DOC_DIR" "$UNIT_DIR" "$(dirname "$ETC_DEFAULT")" "$COMP_DIR"
 install -m 755 "$bin" "$BIN_DIR/wxlake"
-"$bin" man | gzip -9 > "$MAN_DIR/wxlake.1.gz"
+pages=$(mktemp -d)
+"$bin" man --out-dir "$pages"
+for page in "$pages"/*.1; do
+    gzip -9 < "$page" > "$MAN_DIR/$(basename "$page").gz"
+done
+rm -rf "$pages"
+install -m 644 README.md "$DOC_DIR/README.md"
 "$bin" completions bash > "$COMP_DIR/wxlake"
 install -m 644 deploy/wxlake-ingest.service deploy/wxlake-ingest.timer \
     deploy/wxlake-maintenance.service deploy/wxlake-maintenance.timer "$UNIT_DIR/"

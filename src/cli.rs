@@ -41,7 +41,7 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", env = "WXLAKE_VERBOSE")]
     pub verbose: u8,
 
-    /// Less log output (-q warnings only, -qq errors only).
+    /// Less log output (-q: only errors and the summary; -qq: no log lines at all).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, env = "WXLAKE_QUIET")]
     pub quiet: u8,
 
@@ -131,8 +131,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Print the manual page (roff), e.g. wxlake man | gzip > /usr/local/share/man/man1/wxlake.1.gz
-    Man,
+    /// Print the manual page (roff), or write one page per command into a directory.
+    ///
+    /// Examples:
+    ///   wxlake man | gzip > /usr/local/share/man/man1/wxlake.1.gz
+    ///   wxlake man --out-dir /usr/local/share/man/man1     # wxlake.1, wxlake-ingest.1, ...
+    #[command(verbatim_doc_comment)]
+    Man {
+        /// Write wxlake.1 and wxlake-COMMAND.1 here instead of printing one page.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// The shells `completions` writes for.

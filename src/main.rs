@@ -4,6 +4,7 @@
 
 mod allocator;
 mod cli;
+mod man;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -122,28 +123,7 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             print_stdout(&String::from_utf8_lossy(&out));
             Ok(())
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .expect("rendering to memory cannot fail");
-            for sub in Cli::command().get_subcommands() {
-                let name = sub.get_name();
-                if name == "completions" || name == "man" {
-                    continue;
-                }
-                // One section per command, with its options.
-                let page = clap_mangen::Man::new(sub.clone());
-                out.extend_from_slice(
-                    format!(".SH \"WXLAKE {}\"\n", name.to_uppercase()).as_bytes(),
-                );
-                page.render_description_section(&mut out)
-                    .expect("in memory");
-                page.render_options_section(&mut out).expect("in memory");
-            }
-            print_stdout(&String::from_utf8_lossy(&out));
-            Ok(())
-        }
+        Command::Man { out_dir } => man::run(out_dir.as_deref()),
         Command::Query(args) => {
             let stdout = std::io::stdout();
             let terminal = stdout.is_terminal();
@@ -273,8 +253,10 @@ fn init_logging(cli: &Cli) {
         (0, 0) => LevelFilter::INFO,
         (1, _) => LevelFilter::DEBUG,
         (v, _) if v > 1 => LevelFilter::TRACE,
-        (_, 1) => LevelFilter::WARN,
-        _ => LevelFilter::ERROR,
+        // -q: errors and the summary only; -qq: not even logged errors (the final error message
+        // is printed either way).
+        (_, 1) => LevelFilter::ERROR,
+        _ => LevelFilter::OFF,
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)

@@ -36,6 +36,7 @@ use crate::ingest::chunk_rows::{
 };
 use crate::ingest::lake_ids::Verdict;
 use crate::ingest::summary::FileSummary;
+use crate::ingest::warnings::WarningTally;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;
@@ -45,10 +46,6 @@ use crate::lake::writer::{Encoder, StagedFile, publish};
 use crate::partition::PartitionKey;
 use crate::quarantine::{Quarantine, RejectEntry};
 use crate::record::col;
-
-/// At most this many rejects and conflicting duplicates per file are logged one by one; the
-/// rest are counted and summarized in one line.
-const LOG_LIMIT: u64 = 20;
 
 /// A raw file with new bytes, and where to start reading it.
 pub struct FileJob {
@@ -335,16 +332,7 @@ fn parse_lines(
     } else {
         0
     };
-    counts.conflicting_duplicates +=
-        compare_with_stored(ctx, name, lake_duplicates, counts.conflicting_duplicates)?;
-    if counts.rejected > LOG_LIMIT || counts.conflicting_duplicates > LOG_LIMIT {
-        tracing::warn!(
-            raw_file = name,
-            rejected = counts.rejected,
-            conflicting_duplicates = counts.conflicting_duplicates,
-            "only the first {LOG_LIMIT} of each were logged; see the quarantine for every rejected line"
-        );
-    }
+    counts.conflicting_duplicates += compare_with_stored(ctx, name, lake_duplicates)?;
     let mut partitions = BTreeSet::new();
     for (key, mut pending) in buffers {
         partitions.insert(key);
@@ -462,10 +450,9 @@ impl ApplyState<'_> {
         encoder: &mut Encoder,
     ) -> Result<()> {
         let name = self.name;
-        for (k, r) in (1..).zip(&rows.rejects) {
-            if self.counts.rejected + k <= LOG_LIMIT {
-                tracing::warn!(raw_file = name, line = r.line, offset = r.offset, reason = %r.reject, "rejected line quarantined");
-            }
+        for r in &rows.rejects {
+            tracing::debug!(raw_file = name, line = r.line, offset = r.offset, reason = %r.reject, "rejected line quarantined");
+            ctx.warnings.reject(name, r.line, r.reject.code());
             quarantine.push(&RejectEntry::new(
                 name, r.line, r.offset, &r.reject, &r.bytes,
             ))?;
@@ -487,6 +474,7 @@ impl ApplyState<'_> {
             layout,
             partitioner,
             lake_ids,
+            warnings,
             ..
         } = ctx;
         let n = rows.rows.len();
@@ -522,9 +510,7 @@ impl ApplyState<'_> {
                             });
                     } else if first_hash != meta.hash {
                         self.counts.conflicting_duplicates += 1;
-                        if self.counts.conflicting_duplicates <= LOG_LIMIT {
-                            warn_conflict(name, meta.line, msg_id);
-                        }
+                        log_conflict(warnings, name, meta.line, msg_id);
                     }
                 }
             }
@@ -692,13 +678,15 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn warn_conflict(raw_file: &str, line: u64, msg_id: &str) {
-    tracing::warn!(
+/// A conflicting duplicate: one debug line, and the run's summary warning counts it.
+fn log_conflict(warnings: &mut WarningTally, raw_file: &str, line: u64, msg_id: &str) {
+    tracing::debug!(
         raw_file,
         line,
         msg_id,
         "conflicting duplicate: same msg_id, other fields differ; the first stored copy is kept"
     );
+    warnings.conflict(raw_file, line, msg_id);
 }
 
 /// Hand the largest buffer to the encoder as one row group; returns the bytes still buffered.
@@ -715,10 +703,9 @@ fn flush_largest(
 
 /// Count the duplicates of stored rows whose fields differ from the stored copy.
 fn compare_with_stored(
-    ctx: &RunContext,
+    ctx: &mut RunContext,
     raw_file: &str,
     dups: HashMap<PartitionKey, Vec<LakeDuplicate>>,
-    already_logged: u64,
 ) -> Result<u64> {
     let mut conflicting = 0;
     for (key, dups) in dups {
@@ -735,9 +722,7 @@ fn compare_with_stored(
         for d in &dups {
             if stored.get(&d.msg_id).is_some_and(|h| *h != d.hash) {
                 conflicting += 1;
-                if already_logged + conflicting <= LOG_LIMIT {
-                    warn_conflict(raw_file, d.line, &d.msg_id);
-                }
+                log_conflict(&mut ctx.warnings, raw_file, d.line, &d.msg_id);
             }
         }
     }

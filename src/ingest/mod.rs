@@ -11,6 +11,7 @@ pub mod lake_ids;
 pub mod settled;
 pub mod side_rows;
 pub mod summary;
+pub mod warnings;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -130,6 +131,8 @@ pub struct RunContext {
     pub settle_time: Duration,
     /// See [`IngestOptions::max_line_bytes`].
     pub max_line_bytes: usize,
+    /// Rejected lines and conflicting duplicates, summarized at the end of the run.
+    pub warnings: warnings::WarningTally,
 }
 
 impl RunContext {
@@ -200,6 +203,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         side_rows: Default::default(),
         settle_time: opts.settle_time,
         max_line_bytes: opts.max_line_bytes,
+        warnings: Default::default(),
         layout,
     };
     let mut summary = IngestSummary {
@@ -252,6 +256,9 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     if let Err(e) = ctx.settled.save(&ctx.layout) {
         // Only a shortcut: the next run rebuilds it from the checkpoints.
         tracing::warn!(error = %e, "could not update the raw file index");
+    }
+    for line in ctx.warnings.lines(&ctx.layout.rejects_dir()) {
+        tracing::warn!("{line}");
     }
     if let Some(first) = unreadable_archives.into_iter().next() {
         return Err(first);

@@ -188,6 +188,7 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
         schema: scan_schema,
     };
 
+    note_unprocessed_raw_bytes(&layout, &plan.range);
     let mut target = OutputTarget::open(opts.output.as_deref())?;
     let mut report = QueryReport {
         rows: 0,
@@ -235,6 +236,33 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
         "query done"
     );
     Ok(report)
+}
+
+/// Say on stderr when raw files of the range's days (and the day either side: files may be
+/// named by UTC date, and messages arrive late) hold bytes not yet ingested: the answer may miss
+/// them. A `stat` and a small read per day.
+fn note_unprocessed_raw_bytes(layout: &Layout, range: &TimeRange) {
+    let (Some(first), Some(last)) = (range.days().next(), range.days().next_back()) else {
+        return;
+    };
+    let mut day = first - chrono::Duration::days(1);
+    while day <= last + chrono::Duration::days(1) {
+        let raw = layout.raw_file(day);
+        if let Ok(meta) = std::fs::metadata(&raw) {
+            let done = crate::checkpoint::Checkpoint::load(&layout.checkpoint_path(day))
+                .ok()
+                .flatten()
+                .map_or(0, |c| c.offset);
+            if meta.len() > done {
+                tracing::warn!(
+                    "{} has {} not yet ingested: this answer may miss messages (run wxlake ingest)",
+                    raw.display(),
+                    crate::units::human_bytes(meta.len() - done)
+                );
+            }
+        }
+        day += chrono::Duration::days(1);
+    }
 }
 
 /// Why a query stopped: the lake (an [`Error`]) or the output (an I/O error, maybe a closed pipe).

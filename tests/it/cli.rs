@@ -139,6 +139,43 @@ fn completions_and_the_man_page_are_generated_from_the_definitions() {
         assert!(man.stdout.contains(section), "{section}");
     }
     assert!(man.stdout.contains("WXLAKE_DATA_DIR"));
+    assert!(man.stdout.contains("EXIT STATUS"));
+
+    // A page per command, for `man wxlake-ingest`.
+    let dir = tempfile::tempdir().unwrap();
+    env.run(&["man", "--out-dir", dir.path().to_str().unwrap()])
+        .assert_code(0);
+    for cmd in [
+        "ingest", "query", "compact", "archive", "migrate", "status", "verify", "contacts",
+    ] {
+        let page = std::fs::read_to_string(dir.path().join(format!("wxlake-{cmd}.1"))).unwrap();
+        assert!(page.contains(&format!(".TH wxlake-{cmd} 1")), "{cmd}");
+        assert!(page.contains("EXIT STATUS") && page.contains("75"), "{cmd}");
+    }
+    let main_page = std::fs::read_to_string(dir.path().join("wxlake.1")).unwrap();
+    assert!(main_page.contains("wxlake\\-ingest") || main_page.contains("wxlake-ingest"));
+}
+
+#[test]
+fn a_query_says_when_its_days_have_raw_bytes_not_yet_ingested() {
+    let env = one_message_env();
+    env.ingest(&[]);
+    let query = ["query", "--start", "2026-01-20", "--count"];
+    let run = env.run(&query);
+    run.assert_code(0);
+    assert!(!run.stderr.contains("not yet ingested"), "{}", run.stderr);
+    env.append_raw(
+        "2026-01-21",
+        &msg("2", shanghai(2026, 1, 21, 9, 0, 0), "later"),
+    );
+    let run = env.run(&query);
+    run.assert_code(0);
+    assert_eq!(run.stdout.trim(), "1");
+    assert!(
+        run.stderr.contains("2026-01-21.jsonl has") && run.stderr.contains("not yet ingested"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -352,8 +352,10 @@ fn a_stored_duplicate_with_other_fields_is_counted_as_conflicting() {
     let v = run.json();
     assert_eq!(v["duplicates"], 2);
     assert_eq!(v["conflicting_duplicates"], 1);
+    // One summary line, with where to look.
     assert!(
-        run.stderr.contains("conflicting duplicate") && run.stderr.contains("msg_id=\"1\""),
+        run.stderr.contains("1 conflicting duplicate (")
+            && run.stderr.contains("2026-01-20.jsonl line 3 (msg_id 1)"),
         "{}",
         run.stderr
     );

@@ -524,7 +524,8 @@ fn regression_progress_bar_and_logs_leave_no_frozen_bars() {
     }
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\\\''"));
     let cmd = format!(
-        "{} --data-dir {} ingest",
+        // -v: each rejected line is logged (at debug), so log lines come while the bar is drawn.
+        "{} --data-dir {} -v ingest",
         quote(env!("CARGO_BIN_EXE_wxlake")),
         quote(env.data.to_str().unwrap())
     );

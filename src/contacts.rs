@@ -14,8 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::directory::{ContactState, Directory};
 use crate::error::{Error, Result};
-use crate::lake::Layout;
-use crate::lake::meta::resolve_timezone;
+use crate::lake::session::Reader;
 use crate::query::output::{self, Format};
 use crate::query::time_range::{Bound, TimeRange};
 
@@ -50,8 +49,7 @@ const COLUMNS: [(&str, DataType); 10] = [
 
 /// List contacts to `out`; returns the number of rows.
 pub fn run(opts: &ContactsOptions, out: &mut (dyn Write + Send)) -> Result<u64> {
-    let layout = Layout::new(&opts.data_dir);
-    layout.require_lake()?;
+    let Reader { layout, tz } = Reader::open(&opts.data_dir, opts.timezone.as_deref())?;
     if opts.format == Format::Parquet {
         return Err(Error::usage(
             "--format",
@@ -59,7 +57,6 @@ pub fn run(opts: &ContactsOptions, out: &mut (dyn Write + Send)) -> Result<u64> 
             "contacts prints table, csv, jsonl or json; read parquet/contacts/ for Parquet",
         ));
     }
-    let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let as_of = opts
         .as_of

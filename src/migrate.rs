@@ -16,14 +16,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::compact::plan::{PartitionListing, partition_codec};
-use crate::compact::{
-    DEFAULT_TARGET_FILE_SIZE, list_partitions, open_for_maintenance, resolve_days,
-};
+use crate::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::footer::FileInfo;
+use crate::lake::listing::{PartitionListing, list_partitions, partition_codec, resolve_days};
 use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
 use crate::lake::writer::Codec;
 use crate::partition::PartitionKey;
@@ -45,7 +44,7 @@ pub struct MigrateOptions {
 /// One partition to migrate.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationPlan {
-    #[serde(serialize_with = "crate::compact::plan::key_string")]
+    #[serde(serialize_with = "crate::lake::listing::key_string")]
     pub key: PartitionKey,
     #[serde(skip)]
     pub inputs: Vec<FileInfo>,
@@ -55,7 +54,7 @@ pub struct MigrationPlan {
     /// Files per schema version before (version → files).
     pub versions: BTreeMap<u32, u64>,
     pub output_files: u64,
-    #[serde(serialize_with = "crate::compact::plan::codec_string")]
+    #[serde(serialize_with = "crate::lake::listing::codec_string")]
     pub codec: Codec,
 }
 
@@ -115,14 +114,17 @@ pub struct MigrateSummary {
 /// Run a migration.
 pub fn run(opts: &MigrateOptions) -> Result<MigrateSummary> {
     let started = Instant::now();
-    let (layout, tz, _lock, recovered) = open_for_maintenance(
+    let lake = Writer::open(
         &opts.data_dir,
         opts.timezone.as_deref(),
         "migrate",
         opts.wait,
+        Purpose::Maintenance,
     )?;
+    let (layout, tz) = (&lake.layout, lake.tz);
+    let recovered = lake.recovered.clone();
     let (start, end) = resolve_days(opts.start, opts.end, tz)?;
-    let listings = list_partitions(&layout, start, end)?;
+    let listings = list_partitions(layout, start, end)?;
     if let Some(f) = listings
         .iter()
         .flat_map(|l| &l.files)
@@ -155,8 +157,8 @@ pub fn run(opts: &MigrateOptions) -> Result<MigrateSummary> {
         elapsed_ms: 0,
     };
     if !opts.dry_run && !plan.is_empty() {
-        crate::lake::meta::LakeMeta::load(&layout)?
-            .map(|mut meta| crate::lake::meta::upgrade(&layout, &mut meta))
+        crate::lake::meta::LakeMeta::load(layout)?
+            .map(|mut meta| crate::lake::meta::upgrade(layout, &mut meta))
             .transpose()?;
         let run_id = crate::lake::run_id();
         let jobs: Vec<Rewrite<'_>> = plan
@@ -170,7 +172,7 @@ pub fn run(opts: &MigrateOptions) -> Result<MigrateSummary> {
                 run_id: &run_id,
             })
             .collect();
-        let outcomes = rewrite_partitions(&layout, &jobs, default_workers(), &opts.progress)?;
+        let outcomes = rewrite_partitions(layout, &jobs, default_workers(), &opts.progress)?;
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(partition = %p.key, rows = outcome.rows, "migrated");
             summary.rows -= outcome.duplicates_removed;

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use crate::archive::Tiers;
 use crate::checkpoint::{Checkpoint, Counts, Status};
+use crate::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::compact::plan::plan_compaction;
-use crate::compact::{DEFAULT_TARGET_FILE_SIZE, list_partitions};
 use crate::error::Result;
-use crate::lake::Layout;
-use crate::lake::meta::resolve_timezone;
+use crate::lake::listing::list_partitions;
+use crate::lake::session::Reader;
 use crate::lake::side_table::{SideTable, TableStats};
 use crate::lake::writer::Codec;
 use crate::lock::current_holder;
@@ -61,15 +61,47 @@ pub struct PartitionSize {
 #[derive(Debug, Clone, Serialize)]
 pub struct RawReport {
     pub file: String,
-    /// Present (`jsonl`), or only in `messages/raw/archive` (`archived`).
-    pub stored: &'static str,
+    pub stored: RawStored,
     pub bytes: Option<u64>,
     pub unprocessed_bytes: u64,
-    /// `complete`, `partial`, `error`, or `never ingested`.
-    pub status: String,
+    pub status: RawStatus,
     pub last_ingest: Option<String>,
     pub error: Option<String>,
     pub counts: Option<Counts>,
+}
+
+/// Where a raw file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawStored {
+    /// `messages/raw/DATE.jsonl`.
+    Jsonl,
+    /// Only in `messages/raw/archive/DATE.jsonl.zst`.
+    Archived,
+}
+
+/// How far a raw file is ingested, by its checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RawStatus {
+    #[serde(rename = "complete")]
+    Complete,
+    #[serde(rename = "partial")]
+    Partial,
+    #[serde(rename = "error")]
+    Error,
+    #[serde(rename = "never ingested")]
+    NeverIngested,
+}
+
+impl std::fmt::Display for RawStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            RawStatus::Complete => "complete",
+            RawStatus::Partial => "partial",
+            RawStatus::Error => "error",
+            RawStatus::NeverIngested => "never ingested",
+        })
+    }
 }
 
 /// `wxlake status`.
@@ -105,9 +137,7 @@ pub struct StatusReport {
 
 /// Gather the status of a lake.
 pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
-    let layout = Layout::new(&opts.data_dir);
-    layout.require_lake()?;
-    let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
+    let Reader { layout, tz } = Reader::open(&opts.data_dir, opts.timezone.as_deref())?;
     let listings = list_partitions(&layout, None, None)?;
     let tiers = Tiers::default();
     let tier_of = |c: Codec| match c {
@@ -209,16 +239,19 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport> {
         rejected += cp.as_ref().map_or(0, |c| c.counts.rejected);
         raw_files.push(RawReport {
             file: crate::lake::layout::raw_file_name(date),
-            stored: if present { "jsonl" } else { "archived" },
+            stored: if present {
+                RawStored::Jsonl
+            } else {
+                RawStored::Archived
+            },
             bytes,
             unprocessed_bytes: bytes.map_or(0, |b| b.saturating_sub(offset)),
             status: match cp.as_ref().map(|c| c.status) {
-                Some(Status::Complete) => "complete",
-                Some(Status::Partial) => "partial",
-                Some(Status::Error) => "error",
-                None => "never ingested",
-            }
-            .to_string(),
+                Some(Status::Complete) => RawStatus::Complete,
+                Some(Status::Partial) => RawStatus::Partial,
+                Some(Status::Error) => RawStatus::Error,
+                None => RawStatus::NeverIngested,
+            },
             last_ingest: cp.as_ref().map(|c| c.updated_at.clone()),
             error: cp.as_ref().and_then(|c| c.error.clone()),
             counts: cp.map(|c| c.counts),

@@ -19,14 +19,14 @@ use arrow_array::{Array, RecordBatch};
 use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, fnv1a64};
-use crate::compact::resolve_days;
 use crate::dates::DateArg;
 use crate::error::{Error, Result};
 use crate::lake::Layout;
 use crate::lake::footer::read_footer;
-use crate::lake::meta::resolve_timezone;
+use crate::lake::listing::resolve_days;
 use crate::lake::msg_index::{self, Entry, Snapshot};
 use crate::lake::reader::open_projected;
+use crate::lake::session::Reader;
 use crate::lake::side_table::SideTable;
 use crate::partition::PartitionKey;
 use crate::record::col;
@@ -81,9 +81,7 @@ fn id_hash(id: &str) -> u128 {
 /// Check the lake.
 pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
     let started = Instant::now();
-    let layout = Layout::new(&opts.data_dir);
-    layout.require_lake()?;
-    let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
+    let Reader { layout, tz } = Reader::open(&opts.data_dir, opts.timezone.as_deref())?;
     let (start, end) = resolve_days(opts.start, opts.end, tz)?;
     let mut report = VerifyReport {
         ok: true,

@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
-use crate::compact::{DEFAULT_TARGET_FILE_SIZE, list_partitions, open_for_maintenance};
+use crate::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::error::{Error, Result};
+use crate::lake::listing::list_partitions;
 use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
 use crate::progress::Progress;
 
@@ -112,16 +114,19 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
             ));
         }
     }
-    let (layout, tz, _lock, recovered) = open_for_maintenance(
+    let lake = Writer::open(
         &opts.data_dir,
         opts.timezone.as_deref(),
         "archive",
         opts.wait,
+        Purpose::Maintenance,
     )?;
+    let (layout, tz) = (&lake.layout, lake.tz);
+    let recovered = lake.recovered.clone();
     // A raw archive being written when a run died.
     crate::fsutil::remove_stale_temps(&layout.raw_archive_dir())?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let mut listings = list_partitions(&layout, None, None)?;
+    let mut listings = list_partitions(layout, None, None)?;
     let plan = plan_archive(&listings, today, t, DEFAULT_TARGET_FILE_SIZE);
     let mut summary = ArchiveSummary {
         dry_run: opts.dry_run,
@@ -151,7 +156,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
                 run_id: &run_id,
             })
             .collect();
-        let outcomes = rewrite_partitions(&layout, &jobs, default_workers(), &opts.progress)?;
+        let outcomes = rewrite_partitions(layout, &jobs, default_workers(), &opts.progress)?;
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(partition = %p.key, tier = %p.tier, codec = %p.codec,
                 bytes_before = outcome.bytes_before, bytes_after = outcome.bytes_after, "recompressed");
@@ -163,7 +168,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
             });
         }
         if !plan.is_empty() {
-            listings = list_partitions(&layout, None, None)?;
+            listings = list_partitions(layout, None, None)?;
         }
     }
 
@@ -195,7 +200,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
         if (today - raw_file.date).num_days() < i64::from(opts.raw_retention_days) {
             continue;
         }
-        match raw::not_archivable(&layout, &raw_file)? {
+        match raw::not_archivable(layout, &raw_file)? {
             Some(reason) => {
                 tracing::warn!(raw_file = %raw_file.path.display(), %reason, "raw file past its retention kept");
                 summary.raw_kept.push(RawKept {
@@ -211,7 +216,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
                 archived_bytes: 0,
             }),
             None => {
-                let done = raw::archive_raw_file(&layout, &raw_file)?;
+                let done = raw::archive_raw_file(layout, &raw_file)?;
                 tracing::info!(raw_file = %done.file, bytes = done.bytes, archived_bytes = done.archived_bytes, "raw file archived");
                 summary.raw_archived.push(done);
             }

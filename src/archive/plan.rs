@@ -9,8 +9,8 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::compact::plan::{PartitionListing, files_for};
 use crate::lake::footer::FileInfo;
+use crate::lake::listing::{PartitionListing, files_for};
 use crate::lake::writer::Codec;
 use crate::partition::PartitionKey;
 
@@ -70,10 +70,10 @@ impl Tiers {
 /// One partition to recompress.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchivePlan {
-    #[serde(serialize_with = "crate::compact::plan::key_string")]
+    #[serde(serialize_with = "crate::lake::listing::key_string")]
     pub key: PartitionKey,
     pub tier: Tier,
-    #[serde(serialize_with = "crate::compact::plan::codec_string")]
+    #[serde(serialize_with = "crate::lake::listing::codec_string")]
     pub codec: Codec,
     #[serde(skip)]
     pub inputs: Vec<FileInfo>,

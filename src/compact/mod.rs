@@ -12,19 +12,15 @@ pub mod plan;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::dates::DateArg;
-use crate::error::{Error, Result};
-use crate::fsutil::create_dir_all_durable;
-use crate::lake::Layout;
-use crate::lake::footer::read_footer;
-use crate::lake::meta::resolve_timezone;
+use crate::error::Result;
+use crate::lake::listing::{list_partitions, resolve_days};
 use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::session::{Purpose, Writer};
 use crate::lake::side_table::{SideTable, TableCompaction};
-use crate::lake::swap::{Recovered, recover};
-use crate::lock::LakeLock;
+use crate::lake::swap::Recovered;
 use crate::partition::PartitionKey;
 use crate::progress::Progress;
 
@@ -78,80 +74,20 @@ pub struct CompactSummary {
     pub elapsed_ms: u64,
 }
 
-/// Check the data directory, take the lock and clean up interrupted swaps: what every
-/// maintenance command does first.
-pub fn open_for_maintenance(
-    data_dir: &std::path::Path,
-    timezone: Option<&str>,
-    command: &str,
-    wait: Option<Duration>,
-) -> Result<(Layout, chrono_tz::Tz, LakeLock, Vec<Recovered>)> {
-    let layout = Layout::new(data_dir);
-    layout.require_lake()?;
-    crate::fsutil::limit_readability(layout.raw_readability());
-    create_dir_all_durable(&layout.metadata_dir())?;
-    let lock = LakeLock::acquire(&layout.lock_path(), command, wait)?;
-    let (tz, _) = resolve_timezone(&layout, timezone)?;
-    let recovered = recover(&layout)?;
-    Ok((layout, tz, lock, recovered))
-}
-
-/// `--start`/`--end` as days in `tz`; an end before the start is a usage error.
-pub fn resolve_days(
-    start: Option<DateArg>,
-    end: Option<DateArg>,
-    tz: chrono_tz::Tz,
-) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
-    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let (s, e) = (
-        start.map(|d| d.resolve(today)),
-        end.map(|d| d.resolve(today)),
-    );
-    if let (Some(s), Some(e)) = (s, e)
-        && e < s
-    {
-        return Err(Error::usage(
-            "--end",
-            e.to_string(),
-            format!("the end is before the start ({s})"),
-        ));
-    }
-    Ok((s, e))
-}
-
-/// The partitions of the lake between `start` and `end` (inclusive), with their files' footers.
-pub fn list_partitions(
-    layout: &Layout,
-    start: Option<NaiveDate>,
-    end: Option<NaiveDate>,
-) -> Result<Vec<PartitionListing>> {
-    let keys = layout.partitions()?;
-    let mut out = Vec::new();
-    for key in keys {
-        if start.is_some_and(|s| key.date() < s) || end.is_some_and(|e| key.date() > e) {
-            continue;
-        }
-        let files = layout
-            .partition_files(key)?
-            .iter()
-            .map(|p| read_footer(p))
-            .collect::<Result<Vec<_>>>()?;
-        out.push(PartitionListing { key, files });
-    }
-    Ok(out)
-}
-
 /// Run a compaction.
 pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
     let started = Instant::now();
-    let (layout, tz, _lock, recovered) = open_for_maintenance(
+    let lake = Writer::open(
         &opts.data_dir,
         opts.timezone.as_deref(),
         "compact",
         opts.wait,
+        Purpose::Maintenance,
     )?;
+    let (layout, tz) = (&lake.layout, lake.tz);
+    let recovered = lake.recovered.clone();
     let (start, end) = resolve_days(opts.start, opts.end, tz)?;
-    let listings = list_partitions(&layout, start, end)?;
+    let listings = list_partitions(layout, start, end)?;
     let plan = plan_compaction(&listings, opts.target_file_size);
     for l in &listings {
         for f in l.files.iter().filter(|f| !f.unknown_columns.is_empty()) {
@@ -183,7 +119,7 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
         elapsed_ms: 0,
     };
     for table in SideTable::ALL {
-        if table.needs_compaction(&layout)? {
+        if table.needs_compaction(layout)? {
             summary.tables_planned.push(table.name());
         }
     }
@@ -202,9 +138,9 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
                 run_id: &run_id,
             })
             .collect();
-        let outcomes = rewrite_partitions(&layout, &jobs, default_workers(), &opts.progress)?;
+        let outcomes = rewrite_partitions(layout, &jobs, default_workers(), &opts.progress)?;
         for table in SideTable::ALL {
-            if let Some(done) = table.compact(&layout, &run_id)? {
+            if let Some(done) = table.compact(layout, &run_id)? {
                 tracing::info!(
                     table = done.table,
                     files_before = done.files_before,

@@ -9,20 +9,15 @@
 use serde::Serialize;
 
 use crate::lake::footer::FileInfo;
+pub use crate::lake::listing::PartitionListing;
+use crate::lake::listing::{files_for, partition_codec};
 use crate::lake::writer::Codec;
 use crate::partition::PartitionKey;
-
-/// A partition's data files, as listed.
-#[derive(Debug, Clone)]
-pub struct PartitionListing {
-    pub key: PartitionKey,
-    pub files: Vec<FileInfo>,
-}
 
 /// One partition to rewrite.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionPlan {
-    #[serde(serialize_with = "crate::compact::plan::key_string")]
+    #[serde(serialize_with = "crate::lake::listing::key_string")]
     pub key: PartitionKey,
     #[serde(skip)]
     pub inputs: Vec<FileInfo>,
@@ -32,38 +27,8 @@ pub struct PartitionPlan {
     pub output_files: u64,
     /// About the input bytes: same rows, same codec.
     pub expected_bytes: u64,
-    #[serde(serialize_with = "crate::compact::plan::codec_string")]
+    #[serde(serialize_with = "crate::lake::listing::codec_string")]
     pub codec: Codec,
-}
-
-pub(crate) fn key_string<S: serde::Serializer>(k: &PartitionKey, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&k.date().format("%Y-%m-%d").to_string())
-}
-
-pub(crate) fn codec_string<S: serde::Serializer>(c: &Codec, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&c.to_string())
-}
-
-/// The codec a partition keeps: that of most of its bytes (ties: the later file's).
-pub fn partition_codec(files: &[FileInfo]) -> Codec {
-    let mut by_codec: Vec<(Codec, u64)> = Vec::new();
-    for f in files {
-        match by_codec.iter_mut().find(|(c, _)| *c == f.codec) {
-            Some((_, b)) => *b += f.bytes,
-            None => by_codec.push((f.codec, f.bytes)),
-        }
-    }
-    by_codec
-        .iter()
-        .rev()
-        .max_by_key(|(_, b)| *b)
-        .map(|(c, _)| *c)
-        .unwrap_or(Codec::Snappy)
-}
-
-/// How many files `bytes` of data make at `target` bytes per file (at least one).
-pub fn files_for(bytes: u64, target: u64) -> u64 {
-    bytes.div_ceil(target.max(1)).max(1)
 }
 
 /// Plan the compaction of `listings` with files of about `target` bytes. A partition with a file

@@ -21,14 +21,13 @@ use parquet::file::properties::WriterProperties;
 
 use crate::dates::DateArg;
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::lake::layout::{RawFile, raw_file_name};
-use crate::lake::meta::{init_lake, resolve_mask, resolve_timezone, upgrade};
+use crate::lake::meta::{init_lake, resolve_mask, upgrade};
 use crate::lake::msg_index::MsgIndex;
+use crate::lake::session::{Purpose, Writer};
 use crate::lake::side_table::SideTable;
 use crate::lake::writer::{Codec, Encoder, writer_properties};
-use crate::lock::LakeLock;
 use crate::mask::Mask;
 use crate::partition::{PartitionKey, Partitioner};
 use crate::progress::Progress;
@@ -149,15 +148,19 @@ impl RunContext {
 /// Run an ingest.
 pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     let started = Instant::now();
-    let layout = Layout::new(&opts.data_dir);
-    check_data_dir(&layout)?;
-    // Each raw file's permissions tighten what is written from it on (see file_job::prepare).
-    crate::fsutil::limit_readability(0o644);
-    create_dir_all_durable(&layout.metadata_dir())?;
-    let _lock = LakeLock::acquire(&layout.lock_path(), "ingest", opts.wait)?;
-
-    let (tz, meta) = resolve_timezone(&layout, opts.timezone.as_deref())?;
-    let mask = match meta {
+    // Each raw file's permissions then tighten what is written from it (see file_job::prepare).
+    let lake = Writer::open(
+        &opts.data_dir,
+        opts.timezone.as_deref(),
+        "ingest",
+        opts.wait,
+        Purpose::Ingest,
+    )?;
+    let Writer {
+        layout, tz, meta, ..
+    } = &lake;
+    let (layout, tz) = (layout.clone(), *tz);
+    let mask = match meta.clone() {
         Some(mut meta) => {
             upgrade(&layout, &mut meta)?;
             resolve_mask(&layout, &mut meta, opts.mask, opts.allow_mask_change)?
@@ -175,8 +178,6 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         RawDates::Utc => chrono::Utc::now().date_naive(),
     };
     let until = opts.date.map(|d| d.resolve(today));
-    clean_staging(&layout)?;
-    crate::lake::swap::recover(&layout)?;
 
     let mut raw_files = layout.raw_files()?;
     let (restored, unreadable_archives) = restore_archives(&layout, &mut raw_files)?;
@@ -375,42 +376,4 @@ fn group_commit(ctx: &mut RunContext) -> Result<()> {
         ..
     } = ctx;
     side_rows.commit(layout, run_id, |name, stat| settled.settle(name, stat))
-}
-
-fn check_data_dir(layout: &Layout) -> Result<()> {
-    let root = layout.root();
-    if !root.is_dir() {
-        return Err(Error::usage(
-            "--data-dir",
-            root.display().to_string(),
-            "no such directory; pass the directory that holds messages/raw (or set WXLAKE_DATA_DIR)",
-        ));
-    }
-    if !layout.raw_dir().is_dir() {
-        return Err(Error::usage(
-            "--data-dir",
-            root.display().to_string(),
-            format!(
-                "{} does not exist; the collector writes YYYY-MM-DD.jsonl files there",
-                layout.raw_dir().display()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Remove temp files a crashed run left in staging and metadata (we hold the lock: nobody else
-/// writes there).
-fn clean_staging(layout: &Layout) -> Result<()> {
-    remove_stale_temps(&layout.metadata_dir())?;
-    remove_stale_temps(&layout.metadata_dir().join("checkpoints"))?;
-    let staging = layout.staging_dir();
-    create_dir_all_durable(&staging)?;
-    let entries = std::fs::read_dir(&staging).map_err(|e| Error::io("list", &staging, e))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        tracing::info!(path = %path.display(), "removing a temp file left by an interrupted run");
-        std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
-    }
-    Ok(())
 }

@@ -137,8 +137,27 @@ fn remove_dir(dir: &Path) -> Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recovered {
     pub partition: String,
-    /// `finished` (the new files were in place) or `rolled back` (the old ones were).
-    pub outcome: &'static str,
+    pub outcome: SwapOutcome,
+}
+
+/// How an interrupted swap ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SwapOutcome {
+    /// The new files were in place: the swap is finished.
+    #[serde(rename = "finished")]
+    Finished,
+    /// The old files were: they stay, the new ones are removed.
+    #[serde(rename = "rolled back")]
+    RolledBack,
+}
+
+impl std::fmt::Display for SwapOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SwapOutcome::Finished => "finished",
+            SwapOutcome::RolledBack => "rolled back",
+        })
+    }
 }
 
 /// Clean up after swaps a crash interrupted: every journal and every swap directory. Call with
@@ -176,16 +195,16 @@ pub fn recover(layout: &Layout) -> Result<Vec<Recovered>> {
         };
         let now = data_file_names(&partition_dir)?;
         let outcome = if !journal.outputs.is_empty() && now == sorted(&journal.outputs) {
-            "finished"
+            SwapOutcome::Finished
         } else {
-            "rolled back"
+            SwapOutcome::RolledBack
         };
         tracing::warn!(
             operation = %journal.operation,
             partition = %journal.partition,
-            outcome,
+            %outcome,
             "an interrupted swap was found; the partition holds the {} files",
-            if outcome == "finished" { "new" } else { "old" }
+            if outcome == SwapOutcome::Finished { "new" } else { "old" }
         );
         remove_dir(&layout.root().join(&journal.swap_dir))?;
         fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;

@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::directory::{Directory, Resolved};
 use crate::error::{Error, Result};
 use crate::lake::Layout;
-use crate::lake::meta::resolve_timezone;
+use crate::lake::session::Reader;
 use crate::partition::PartitionKey;
 use crate::record::{arrow_schema, col};
 
@@ -109,9 +109,7 @@ pub struct QueryReport {
 /// Run a query, writing results to `stdout` (or to `--output`).
 pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<QueryReport> {
     let started = Instant::now();
-    let layout = Layout::new(&opts.data_dir);
-    layout.require_lake()?;
-    let (tz, _) = resolve_timezone(&layout, opts.timezone.as_deref())?;
+    let Reader { layout, tz } = Reader::open(&opts.data_dir, opts.timezone.as_deref())?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;
     let mut columns = output_columns(opts)?;

@@ -1,7 +1,8 @@
-//! Durable file publishing: the one way wxlake makes a file visible.
+//! Durable file publishing: the one way wxlake makes a file visible ([`publish`]).
 //!
 //! A file is written under a temporary name in the directory (or staging directory) it will live
-//! in, fsynced, renamed (or hard-linked) to its final name, and the directory is fsynced. A reader
+//! in, fsynced, renamed to its final name (without replacing one, for data files), and the
+//! directory is fsynced. A reader
 //! therefore sees either nothing or the whole file; after a crash, at worst a temporary file is
 //! left behind, which the next writer removes. On error the temporary file is removed.
 
@@ -87,20 +88,105 @@ pub fn write_atomic_with(
     label: &str,
     write: impl FnOnce(&mut fs::File) -> io::Result<()>,
 ) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let mut tmp = temp_builder(&format!(".{name}."), ".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    let mut tmp = temp_for(path)?;
     write(tmp.as_file_mut())
         .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("write", tmp.path(), e))?;
+        .map_err(|e| Error::io("write", path, e))?;
     failpoint::hit(&format!("{label}.before_rename"));
-    tmp.persist(path)
-        .map_err(|e| Error::io("rename into place", path, e.error))?;
-    fsync_dir(dir)?;
+    publish(
+        tmp.into_temp_path(),
+        path,
+        Publish::Replace,
+        Durability::Durable,
+    )?;
     failpoint::hit(&format!("{label}.after_rename"));
     Ok(())
+}
+
+/// A temp file beside `dest`, named as [`crate::lake::names`] says (`.NAME.XXXXXX.tmp`).
+pub fn temp_for(dest: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    temp_builder(
+        &crate::lake::names::temp_prefix(name),
+        crate::lake::names::TEMP_SUFFIX,
+    )
+    .tempfile_in(dir)
+    .map_err(|e| Error::io("create a file in", dir, e))
+}
+
+/// How [`publish`] puts a finished temp file at its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    /// Replace whatever is there (metadata, checkpoints, archives, exports).
+    Replace,
+    /// Never replace: fail with [`io::ErrorKind::AlreadyExists`] when the name is taken (data
+    /// files: a name is never reused, so a retry after a crash cannot overwrite a published file).
+    NoClobber,
+}
+
+/// Whether a publication must survive a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The directory is fsynced after the rename (the temp file's contents must already be).
+    Durable,
+    /// Visible only when complete, but not promised across a power cut (query's exports).
+    VisibleOnly,
+}
+
+/// The one way a file becomes visible: the finished temp file `tmp`, written in the directory of
+/// `dest`, is renamed to `dest` atomically (a reader sees the old file or the new one, never part
+/// of one), without replacing an existing file for [`Publish::NoClobber`]. On an error the temp
+/// file is removed, except when the name was taken: then it is handed back in the error, to be
+/// published under another name.
+pub fn publish(
+    tmp: tempfile::TempPath,
+    dest: &Path,
+    mode: Publish,
+    durability: Durability,
+) -> std::result::Result<(), PublishError> {
+    let persisted = match mode {
+        Publish::Replace => tmp.persist(dest),
+        Publish::NoClobber => tmp.persist_noclobber(dest),
+    };
+    if let Err(e) = persisted {
+        if e.error.kind() == io::ErrorKind::AlreadyExists {
+            return Err(PublishError::Taken(e.path));
+        }
+        return Err(PublishError::Failed(Error::io("publish", dest, e.error)));
+    }
+    if durability == Durability::Durable {
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fsync_dir(dir).map_err(PublishError::Failed)?;
+    }
+    Ok(())
+}
+
+/// Why [`publish`] did not publish.
+#[derive(Debug)]
+pub enum PublishError {
+    /// [`Publish::NoClobber`] and the name is taken: the temp file, still unpublished.
+    Taken(tempfile::TempPath),
+    Failed(Error),
+}
+
+impl From<PublishError> for Error {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Taken(tmp) => Error::io(
+                "publish",
+                &tmp,
+                io::Error::new(io::ErrorKind::AlreadyExists, "the name is taken"),
+            ),
+            PublishError::Failed(e) => e,
+        }
+    }
 }
 
 /// Remove the temporary files [`write_atomic`] leaves in `dir` when a process dies between
@@ -112,42 +198,13 @@ pub fn remove_stale_temps(dir: &Path) -> Result<()> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.')
-            && name.ends_with(".tmp")
-            && entry.file_type().is_ok_and(|t| t.is_file())
-        {
+        if crate::lake::names::is_temp(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
             let path = entry.path();
             tracing::info!(path = %path.display(), "removing a temp file left by an interrupted run");
             fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
         }
     }
     Ok(())
-}
-
-/// Give the synced file at `tmp` the name `dest` without ever replacing an existing file:
-/// hard-link, then remove `tmp`. Fails with `AlreadyExists` when `dest` exists. The caller
-/// fsyncs `dest`'s directory.
-pub fn link_no_clobber(tmp: &Path, dest: &Path) -> io::Result<()> {
-    match fs::hard_link(tmp, dest) {
-        Ok(()) => {}
-        // Filesystems without hard links: check, then rename (we hold the writer lock).
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            if dest.exists() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "destination exists",
-                ));
-            }
-            return fs::rename(tmp, dest);
-        }
-        Err(e) => return Err(e),
-    }
-    fs::remove_file(tmp)
 }
 
 #[cfg(test)]
@@ -175,21 +232,25 @@ mod tests {
     }
 
     #[test]
-    fn link_no_clobber_refuses_to_replace() {
+    fn publishing_without_clobbering_refuses_a_taken_name_and_hands_the_file_back() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (
-            dir.path().join("a"),
-            dir.path().join("b"),
-            dir.path().join("c"),
-        );
-        fs::write(&a, "a").unwrap();
+        let (b, c) = (dir.path().join("b"), dir.path().join("c"));
         fs::write(&b, "b").unwrap();
-        let err = link_no_clobber(&a, &b).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(fs::read(&b).unwrap(), b"b");
-        link_no_clobber(&a, &c).unwrap();
-        assert!(!a.exists());
+        let mut tmp = temp_for(&b).unwrap();
+        tmp.write_all(b"a").unwrap();
+        let tmp = tmp.into_temp_path();
+        let back = match publish(tmp, &b, Publish::NoClobber, Durability::Durable) {
+            Err(PublishError::Taken(back)) => back,
+            other => panic!("expected Taken, got {other:?}"),
+        };
+        assert_eq!(fs::read(&b).unwrap(), b"b", "the taken name is untouched");
+        publish(back, &c, Publish::NoClobber, Durability::Durable).unwrap();
         assert_eq!(fs::read(&c).unwrap(), b"a");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temp file left"
+        );
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub fn run(opts: &VerifyOptions) -> Result<VerifyReport> {
     ] {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".tmp") {
+            if crate::lake::names::is_temp(&name) {
                 problem(&entry.path(), "temp file left by an interrupted run".into());
             }
         }

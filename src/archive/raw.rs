@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::checkpoint::{Checkpoint, Status};
 use crate::error::{Error, Result};
 use crate::failpoint;
-use crate::fsutil::{create_dir_all_durable, fsync_dir, temp_builder};
+use crate::fsutil::{Durability, Publish, create_dir_all_durable, fsync_dir};
 use crate::lake::Layout;
 use crate::lake::layout::RawFile;
 
@@ -74,7 +74,7 @@ pub fn archive_raw_file(layout: &Layout, raw: &RawFile) -> Result<RawArchived> {
         .map_err(|e| Error::io("stat", &raw.path, e))?
         .len();
     if !dest.exists() {
-        write_archive(&dir, &dest, raw, &[&raw.path])?;
+        write_archive(&dest, &[&raw.path])?;
     } else if same_content(&[&raw.path], &dest).is_ok() {
         // A crash after the rename left both: the archive is whole; finish.
     } else {
@@ -92,7 +92,7 @@ pub fn archive_raw_file(layout: &Layout, raw: &RawFile) -> Result<RawArchived> {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(raw_file = %raw.path.display(), archive = %dest.display(), "the raw file was re-created after it was archived; appending it to the archive");
-                write_archive(&dir, &dest, raw, &[&earlier, &raw.path])?;
+                write_archive(&dest, &[&earlier, &raw.path])?;
             }
             Err(e) => {
                 let _ = fs::remove_file(&earlier);
@@ -113,13 +113,10 @@ pub fn archive_raw_file(layout: &Layout, raw: &RawFile) -> Result<RawArchived> {
     })
 }
 
-/// Compress the concatenation of `inputs` into `dest` (through a temp file in `dir`), verify
+/// Compress the concatenation of `inputs` into `dest` (through a temp file beside it), verify
 /// it byte for byte, then rename it into place.
-fn write_archive(dir: &Path, dest: &Path, raw: &RawFile, inputs: &[&Path]) -> Result<()> {
-    let name = format!(".{}.zst", raw.name());
-    let tmp = temp_builder(&name, ".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a file in", dir, e))?;
+fn write_archive(dest: &Path, inputs: &[&Path]) -> Result<()> {
+    let tmp = crate::fsutil::temp_for(dest)?;
     let (file, tmp_path) = tmp.into_parts();
     let mut encoder = zstd::stream::Encoder::new(file, RAW_ZSTD_LEVEL)
         .map_err(|e| Error::io("compress into", &*tmp_path, e))?;
@@ -142,10 +139,7 @@ fn write_archive(dir: &Path, dest: &Path, raw: &RawFile, inputs: &[&Path]) -> Re
         .map_err(|e| Error::io("fsync", &*tmp_path, e))?;
     same_content(inputs, &tmp_path)?;
     failpoint::hit("archive_raw.written");
-    tmp_path
-        .persist(dest)
-        .map_err(|e| Error::io("rename into", dest, e.error))?;
-    fsync_dir(dir)?;
+    crate::fsutil::publish(tmp_path, dest, Publish::Replace, Durability::Durable)?;
     failpoint::hit("archive_raw.renamed");
     Ok(())
 }

@@ -104,7 +104,7 @@ impl SideRows {
     ) -> Result<()> {
         self.stage(layout)?;
         for (table, tmp) in self.staged.drain(..) {
-            let path = publish_file(&tmp, &table.dir(layout), run_id)?;
+            let path = publish_file(tmp, &table.dir(layout), run_id)?;
             tracing::debug!(path = %path.display(), table = table.name(), "published");
         }
         let saved = self.deferred.len();

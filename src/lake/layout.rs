@@ -389,9 +389,9 @@ pub fn list_data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Whether `name` is a data file's: `*.parquet`, not hidden (`.`) or private (`_`).
+/// Whether `name` is a data file's (see [`crate::lake::names::is_data_file`]).
 pub fn is_data_file_name(name: &str) -> bool {
-    name.ends_with(".parquet") && !name.starts_with('.') && !name.starts_with('_')
+    crate::lake::names::is_data_file(name)
 }
 
 /// The entries of `dir` that are not data files (readers globbing the directory may trip over

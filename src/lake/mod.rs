@@ -7,6 +7,7 @@ pub mod legacy;
 pub mod listing;
 pub mod meta;
 pub mod msg_index;
+pub mod names;
 pub mod reader;
 pub mod rewrite;
 pub mod row_group;

@@ -219,8 +219,7 @@ impl SideTable {
         let swap_dir = layout.swap_root().join(format!("{}-{run_id}", self.name()));
         std::fs::create_dir_all(&swap_dir).map_err(|e| Error::io("create", &swap_dir, e))?;
         let tmp = stage(self, &swap_dir, &merged)?;
-        let output = crate::lake::writer::publish_file(&tmp, &swap_dir, run_id)?;
-        drop(tmp);
+        let output = crate::lake::writer::publish_file(tmp, &swap_dir, run_id)?;
         crate::failpoint::hit("compact_table.staged");
         let mut stored = HashSet::new();
         let rows = for_each_string(&output, "record_key", |k| {
@@ -288,9 +287,12 @@ fn properties(table: SideTable) -> WriterProperties {
 /// Write `batch` as one fsynced Parquet file in `staging_dir`; publish it with
 /// [`crate::lake::writer::publish_file`].
 pub fn stage(table: SideTable, staging_dir: &Path, batch: &RecordBatch) -> Result<TempPath> {
-    let tmp = crate::fsutil::temp_builder(".part-", ".parquet.tmp")
-        .tempfile_in(staging_dir)
-        .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
+    let tmp = crate::fsutil::temp_builder(
+        crate::lake::names::STAGED_PREFIX,
+        crate::lake::names::STAGED_SUFFIX,
+    )
+    .tempfile_in(staging_dir)
+    .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
     let (file, tmp) = tmp.into_parts();
     let fail = |e: parquet::errors::ParquetError| {
         Error::io("write Parquet", &*tmp, std::io::Error::other(e))

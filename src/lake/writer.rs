@@ -25,7 +25,7 @@ use parquet::schema::types::ColumnPath;
 use tempfile::TempPath;
 
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, fsync_dir, link_no_clobber};
+use crate::fsutil::{self, Durability, Publish, PublishError, create_dir_all_durable};
 use crate::lake::checksum::Checksummed;
 use crate::lake::row_group::PendingRows;
 use crate::message_kind::derive_record;
@@ -360,9 +360,12 @@ impl StagedWriter {
         staging_dir: &Path,
         props: WriterProperties,
     ) -> Result<Self> {
-        let tmp = crate::fsutil::temp_builder(".part-", ".parquet.tmp")
-            .tempfile_in(staging_dir)
-            .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
+        let tmp = crate::fsutil::temp_builder(
+            crate::lake::names::STAGED_PREFIX,
+            crate::lake::names::STAGED_SUFFIX,
+        )
+        .tempfile_in(staging_dir)
+        .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
         let (file, tmp) = tmp.into_parts();
         let writer = ArrowWriter::try_new(Checksummed::new(file), arrow_schema(), Some(props))
             .map_err(|e| Error::io("start Parquet file", &tmp, std::io::Error::other(e)))?;
@@ -536,24 +539,23 @@ impl Drop for Encoder {
     }
 }
 
-/// Move a staged file into `partition_dir` under a new, never-reused name
-/// `part-{run_id}-{n}.parquet`, and make the new entry durable. Returns the final path.
+/// Publish a staged file into `partition_dir` under the next free name of this run.
 pub fn publish(staged: StagedFile, partition_dir: &Path, run_id: &str) -> Result<PathBuf> {
-    publish_file(&staged.tmp, partition_dir, run_id)
+    publish_file(staged.tmp, partition_dir, run_id)
 }
 
-/// [`publish`] for any fsynced temp file: link `tmp` into `dir` as `part-{run_id}-{n}.parquet`.
-pub fn publish_file(tmp: &Path, partition_dir: &Path, run_id: &str) -> Result<PathBuf> {
-    create_dir_all_durable(partition_dir)?;
+/// Publish the finished (synced) temp file `tmp` into `dir` as a data file of `run_id`: under
+/// the first of its names ([`crate::lake::names::data_file`]) that is free, never replacing a
+/// file, then fsync the directory.
+pub fn publish_file(tmp: TempPath, dir: &Path, run_id: &str) -> Result<PathBuf> {
+    create_dir_all_durable(dir)?;
+    let mut tmp = tmp;
     for n in 0u32.. {
-        let dest = partition_dir.join(format!("part-{run_id}-{n:03}.parquet"));
-        match link_no_clobber(tmp, &dest) {
-            Ok(()) => {
-                fsync_dir(partition_dir)?;
-                return Ok(dest);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io("publish", &dest, e)),
+        let dest = dir.join(crate::lake::names::data_file(run_id, n));
+        match fsutil::publish(tmp, &dest, Publish::NoClobber, Durability::Durable) {
+            Ok(()) => return Ok(dest),
+            Err(PublishError::Taken(back)) => tmp = back,
+            Err(PublishError::Failed(e)) => return Err(e),
         }
     }
     unreachable!("some name is free")

@@ -674,18 +674,7 @@ impl OutputTarget {
             }
             _ => path.to_path_buf(),
         };
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let prefix = format!(".{name}.");
-        let file = crate::fsutil::temp_builder(&prefix, ".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io("create a file in", dir, e))?;
+        let file = crate::fsutil::temp_for(&target)?;
         Ok(OutputTarget::File { file, path: target })
     }
 
@@ -704,8 +693,12 @@ impl OutputTarget {
         if let OutputTarget::File { file, path } = self {
             // Not fsynced: an export is visible only when complete, but its durability
             // across a power cut is not promised (the lake's own files are fsynced).
-            file.persist(&path)
-                .map_err(|e| Error::io("write", &path, e.error))?;
+            crate::fsutil::publish(
+                file.into_temp_path(),
+                &path,
+                crate::fsutil::Publish::Replace,
+                crate::fsutil::Durability::VisibleOnly,
+            )?;
         }
         Ok(())
     }

@@ -6,17 +6,17 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use wxlake::archive::{ArchiveOptions, Tiers};
-use wxlake::compact::CompactOptions;
-use wxlake::contacts::ContactsOptions;
+use wxlake::commands::archive::{ArchiveOptions, Tiers};
+use wxlake::commands::compact::CompactOptions;
+use wxlake::commands::contacts::ContactsOptions;
 use wxlake::dates::DateArg;
-use wxlake::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions, RawDates};
+use wxlake::commands::ingest::{DEFAULT_BUFFER_BUDGET, IngestOptions, RawDates};
 use wxlake::mask::Mask;
-use wxlake::migrate::MigrateOptions;
+use wxlake::commands::migrate::MigrateOptions;
 use wxlake::progress::Progress;
-use wxlake::query::{Bound, Filter, Format, Order, QueryOptions};
-use wxlake::status::StatusOptions;
-use wxlake::verify::VerifyOptions;
+use wxlake::commands::query::{Bound, Filter, Format, Order, QueryOptions};
+use wxlake::commands::status::StatusOptions;
+use wxlake::commands::verify::VerifyOptions;
 
 /// Turn daily WeChat message logs (JSONL) into a Hive-partitioned Parquet lake.
 #[derive(Debug, Parser)]

@@ -4,7 +4,7 @@
 //!
 //! Contact records are the only place where names live, so the table keeps history: a rename is
 //! a new row, never an update of an old one. A record has no time of its own; ingest stamps it
-//! with `observed_at` from the messages around it (see [`crate::ingest`]). Typed columns hold what
+//! with `observed_at` from the messages around it (see [`crate::commands::ingest`]). Typed columns hold what
 //! operators need; every other key the collector sent is kept verbatim in `extra_fields`.
 //!
 //! Pure: the record type, its Arrow schema and a batch builder. Files live under

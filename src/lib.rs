@@ -10,11 +10,9 @@
 //!
 //! The pure core (normalize, partition, dedup, json_text, dates) never touches a disk.
 
-pub mod archive;
 pub mod checkpoint;
-pub mod compact;
+pub mod commands;
 pub mod contact;
-pub mod contacts;
 pub mod dates;
 pub mod dedup;
 pub mod directory;
@@ -22,7 +20,6 @@ pub mod error;
 pub mod event;
 pub mod failpoint;
 pub mod fsutil;
-pub mod ingest;
 pub mod json_object;
 pub mod json_text;
 pub mod jsonl;
@@ -30,15 +27,11 @@ pub mod lake;
 pub mod lock;
 pub mod mask;
 pub mod message_kind;
-pub mod migrate;
 pub mod normalize;
 pub mod partition;
 pub mod progress;
 pub mod quarantine;
-pub mod query;
 pub mod record;
-pub mod status;
 pub mod units;
-pub mod verify;
 
 pub use error::{Error, ExitCode, Result};

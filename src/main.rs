@@ -64,25 +64,25 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
     match command {
         Command::Ingest(args) => {
             let (opts, json) = args.into_options(global);
-            let summary = wxlake::ingest::run(&opts)?;
+            let summary = wxlake::commands::ingest::run(&opts)?;
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
         Command::Compact(args) => {
             let (opts, json) = args.into_options(global);
-            let summary = wxlake::compact::run(&opts)?;
+            let summary = wxlake::commands::compact::run(&opts)?;
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
         Command::Migrate(args) => {
             let (opts, json) = args.into_options(global);
-            let summary = wxlake::migrate::run(&opts)?;
+            let summary = wxlake::commands::migrate::run(&opts)?;
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
         Command::Archive(args) => {
             let (opts, json) = args.into_options(global);
-            let summary = wxlake::archive::run(&opts)?;
+            let summary = wxlake::commands::archive::run(&opts)?;
             print_summary(json, &summary, |s| s.render());
             Ok(())
         }
@@ -91,18 +91,18 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             let terminal = stdout.is_terminal();
             let opts = args.into_options(global, terminal, terminal_width());
             let mut out = stdout;
-            wxlake::contacts::run(&opts, &mut out)?;
+            wxlake::commands::contacts::run(&opts, &mut out)?;
             Ok(())
         }
         Command::Status(args) => {
             let (opts, json) = args.into_options(global);
-            let report = wxlake::status::run(&opts)?;
+            let report = wxlake::commands::status::run(&opts)?;
             print_summary(json, &report, |r| r.render());
             Ok(())
         }
         Command::Verify(args) => {
             let (opts, json) = args.into_options(global);
-            let report = wxlake::verify::run(&opts)?;
+            let report = wxlake::commands::verify::run(&opts)?;
             print_summary(json, &report, |r| r.render());
             if report.ok {
                 Ok(())
@@ -129,7 +129,7 @@ fn run(command: Command, global: &Global) -> wxlake::Result<()> {
             let terminal = stdout.is_terminal();
             let opts = args.into_options(global, terminal, terminal_width())?;
             let mut out = stdout;
-            let report = wxlake::query::run(&opts, &mut out)?;
+            let report = wxlake::commands::query::run(&opts, &mut out)?;
             if report.pipe_closed {
                 tracing::debug!("stdout closed by the reader; stopped early");
             }

@@ -109,12 +109,12 @@ impl SideTable {
             let info = match read_footer(&path) {
                 Ok(info) => info,
                 Err(e) => {
-                    problem(&path, crate::verify::reason_for(&e, &path));
+                    problem(&path, crate::commands::verify::reason_for(&e, &path));
                     continue;
                 }
             };
             if let Err(e) = info.check_integrity() {
-                problem(&path, crate::verify::reason_for(&e, &path));
+                problem(&path, crate::commands::verify::reason_for(&e, &path));
             }
             stats.files += 1;
             stats.bytes += info.bytes;
@@ -148,7 +148,7 @@ impl SideTable {
                         );
                     }
                 }
-                Err(e) => problem(&path, crate::verify::reason_for(&e, &path)),
+                Err(e) => problem(&path, crate::commands::verify::reason_for(&e, &path)),
             }
         }
         Ok(stats)

@@ -14,7 +14,7 @@ use arrow_schema::ArrowError;
 use memchr::memmem::Finder;
 use rustc_hash::FxHashSet;
 
-use crate::query::time_range::TimeRange;
+use crate::commands::query::time_range::TimeRange;
 use crate::record::col;
 
 /// What rows a query keeps, besides its time range.

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use arrow_array::RecordBatch;
 
 use super::{Buffered, LocalTimeFormat, Sink};
-use crate::query::name_col;
-use crate::query::value::{Cell, Column, cells};
+use crate::commands::query::name_col;
+use crate::commands::query::value::{Cell, Column, cells};
 use crate::record::col;
 
 /// The columns a transcript reads, in this order.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
-use crate::compact::DEFAULT_TARGET_FILE_SIZE;
+use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::error::{Error, Result};
 use crate::lake::listing::list_partitions;
 use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};

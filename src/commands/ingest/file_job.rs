@@ -30,13 +30,13 @@ use crate::error::{Error, Result};
 use crate::event::EventRow;
 use crate::failpoint;
 use crate::fsutil::create_dir_all_durable;
-use crate::ingest::RunContext;
-use crate::ingest::chunk_rows::{
+use crate::commands::ingest::RunContext;
+use crate::commands::ingest::chunk_rows::{
     ChunkRows, OtherRecord, PendingOther, normalize_in_order, normalizer_threads,
 };
-use crate::ingest::lake_ids::Verdict;
-use crate::ingest::summary::FileSummary;
-use crate::ingest::warnings::WarningTally;
+use crate::commands::ingest::lake_ids::Verdict;
+use crate::commands::ingest::summary::FileSummary;
+use crate::commands::ingest::warnings::WarningTally;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;

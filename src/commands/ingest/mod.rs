@@ -325,7 +325,7 @@ fn restore_archives(
             if beside_live { ".archived" } else { "" }
         ));
         tracing::info!(archive = %entry.path().display(), "reading an archived raw file that is not fully ingested");
-        if let Err(e) = crate::archive::raw::restore(layout, date, &copy) {
+        if let Err(e) = crate::commands::archive::raw::restore(layout, date, &copy) {
             let _ = std::fs::remove_file(&copy);
             let archive = entry.path();
             tracing::error!(archive = %archive.display(), error = %e, "cannot read an archived raw file; its day is skipped");

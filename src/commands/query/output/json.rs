@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use arrow_array::RecordBatch;
 
 use super::{Buffered, Sink};
-use crate::query::value::{Cell, Column, cells};
+use crate::commands::query::value::{Cell, Column, cells};
 use crate::record::col;
 
 pub struct JsonSink<'w> {

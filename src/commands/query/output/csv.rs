@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use arrow_array::RecordBatch;
 
 use super::{Buffered, LocalTimeFormat, Sink};
-use crate::query::value::{Cell, Column, cells};
+use crate::commands::query::value::{Cell, Column, cells};
 use arrow_schema::SchemaRef;
 
 pub struct CsvSink<'w> {

@@ -9,7 +9,7 @@ use arrow_schema::SchemaRef;
 use unicode_width::UnicodeWidthChar;
 
 use super::{Buffered, LocalTimeFormat, Sink};
-use crate::query::value::{Cell, Column, cells};
+use crate::commands::query::value::{Cell, Column, cells};
 use crate::record::col;
 
 /// Columns that take the width the others leave.

@@ -15,8 +15,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use crate::directory::{ContactState, Directory};
 use crate::error::{Error, Result};
 use crate::lake::session::Reader;
-use crate::query::output::{self, Format};
-use crate::query::time_range::{Bound, TimeRange};
+use crate::commands::query::output::{self, Format};
+use crate::commands::query::time_range::{Bound, TimeRange};
 
 /// What to list.
 #[derive(Debug, Clone)]

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::archive::Tiers;
+use crate::commands::archive::Tiers;
 use crate::checkpoint::{Checkpoint, Counts, Status};
-use crate::compact::DEFAULT_TARGET_FILE_SIZE;
-use crate::compact::plan::plan_compaction;
+use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
+use crate::commands::compact::plan::plan_compaction;
 use crate::error::Result;
 use crate::lake::listing::list_partitions;
 use crate::lake::session::Reader;

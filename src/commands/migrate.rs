@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::compact::DEFAULT_TARGET_FILE_SIZE;
+use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::footer::FileInfo;

@@ -12,11 +12,11 @@ use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+use crate::commands::query::output::{self, Format};
+use crate::commands::query::time_range::{Bound, TimeRange};
 use crate::directory::{ContactState, Directory};
 use crate::error::{Error, Result};
 use crate::lake::session::Reader;
-use crate::commands::query::output::{self, Format};
-use crate::commands::query::time_range::{Bound, TimeRange};
 
 /// What to list.
 #[derive(Debug, Clone)]

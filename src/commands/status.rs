@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::commands::archive::Tiers;
 use crate::checkpoint::{Checkpoint, Counts, Status};
+use crate::commands::archive::Tiers;
 use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::commands::compact::plan::plan_compaction;
 use crate::error::Result;

@@ -24,12 +24,6 @@ use arrow_array::types::Int64Type;
 use chrono::NaiveDate;
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Counts, FileStat, Fingerprint, Status};
-use crate::contact::{ContactAction, ContactRow, record_key};
-use crate::dedup::UNKNOWN_HASH;
-use crate::error::{Error, Result};
-use crate::event::EventRow;
-use crate::failpoint;
-use crate::fsutil::create_dir_all_durable;
 use crate::commands::ingest::RunContext;
 use crate::commands::ingest::chunk_rows::{
     ChunkRows, OtherRecord, PendingOther, normalize_in_order, normalizer_threads,
@@ -37,6 +31,12 @@ use crate::commands::ingest::chunk_rows::{
 use crate::commands::ingest::lake_ids::Verdict;
 use crate::commands::ingest::summary::FileSummary;
 use crate::commands::ingest::warnings::WarningTally;
+use crate::contact::{ContactAction, ContactRow, record_key};
+use crate::dedup::UNKNOWN_HASH;
+use crate::error::{Error, Result};
+use crate::event::EventRow;
+use crate::failpoint;
+use crate::fsutil::create_dir_all_durable;
 use crate::jsonl::JsonlReader;
 use crate::lake::layout::RawFile;
 use crate::lake::reader::for_each_row_with_ids;

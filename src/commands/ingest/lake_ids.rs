@@ -10,9 +10,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::commands::ingest::chunk_rows::RowMeta;
 use crate::dedup::{Seen, SeenIds};
 use crate::error::Result;
-use crate::commands::ingest::chunk_rows::RowMeta;
 use crate::lake::Layout;
 use crate::lake::msg_index::{self, MsgIndex, StoredFilter, day_of, hash_id, key_of};
 use crate::lake::reader::for_each_msg_id;

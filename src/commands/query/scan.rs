@@ -29,9 +29,9 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::commands::query::filter::{Filter, Stats, TextMatcher};
 use crate::commands::query::time_range::TimeRange;
+use crate::error::{Error, Result};
 use crate::record::{DERIVED, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SENT_COLUMNS, arrow_schema, col};
 
 /// What every file of one query is read for.

@@ -28,6 +28,23 @@ pub enum Verdict {
     Duplicate { of: PartitionKey, first_hash: u32 },
 }
 
+/// Where the msg_ids a partition stores come from: the lake's files ([`Layout`]), or, in tests,
+/// memory. The only I/O of the dedup decision.
+pub trait StoredIds {
+    /// Insert every msg_id partition `key` stores into `seen`; returns the rows read.
+    fn load_ids(&mut self, key: PartitionKey, seen: &mut SeenIds) -> Result<u64>;
+}
+
+impl StoredIds for Layout {
+    fn load_ids(&mut self, key: PartitionKey, seen: &mut SeenIds) -> Result<u64> {
+        let mut rows = 0;
+        for file in self.partition_files(key)? {
+            rows += for_each_msg_id(&file, |id| seen.insert_stored(id))?;
+        }
+        Ok(rows)
+    }
+}
+
 /// Seen-sets of the partitions loaded so far, and the index for the rest of the lake.
 pub struct LakeIds {
     partitions: Vec<(PartitionKey, SeenIds)>,
@@ -46,7 +63,7 @@ impl LakeIds {
     }
 
     /// Where `key`'s seen-set is, reading the partition's stored msg_ids the first time.
-    fn load(&mut self, layout: &Layout, key: PartitionKey) -> Result<usize> {
+    fn load(&mut self, stored: &mut impl StoredIds, key: PartitionKey) -> Result<usize> {
         if self
             .partitions
             .get(self.last)
@@ -59,10 +76,7 @@ impl LakeIds {
             return Ok(at);
         }
         let mut seen = SeenIds::new();
-        let mut rows = 0;
-        for file in layout.partition_files(key)? {
-            rows += for_each_msg_id(&file, |id| seen.insert_stored(id))?;
-        }
+        let rows = stored.load_ids(key, &mut seen)?;
         tracing::debug!(partition = %key, rows, ids = seen.len(), "loaded stored msg_ids");
         self.partitions.push((key, seen));
         self.last = self.partitions.len() - 1;
@@ -73,7 +87,7 @@ impl LakeIds {
     /// lake or this run already has it, in any partition.
     pub fn check_insert(
         &mut self,
-        layout: &Layout,
+        stored: &mut impl StoredIds,
         key: PartitionKey,
         id: &str,
         meta: RowMeta,
@@ -85,15 +99,15 @@ impl LakeIds {
             ..
         } = meta;
         debug_assert_eq!(id_hash, hash_id(id));
-        let at = self.load(layout, key)?;
+        let at = self.load(stored, key)?;
         if let Seen::Duplicate { first_hash } = self.partitions[at].1.check_insert(id, hash) {
             return Ok(Verdict::Duplicate {
                 of: key,
                 first_hash,
             });
         }
-        if let Some(found) = self.elsewhere(layout, key, id, id_hash, maybe_stored)? {
-            let at = self.load(layout, key)?;
+        if let Some(found) = self.elsewhere(stored, key, id, id_hash, maybe_stored)? {
+            let at = self.load(stored, key)?;
             self.partitions[at].1.remove(id);
             return Ok(found);
         }
@@ -104,7 +118,7 @@ impl LakeIds {
     /// The copy of `id` in a partition other than `key`, if there is one.
     fn elsewhere(
         &mut self,
-        layout: &Layout,
+        stored: &mut impl StoredIds,
         key: PartitionKey,
         id: &str,
         id_hash: u64,
@@ -128,7 +142,7 @@ impl LakeIds {
             }
         });
         for k in candidates {
-            let at = self.load(layout, k)?;
+            let at = self.load(stored, k)?;
             if let Some(first_hash) = self.partitions[at].1.get(id) {
                 return Ok(Some(Verdict::Duplicate { of: k, first_hash }));
             }
@@ -188,6 +202,7 @@ mod tests {
     }
 
     fn ids(dir: &std::path::Path) -> (Layout, LakeIds) {
+        // (A Layout reads the partitions' ids from their files: none here.)
         let layout = Layout::new(dir);
         let index = MsgIndex::open(&layout, "test").unwrap();
         (layout.clone(), LakeIds::new(index))
@@ -198,12 +213,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
         assert_eq!(
-            ids.check_insert(&layout, key(1), "42", meta("42", 7))
+            ids.check_insert(&mut layout.clone(), key(1), "42", meta("42", 7))
                 .unwrap(),
             Verdict::New
         );
         assert_eq!(
-            ids.check_insert(&layout, key(3), "42", meta("42", 8))
+            ids.check_insert(&mut layout.clone(), key(3), "42", meta("42", 8))
                 .unwrap(),
             Verdict::Duplicate {
                 of: key(1),
@@ -213,7 +228,7 @@ mod tests {
         // The later copy was not recorded in its partition: a third copy is still a copy of
         // the first.
         assert_eq!(
-            ids.check_insert(&layout, key(3), "42", meta("42", 8))
+            ids.check_insert(&mut layout.clone(), key(3), "42", meta("42", 8))
                 .unwrap(),
             Verdict::Duplicate {
                 of: key(1),
@@ -221,7 +236,7 @@ mod tests {
             }
         );
         assert_eq!(
-            ids.check_insert(&layout, key(3), "43", meta("43", 8))
+            ids.check_insert(&mut layout.clone(), key(3), "43", meta("43", 8))
                 .unwrap(),
             Verdict::New
         );
@@ -232,7 +247,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
         assert_eq!(
-            ids.check_insert(&layout, key(1), "42", meta("42", 7))
+            ids.check_insert(&mut layout.clone(), key(1), "42", meta("42", 7))
                 .unwrap(),
             Verdict::New
         );
@@ -240,12 +255,12 @@ mod tests {
         // key(1) is no longer loaded; the index names it for "42", but its row was never
         // published (as after a crash), so reading the partition does not confirm the hit.
         assert_eq!(
-            ids.check_insert(&layout, key(2), "42", meta("42", 9))
+            ids.check_insert(&mut layout.clone(), key(2), "42", meta("42", 9))
                 .unwrap(),
             Verdict::New
         );
         assert_eq!(
-            ids.check_insert(&layout, key(2), "42", meta("42", 9))
+            ids.check_insert(&mut layout.clone(), key(2), "42", meta("42", 9))
                 .unwrap(),
             Verdict::Duplicate {
                 of: key(2),

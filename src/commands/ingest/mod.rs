@@ -8,6 +8,7 @@
 pub mod chunk_rows;
 pub mod file_job;
 pub mod lake_ids;
+pub mod routing;
 pub mod settled;
 pub mod side_rows;
 pub mod summary;

@@ -1,0 +1,91 @@
+//! One partition's Parquet file being written in the staging directory.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use tempfile::TempPath;
+
+use crate::error::{Error, Result};
+use crate::lake::checksum::Checksummed;
+use crate::lake::row_group::PendingRows;
+use crate::partition::PartitionKey;
+use crate::record::arrow_schema;
+
+/// A finished file in the staging directory, not yet part of the lake.
+#[derive(Debug)]
+pub struct StagedFile {
+    pub partition: PartitionKey,
+    pub tmp: TempPath,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// One partition's Parquet file being written in the staging directory; each batch becomes one
+/// sorted row group.
+pub struct StagedWriter {
+    partition: PartitionKey,
+    writer: ArrowWriter<Checksummed<File>>,
+    tmp: TempPath,
+    rows: u64,
+}
+
+impl StagedWriter {
+    pub fn create(
+        partition: PartitionKey,
+        staging_dir: &Path,
+        props: WriterProperties,
+    ) -> Result<Self> {
+        let tmp = crate::fsutil::temp_builder(
+            crate::lake::names::STAGED_PREFIX,
+            crate::lake::names::STAGED_SUFFIX,
+        )
+        .tempfile_in(staging_dir)
+        .map_err(|e| Error::io("create a staging file in", staging_dir, e))?;
+        let (file, tmp) = tmp.into_parts();
+        let writer = ArrowWriter::try_new(Checksummed::new(file), arrow_schema(), Some(props))
+            .map_err(|e| Error::io("start Parquet file", &tmp, std::io::Error::other(e)))?;
+        Ok(StagedWriter {
+            partition,
+            writer,
+            tmp,
+            rows: 0,
+        })
+    }
+
+    /// Sort `batch` and write it as one row group.
+    pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_pending(&PendingRows::whole(batch.clone()))
+    }
+
+    /// Sort the rows of `pending` and write them as one row group.
+    pub fn write_pending(&mut self, pending: &PendingRows) -> Result<()> {
+        let sorted = pending.sorted_batch();
+        self.writer
+            .write(&sorted)
+            .and_then(|()| self.writer.flush())
+            .map_err(|e| Error::io("write Parquet", &*self.tmp, std::io::Error::other(e)))?;
+        self.rows += sorted.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Close and fsync the file.
+    pub fn finish(self) -> Result<StagedFile> {
+        let tmp = self.tmp;
+        let file = crate::lake::checksum::close(self.writer)
+            .map_err(|e| Error::io("finish Parquet", &tmp, std::io::Error::other(e)))?;
+        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        let bytes = file
+            .metadata()
+            .map_err(|e| Error::io("stat", &tmp, e))?
+            .len();
+        Ok(StagedFile {
+            partition: self.partition,
+            tmp,
+            rows: self.rows,
+            bytes,
+        })
+    }
+}

@@ -12,7 +12,6 @@
 //! answer before and after `wxlake migrate`. A file whose
 //! footer, statistics or pages cannot be decoded is an [`Error::Data`] naming it.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,6 +26,7 @@ use parquet::arrow::arrow_reader::{
     RowSelector,
 };
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use parquet::file::reader::ChunkReader;
 use serde::Serialize;
 
 use crate::commands::query::filter::{Filter, Stats, TextMatcher};
@@ -71,26 +71,38 @@ impl std::iter::Sum for ScanStats {
     }
 }
 
-/// What a file gave.
-pub enum FileRows {
-    /// Only the number of matching rows was asked for.
-    Count(u64),
-    /// The matching rows, in [`ScanPlan::schema`].
-    Batches(Vec<RecordBatch>),
-}
-
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::data(path, format!("unreadable Parquet file: {e}"))
 }
 
-/// Read the rows of `file` (at `path`) that `plan` asks for.
-pub fn scan_file(
+/// The number of rows of `file` (read from `path`) that `plan` asks for.
+pub fn count_file<R: ChunkReader + 'static>(
     path: &Path,
-    file: File,
+    file: R,
+    plan: &ScanPlan,
+    stats: &mut ScanStats,
+) -> Result<u64> {
+    Ok(scan_file(path, file, plan, true, stats)?.0)
+}
+
+/// The rows of `file` (read from `path`) that `plan` asks for, in [`ScanPlan::schema`].
+pub fn read_file<R: ChunkReader + 'static>(
+    path: &Path,
+    file: R,
+    plan: &ScanPlan,
+    stats: &mut ScanStats,
+) -> Result<Vec<RecordBatch>> {
+    Ok(scan_file(path, file, plan, false, stats)?.1)
+}
+
+/// The number of matching rows and, unless `count_only`, the rows.
+fn scan_file<R: ChunkReader + 'static>(
+    path: &Path,
+    file: R,
     plan: &ScanPlan,
     count_only: bool,
     stats: &mut ScanStats,
-) -> Result<FileRows> {
+) -> Result<(u64, Vec<RecordBatch>)> {
     stats.files += 1;
     let options = ArrowReaderOptions::new()
         .with_page_index_policy(PageIndexPolicy::Optional)
@@ -129,13 +141,13 @@ pub fn scan_file(
     stats.rows_skipped_by_page_index += (total - selected) as u64;
     let has = |name: &str| file_schema.column_with_name(name).is_some();
     if selected == 0 || (!filter.contains.is_empty() && !has(col::CONTENT)) {
-        return Ok(empty(count_only));
+        return Ok((0, Vec::new()));
     }
     let needs_predicate = !filter.is_empty() || pruning.needs_time_filter;
     let derived_filter = upgrade && plan.filter.reads_derived();
     if count_only && !needs_predicate && pruning.selection.is_none() && !derived_filter {
         stats.rows_matched += total as u64;
-        return Ok(FileRows::Count(total as u64));
+        return Ok((total as u64, Vec::new()));
     }
 
     let parquet_schema = metadata.file_metadata().schema_descr_ptr();
@@ -188,11 +200,7 @@ pub fn scan_file(
         }
     }
     stats.rows_matched += count;
-    Ok(if count_only {
-        FileRows::Count(count)
-    } else {
-        FileRows::Batches(batches)
-    })
+    Ok((count, batches))
 }
 
 /// The schema version a file records (1 when it records none).
@@ -218,14 +226,6 @@ fn derive_on_read(path: &Path, batch: &RecordBatch, plan: &ScanPlan) -> Result<R
         .evaluate(&upgraded, Some(&plan.range), &plan.matcher)
         .map_err(|e| corrupt(path, e))?;
     arrow_select::filter::filter_record_batch(&upgraded, &keep).map_err(|e| corrupt(path, e))
-}
-
-fn empty(count_only: bool) -> FileRows {
-    if count_only {
-        FileRows::Count(0)
-    } else {
-        FileRows::Batches(Vec::new())
-    }
 }
 
 /// Which row groups and rows of a file the statistics leave to read.
@@ -427,5 +427,136 @@ impl ColumnStats {
         });
         let ranges: Vec<_> = ranges.collect();
         RowSelection::from_consecutive_ranges(ranges.into_iter(), rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::query::filter::TextMatcher;
+    use crate::lake::writer::{Codec, PAGE_ROWS, RowBuffer, writer_properties};
+    use crate::record::{Record, arrow_schema, text};
+    use parquet::arrow::ArrowWriter;
+
+    /// A lake file in memory: row group 1 holds chatroom `a` at times 0..2048 (two pages of
+    /// 1,024 rows), row group 2 chatroom `b` at times 10,000..10,100; every 100th row of each
+    /// says "needle".
+    fn file() -> bytes::Bytes {
+        let mut out = Vec::new();
+        let props = writer_properties(Codec::Snappy, None).unwrap();
+        let mut w = ArrowWriter::try_new(&mut out, arrow_schema(), Some(props)).unwrap();
+        for (room, start, n) in [("a", 0i64, 2 * PAGE_ROWS), ("b", 10_000, 100)] {
+            let mut b = RowBuffer::default();
+            for i in 0..n {
+                let mut r = Record {
+                    msg_id: format!("{room}{i}").into(),
+                    create_time: start + i as i64,
+                    msg_type: Some(1),
+                    ..Default::default()
+                };
+                r.text[text::CHATROOM] = Some(room.into());
+                let said = if i % 100 == 0 { "a needle" } else { "hay" };
+                r.text[text::CONTENT] = Some(said.into());
+                b.push(&r);
+            }
+            w.write(&b.take_batch()).unwrap();
+            w.flush().unwrap();
+        }
+        w.close().unwrap();
+        bytes::Bytes::from(out)
+    }
+
+    fn plan(start: i64, end: i64, filter: Filter, columns: &[&str]) -> ScanPlan {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| {
+                    let f = arrow_schema().field_with_name(c).unwrap().clone();
+                    f.with_nullable(true)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        ScanPlan {
+            range: TimeRange {
+                start,
+                end,
+                first_day: chrono::NaiveDate::MIN,
+                last_day: chrono::NaiveDate::MIN,
+            },
+            matcher: TextMatcher::new(&filter.contains, filter.ignore_case),
+            filter: Arc::new(filter),
+            schema,
+        }
+    }
+
+    fn count(plan: &ScanPlan) -> (u64, ScanStats) {
+        let mut stats = ScanStats::default();
+        let n = count_file(Path::new("mem.parquet"), file(), plan, &mut stats).unwrap();
+        (n, stats)
+    }
+
+    #[test]
+    fn statistics_skip_row_groups_and_pages_that_cannot_match() {
+        // Everything.
+        let (n, s) = count(&plan(0, 1 << 40, Filter::default(), &[col::CREATE_TIME]));
+        assert_eq!((n, s.row_groups, s.row_groups_skipped), (2148, 2, 0));
+        // A chatroom: the other row group is never read.
+        let only_b = Filter {
+            chatrooms: vec!["b".into()],
+            ..Filter::default()
+        };
+        let (n, s) = count(&plan(0, 1 << 40, only_b, &[col::CREATE_TIME]));
+        assert_eq!((n, s.row_groups_skipped), (100, 1));
+        // A time range inside a's second page: its first page is skipped by the page index.
+        let (n, s) = count(&plan(1500, 1600, Filter::default(), &[col::CREATE_TIME]));
+        assert_eq!(n, 100);
+        assert_eq!(s.row_groups_skipped, 1, "b lies after the range");
+        assert_eq!(s.rows_skipped_by_page_index, PAGE_ROWS as u64);
+        // A chatroom no row group holds: nothing is decoded.
+        let none = Filter {
+            chatrooms: vec!["zz".into()],
+            ..Filter::default()
+        };
+        let (n, s) = count(&plan(0, 1 << 40, none, &[col::CREATE_TIME]));
+        assert_eq!((n, s.row_groups_skipped), (0, 2));
+    }
+
+    #[test]
+    fn filters_that_cannot_prune_run_on_the_rows_and_read_back_the_same_values() {
+        let needle = Filter {
+            contains: vec!["needle".into()],
+            ..Filter::default()
+        };
+        let p = plan(0, 1 << 40, needle, &[col::MSG_ID, col::CONTENT]);
+        let mut stats = ScanStats::default();
+        let batches = read_file(Path::new("mem.parquet"), file(), &p, &mut stats).unwrap();
+        let ids: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let a = b.column(0).as_string::<i32>();
+                (0..a.len())
+                    .map(|i| a.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut want: Vec<String> = (0..2 * PAGE_ROWS)
+            .step_by(100)
+            .map(|i| format!("a{i}"))
+            .collect();
+        want.push("b0".into());
+        assert_eq!(ids, want);
+        assert_eq!(stats.rows_matched, want.len() as u64);
+        assert_eq!(
+            batches[0].schema(),
+            p.schema,
+            "the plan's columns, in its order"
+        );
+        // Kinds are pruned by their statistics too: no row group holds a link.
+        let links = Filter {
+            kinds: vec!["link".into()],
+            ..Filter::default()
+        };
+        let (n, s) = count(&plan(0, 1 << 40, links, &[col::CREATE_TIME]));
+        assert_eq!((n, s.row_groups_skipped), (0, 2));
     }
 }

@@ -156,9 +156,9 @@ pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
         }
     };
     let first = parse_entries(text).and_then(|(e, data)| classify(text, e, data, mask));
-    // serde_json skips over escapes inside raw values, so a lone surrogate may surface only
-    // when a string is decoded, or never (inside an unknown field): look for one whenever the
-    // line failed or has a surrogate escape at all.
+    // The object parser skips over escapes inside raw values, so a lone surrogate may surface
+    // only when a string is decoded, or never (inside an unknown field): look for one whenever
+    // the line failed or has a surrogate escape at all.
     if first.is_ok() && !has_surrogate_escape(line) {
         return to_line(first);
     }

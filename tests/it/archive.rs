@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::time::Duration;
 
 use chrono::{Days, TimeZone};
 use parquet::basic::Compression;
@@ -317,22 +316,17 @@ fn kill_9_during_archive_never_loses_a_message_or_a_raw_byte() {
     // How long archiving two partitions (one warm, one cold) and two raw files takes.
     let probe = TestEnv::new();
     aged_lake(&probe, &[8, 95], 250);
-    let started = std::time::Instant::now();
-    probe.run(&["archive"]).assert_code(0);
-    let window = started.elapsed().as_millis().max(20) as u64;
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let window = window_ms(20, || {
+        probe.run(&["archive"]).assert_code(0);
+    });
+    let mut rng = TestRng::from_env(0x9e37_79b9_7f4a_7c15);
     let mut killed = 0;
     for round in 0..8u64 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let mut child = env.command().args(["-q", "archive"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng % window));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
+        killed += u32::from(kill_at_random(
+            env.command().args(["-q", "archive"]),
+            &mut rng,
+            window,
+        ));
         assert_whole(&env, &ids, &raw);
         // New old days, so that every round has work to be killed in.
         ids.extend(aged_lake(&env, &[20 + round, 120 + round], 250));

@@ -375,3 +375,58 @@ pub fn generate(out: &Path, args: &[&str]) {
         .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", generator.display()));
     assert!(output.status.success(), "generate failed: {output:?}");
 }
+
+/// The tests' one random generator (xorshift64): kill delays, generated data.
+pub struct TestRng(u64);
+
+impl TestRng {
+    pub fn new(seed: u64) -> Self {
+        TestRng(seed.max(1))
+    }
+
+    /// Seeded by `WXLAKE_KILL_SEED` when set (to replay a failing kill loop), else `seed`.
+    pub fn from_env(seed: u64) -> Self {
+        TestRng::new(
+            std::env::var("WXLAKE_KILL_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(seed),
+        )
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Start `cmd`, and SIGKILL it after a random delay in `0..window_ms` if it is still running.
+/// Returns whether it was killed; a run that ended by itself must have succeeded.
+pub fn kill_at_random(cmd: &mut Command, rng: &mut TestRng, window_ms: u64) -> bool {
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(rng.below(window_ms)));
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap(); // SIGKILL
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        killed || status.success(),
+        "a run that was not killed failed: {status:?}"
+    );
+    killed
+}
+
+/// How long `f` takes, in milliseconds (at least `min`): the window a kill loop kills within.
+pub fn window_ms(min: u64, f: impl FnOnce()) -> u64 {
+    let started = std::time::Instant::now();
+    f();
+    (started.elapsed().as_millis() as u64).max(min)
+}

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::common::*;
 
@@ -239,22 +238,17 @@ fn kill_9_during_compaction_never_loses_or_doubles_a_message() {
     let mut ids = fragmented_lake(&env, 4, 3, 200);
     let probe = TestEnv::new();
     fragmented_lake(&probe, 4, 3, 200);
-    let started = std::time::Instant::now();
-    probe.run(&["compact"]).assert_code(0);
-    let full = started.elapsed().as_millis().max(20) as u64;
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let full = window_ms(20, || {
+        probe.run(&["compact"]).assert_code(0);
+    });
+    let mut rng = TestRng::from_env(0x2545_f491_4f6c_dd1d);
     let mut killed = 0;
     for round in 0..8u32 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let mut child = env.command().args(["-q", "compact"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng % full));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
+        killed += u32::from(kill_at_random(
+            env.command().args(["-q", "compact"]),
+            &mut rng,
+            full,
+        ));
         assert_each_once(&env, &ids);
         // More small files for the next round to compact.
         let more = fragmented_lake_round(&env, round);

@@ -3,7 +3,6 @@
 //! must be in the lake exactly once and every rejected line in quarantine exactly once.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::common::*;
 
@@ -164,19 +163,6 @@ fn every_failpoint_followed_by_a_rerun_leaves_each_message_exactly_once() {
     }
 }
 
-/// A small deterministic generator for kill delays.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
 #[test]
 fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
     let env = TestEnv::new();
@@ -184,29 +170,18 @@ fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
     // How long does one undisturbed run take? Kill within that window.
     let probe = TestEnv::new();
     fill(&probe, 3000);
-    let started = std::time::Instant::now();
-    probe.ingest(&[]);
-    let full = started.elapsed().as_millis().max(20) as u64;
-
-    let seed = std::env::var("WXLAKE_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed);
-    let mut rng = Lcg(seed);
+    let full = window_ms(20, || {
+        probe.ingest(&[]);
+    });
+    let mut rng = TestRng::from_env(0x5eed);
     let mut killed = 0;
     let mut appended_contacts = Vec::new();
     for round in 0..12u32 {
-        let mut child = env.command().args(["ingest", "-q"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.next() % full));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            killed += 1;
-        }
-        let status = child.wait().unwrap();
-        assert!(
-            status.success() || status.code().is_none(),
-            "round {round}: {status:?}"
-        );
+        killed += u32::from(kill_at_random(
+            env.command().args(["ingest", "-q"]),
+            &mut rng,
+            full,
+        ));
         // The collector keeps appending, so every round has work to be killed in.
         let mut text = String::new();
         for i in 0..1000 {
@@ -227,7 +202,7 @@ fn kill_9_at_random_instants_then_rerun_is_exactly_once() {
     }
     assert!(
         killed > 0,
-        "no run was interrupted (seed {seed}); the test proved nothing"
+        "no run was interrupted; the test proved nothing"
     );
     env.ingest(&[]);
     assert_exactly_once(&env, &ids, rejects);

@@ -3,7 +3,6 @@
 //! when killed at any instant; older files answer the same before and after.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -465,19 +464,14 @@ fn kill_9_during_migrate_never_loses_or_doubles_a_message() {
     probe.assert_code(0);
     // A full migration of this lake takes a few times the dry run's listing; kill within it.
     let window = (started.elapsed().as_millis() as u64 * 6).max(60);
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = crate::common::TestRng::from_env(0x9e37_79b9_7f4a_7c15);
     let mut killed = 0;
     for _ in 0..8 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let mut child = env.command().args(["-q", "migrate"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng % window));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
+        killed += u32::from(crate::common::kill_at_random(
+            env.command().args(["-q", "migrate"]),
+            &mut rng,
+            window,
+        ));
         assert_eq!(env.contents(), contents, "each message once after a kill");
         if versions(&env) == [(3, 10)] {
             // Finished: old files again for the next round (after recovery of any swap).

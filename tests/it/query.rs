@@ -53,13 +53,8 @@ fn lake() -> &'static Lake {
     LAKE.get_or_init(|| {
         let env = TestEnv::new();
         let mut msgs = Vec::new();
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::common::TestRng::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         for (day, count) in [(20u32, 500usize), (21, 3000), (22, 500)] {
             let start = shanghai(2026, 1, day, 0, 0, 0);
             let mut raw = String::new();

@@ -98,24 +98,16 @@ fn regression_collector_appending_in_8k_writes_while_ingest_is_killed() {
             }
         }
     });
-    let mut seed = 0x5eed_u64;
+    let mut rng = TestRng::from_env(0x5eed);
     let mut killed = 0;
     while !collector.is_finished() {
-        let mut child = env
-            .command()
-            .args(["ingest", "--date", "today", "-q"])
-            .spawn()
-            .unwrap();
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(5 + (seed >> 33) % 60));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        let status = child.wait().unwrap();
-        assert!(status.success() || status.code().is_none(), "{status:?}");
+        // At least 5 ms: a run killed before it reads anything proves little.
+        std::thread::sleep(Duration::from_millis(5));
+        killed += u32::from(kill_at_random(
+            env.command().args(["ingest", "--date", "today", "-q"]),
+            &mut rng,
+            60,
+        ));
     }
     collector.join().unwrap();
     assert!(

@@ -265,6 +265,11 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     if let Some(first) = unreadable_archives.into_iter().next() {
         return Err(first);
     }
+    debug_assert!(
+        summary.counts.balanced(),
+        "every line counted once: {:?}",
+        summary.counts
+    );
     summary.partitions = ctx.partitions_written.len();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let c = &summary.counts;

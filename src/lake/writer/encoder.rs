@@ -22,8 +22,8 @@ enum EncoderMsg {
     Seal(u64),
 }
 
-/// A background thread that sorts and encodes row groups while the caller parses the next
-/// lines, so both halves of ingest run on both cores. Row groups are tagged with the sequence
+/// A background thread that sorts and encodes row groups while the normalizer threads parse the
+/// next lines, so encoding overlaps parsing. Row groups are tagged with the sequence
 /// number of the raw file they come from; sealing a sequence number closes that file's Parquet
 /// files (one per partition) and hands them back through [`Encoder::sealed`]. At most one batch
 /// waits in the queue, so memory stays bounded.

@@ -49,8 +49,8 @@
 #   REBUILD       1: make the data sets again even when they are complete [0]
 #   CLEAN_DATA    1: delete the maintenance data sets at the end (results are kept) [0]
 #
-# Needs bash >= 5, GNU time (/usr/bin/time), python3 (standard library only), and the
-# zstd CLI for the zstd reference rows (skipped without it).
+# Needs bash >= 5, GNU time (/usr/bin/time), python3 (the bench venv of bench_lib.sh, for
+# pyarrow's footer reader), and the zstd CLI for the zstd reference rows (skipped without it).
 #
 # Output: markdown tables on stdout, also written to $BENCH_DIR/maintenance-results.md;
 # every run's wall time, max RSS, exit code, load average and what the run did (from
@@ -442,7 +442,8 @@ main() {
     [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
     [[ "$ARCHIVE_DAYS" =~ ^[1-9][0-9]*$ ]] || die "ARCHIVE_DAYS must be a positive integer, not '$ARCHIVE_DAYS'"
     [[ -x "$TIME_BIN" ]] || die "$TIME_BIN (GNU time) is required: apt-get install time"
-    command -v "$PY" >/dev/null || die "python3 is required"
+    command -v python3 >/dev/null || die "python3 is required"
+    PY="$(bench_venv)" || die "cannot make the bench venv (see bench_lib.sh)"
     ((BASH_VERSINFO[0] >= 5)) || die "bash >= 5 is required (\$EPOCHREALTIME)"
 
     ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" build --release

@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_common import cpu_model, git  # noqa: E402
+from report_common import cpu_model, fmt_ratio, fmt_seconds, git  # noqa: E402
 
 TZ = "Asia/Shanghai"
 REPO = Path(__file__).resolve().parents[2]
@@ -119,14 +119,6 @@ def _du(path):
             except OSError:
                 pass
     return total
-
-
-def _fmt_s(x):
-    return "—" if x is None else (f"{x:.2f}" if x < 100 else f"{x:.0f}")
-
-
-def _ratio(x):
-    return "—" if x is None else f"{x:.2f}×"
 
 
 def _paired_ratios(runs, workload, peer):
@@ -231,13 +223,13 @@ def cmd_report(a):
     md.append("| workload | tool | median wall s | min–max s | peak RSS MB | wall vs wxlake | rows | expected | files | lake MB | check |")
     md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in summary:
-        rng = "—" if s["min_wall_s"] is None else f"{_fmt_s(s['min_wall_s'])}–{_fmt_s(s['max_wall_s'])}"
+        rng = "—" if s["min_wall_s"] is None else f"{fmt_seconds(s['min_wall_s'])}–{fmt_seconds(s['max_wall_s'])}"
         rss = "—" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
         rows = "—" if s["rows"] is None else f"{s['rows']:,}"
         exp = "—" if s["expected_rows"] is None else f"{s['expected_rows']:,}"
         check = "ok" if not s["problems"] else "**" + "; ".join(s["problems"]) + "**"
-        md.append(f"| {s['workload']} | {LABEL[s['tool']]} | {_fmt_s(s['median_wall_s'])} | {rng} | {rss} | "
-                  f"{_ratio(s['wall_vs_wxlake'])} | {rows} | {exp} | {s['files']} | {s['lake_mb']:.0f} | {check} |")
+        md.append(f"| {s['workload']} | {LABEL[s['tool']]} | {fmt_seconds(s['median_wall_s'])} | {rng} | {rss} | "
+                  f"{fmt_ratio(s['wall_vs_wxlake'])} | {rows} | {exp} | {s['files']} | {s['lake_mb']:.0f} | {check} |")
     md.append("")
     lines = []
     for w in order:

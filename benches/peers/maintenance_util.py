@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Helpers of benches/maintenance.sh (not a peer). Standard library only.
+"""Helpers of benches/maintenance.sh (not a peer). Standard library only, but for parquet-rows
+(and runstat of a query), which read a footer with pyarrow from the bench venv.
 
   maintenance_util.py lakestat LAKE_DIR
         one JSON line about a lake (DIR/year=YYYY/month=MM/day=DD/*.parquet):
@@ -10,7 +11,7 @@
         its rows and the largest partition's rows (`wxlake query --count`), the
         raw JSONL bytes and lines, the age of the newest partition on day D
   maintenance_util.py parquet-rows FILE
-        the row count in a Parquet file's footer (a minimal Thrift reader)
+        the row count in a Parquet file's footer (pyarrow's reader)
   maintenance_util.py runstat KIND [options]
         one JSON line about a timed run (KIND: compact, query, archive, zstd):
         rows, files and bytes before/after, and the problems found
@@ -24,13 +25,12 @@ import os
 import platform
 import re
 import statistics
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_common import cpu_model, git  # noqa: E402
+from report_common import cpu_model, fmt_mb, fmt_rate, fmt_seconds, git  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PART_RE = re.compile(r"^year=(\d{4})/month=(\d{2})/day=(\d{2})$")
@@ -124,99 +124,11 @@ def dsinfo(a):
 # ---------------------------------------------------------------- Parquet footer
 
 
-class _Thrift:
-    """Just enough of Thrift's compact protocol to walk a FileMetaData struct."""
-
-    def __init__(self, buf):
-        self.b, self.i = buf, 0
-
-    def byte(self):
-        v = self.b[self.i]
-        self.i += 1
-        return v
-
-    def varint(self):
-        shift = out = 0
-        while True:
-            v = self.byte()
-            out |= (v & 0x7F) << shift
-            shift += 7
-            if not v & 0x80:
-                return out
-
-    def zigzag(self):
-        v = self.varint()
-        return (v >> 1) ^ -(v & 1)
-
-    def skip(self, t):
-        if t in (1, 2):  # bool in a field header: no payload
-            return
-        if t == 3:
-            self.i += 1
-        elif t in (4, 5, 6):
-            self.varint()
-        elif t == 7:
-            self.i += 8
-        elif t == 8:
-            n = self.varint()  # not `self.i += self.varint()`: that adds to the old offset
-            self.i += n
-        elif t in (9, 10):
-            h = self.byte()
-            n, et = h >> 4, h & 0x0F
-            if n == 15:
-                n = self.varint()
-            for _ in range(n):
-                if et in (1, 2):
-                    self.i += 1  # a bool element is one byte
-                else:
-                    self.skip(et)
-        elif t == 11:
-            n = self.varint()
-            if n:
-                kv = self.byte()
-                for _ in range(n):
-                    self.skip(kv >> 4)
-                    self.skip(kv & 0x0F)
-        elif t == 12:
-            self.struct(lambda fid, ft: False)
-        else:
-            raise ValueError(f"unknown Thrift type {t}")
-
-    def struct(self, visit):
-        """Walk a struct; visit(field id, type) returns True when it consumed the value."""
-        last = 0
-        while True:
-            h = self.byte()
-            if h == 0:
-                return
-            t, delta = h & 0x0F, h >> 4
-            fid = last + delta if delta else self.zigzag()
-            last = fid
-            if not visit(fid, t):
-                self.skip(t)
-
-
 def parquet_rows(path):
-    with open(path, "rb") as f:
-        f.seek(-8, os.SEEK_END)
-        n, magic = struct.unpack("<I4s", f.read(8))
-        if magic != b"PAR1":
-            raise ValueError(f"{path}: not a Parquet file")
-        f.seek(-8 - n, os.SEEK_END)
-        footer = f.read(n)
-    r = _Thrift(footer)
-    found = {}
+    """The row count a Parquet file's footer records (pyarrow: the bench venv's)."""
+    import pyarrow.parquet as pq  # only here: the other commands need no venv
 
-    def visit(fid, t):
-        if fid == 3 and t == 6:  # FileMetaData.num_rows: i64
-            found["rows"] = r.zigzag()
-            return True
-        return False
-
-    r.struct(visit)
-    if "rows" not in found:
-        raise ValueError(f"{path}: no num_rows in the footer")
-    return found["rows"]
+    return pq.read_metadata(path).num_rows
 
 
 # ---------------------------------------------------------------- one run
@@ -314,18 +226,6 @@ def runstat(a):
 
 
 # ---------------------------------------------------------------- report
-
-
-def _fmt_s(x):
-    return "—" if x is None else (f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}")
-
-
-def _mb(x):
-    return "—" if x is None else (f"{x / 1e6:.2f}" if x < 1e7 else f"{x / 1e6:.1f}" if x < 1e8 else f"{x / 1e6:.0f}")
-
-
-def _rate(x):
-    return "—" if x is None else (f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:,.0f}")
 
 
 # variant -> (workload, label); order of the tables
@@ -453,8 +353,8 @@ def cmd_report(a):
                       f"{m.get('pieces')} times: {ls.get('partitions')} partitions "
                       f"({ls.get('first_day')}..{ls.get('last_day')}), {ls.get('files'):,} Snappy Parquet files "
                       f"(per partition: min {fpp.get('min')}, median {fpp.get('median')}, max {fpp.get('max')}), "
-                      f"{_mb(ls.get('bytes'))} MB, {m.get('rows'):,} rows. Largest partition: `{lg.get('partition')}`, "
-                      f"{_mb(lg.get('bytes'))} MB in {lg.get('files')} files, {m.get('largest_rows'):,} rows.")
+                      f"{fmt_mb(ls.get('bytes'))} MB, {m.get('rows'):,} rows. Largest partition: `{lg.get('partition')}`, "
+                      f"{fmt_mb(lg.get('bytes'))} MB in {lg.get('files')} files, {m.get('largest_rows'):,} rows.")
             md.append("")
         md.append("| variant | median wall s | min–max s | CPU s | peak RSS MB | files before → after | "
                   "MB read → written | MB/s | rows | rows/s | check |")
@@ -463,15 +363,15 @@ def cmd_report(a):
             s = summary.get(v)
             if not s:
                 continue
-            rng = "—" if s["min_wall_s"] is None else f"{_fmt_s(s['min_wall_s'])}–{_fmt_s(s['max_wall_s'])}"
+            rng = "—" if s["min_wall_s"] is None else f"{fmt_seconds(s['min_wall_s'])}–{fmt_seconds(s['max_wall_s'])}"
             rss = "—" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
             fb = "—" if s["files_before"] is None else f"{s['files_before']:,}"
             fa = "—" if s["files_after"] is None else f"{s['files_after']:,}"
             rows = "—" if s["rows"] is None else f"{s['rows']:,}"
             rps = "—" if s["rows_per_s"] is None else f"{s['rows_per_s']:,.0f}"
-            md.append(f"| {s['label']} | {_fmt_s(s['median_wall_s'])} | {rng} | {_fmt_s(s['median_cpu_s'])} | "
+            md.append(f"| {s['label']} | {fmt_seconds(s['median_wall_s'])} | {rng} | {fmt_seconds(s['median_cpu_s'])} | "
                       f"{rss} | {fb} → {fa} | "
-                      f"{_mb(s['bytes_in'])} → {_mb(s['bytes_out'])} | {_rate(s['mb_per_s'])} | {rows} | {rps} | "
+                      f"{fmt_mb(s['bytes_in'])} → {fmt_mb(s['bytes_out'])} | {fmt_rate(s['mb_per_s'])} | {rows} | {rps} | "
                       f"{_check(s)} |")
         md.append("")
         md.append("Commands (`D` = a restored copy of the lake):")
@@ -520,10 +420,10 @@ def cmd_report(a):
                            else "**it grows with the number of partitions**)"))
             if lg.get("bytes"):
                 derived["rss_vs_largest_partition_bytes"] = c["peak_rss_mb"] * 1024 * 1024 / lg["bytes"]
-                txt += (f"; the largest partition is {_mb(lg['bytes'])} MB of Parquet (the month's peak RSS is "
+                txt += (f"; the largest partition is {fmt_mb(lg['bytes'])} MB of Parquet (the month's peak RSS is "
                         f"{c['peak_rss_mb'] * 1024 * 1024 / lg['bytes']:.0f}× that: the process itself, and the "
                         "partition decoded into Arrow arrays, sorted and re-encoded), the whole month "
-                        f"{_mb(ls.get('bytes'))} MB")
+                        f"{fmt_mb(ls.get('bytes'))} MB")
             if b and b["peak_rss_mb"] is not None:
                 txt += f"; the baseline query {b['peak_rss_mb']:.0f} MB"
             notes.append(txt + ".")
@@ -540,9 +440,9 @@ def cmd_report(a):
         if y:
             md.append(f"Lake: `generate {y.get('params')}` (the newest day is {y.get('newest_age_days')} days old on "
                       f"{y.get('today')}, so every partition is past the default `--cold-after 90d`), ingested once: "
-                      f"{ls.get('partitions')} partitions, {ls.get('files'):,} Snappy files, {_mb(ls.get('bytes'))} MB, "
-                      f"{y.get('rows'):,} rows, from {_mb(y.get('raw_bytes'))} MB of JSONL. Largest partition: "
-                      f"`{lg.get('partition')}`, {_mb(lg.get('bytes'))} MB. Every run uses `--raw-retention 100000d` "
+                      f"{ls.get('partitions')} partitions, {ls.get('files'):,} Snappy files, {fmt_mb(ls.get('bytes'))} MB, "
+                      f"{y.get('rows'):,} rows, from {fmt_mb(y.get('raw_bytes'))} MB of JSONL. Largest partition: "
+                      f"`{lg.get('partition')}`, {fmt_mb(lg.get('bytes'))} MB. Every run uses `--raw-retention 100000d` "
                       "so that no raw file is archived: only the Parquet recompression is timed.")
             md.append("")
         md.append("| variant | median wall s | min–max s | CPU s | peak RSS MB | MB before → after | after / before | "
@@ -552,14 +452,14 @@ def cmd_report(a):
             s = summary.get(v)
             if not s:
                 continue
-            rng = "—" if s["min_wall_s"] is None else f"{_fmt_s(s['min_wall_s'])}–{_fmt_s(s['max_wall_s'])}"
+            rng = "—" if s["min_wall_s"] is None else f"{fmt_seconds(s['min_wall_s'])}–{fmt_seconds(s['max_wall_s'])}"
             rss = "—" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
             ratio = "—" if s["size_ratio"] is None else f"{s['size_ratio']:.3f}"
             rows = "—" if s["rows"] is None else f"{s['rows']:,}"
             rps = "—" if s["rows_per_s"] is None else f"{s['rows_per_s']:,.0f}"
-            md.append(f"| {s['label']} | {_fmt_s(s['median_wall_s'])} | {rng} | {_fmt_s(s['median_cpu_s'])} | {rss} | "
-                      f"{_mb(s['bytes_in'])} → {_mb(s['bytes_out'])} | {ratio} | {_rate(s['mb_per_s'])} | {rows} | "
-                      f"{rps} | {_rate(s['jsonl_mb_per_s'])} | {_check(s)} |")
+            md.append(f"| {s['label']} | {fmt_seconds(s['median_wall_s'])} | {rng} | {fmt_seconds(s['median_cpu_s'])} | {rss} | "
+                      f"{fmt_mb(s['bytes_in'])} → {fmt_mb(s['bytes_out'])} | {ratio} | {fmt_rate(s['mb_per_s'])} | {rows} | "
+                      f"{rps} | {fmt_rate(s['jsonl_mb_per_s'])} | {_check(s)} |")
         md.append("")
         md.append("Commands (`D` = a restored copy of the lake):")
         md.append("")
@@ -596,8 +496,8 @@ def cmd_report(a):
         if co and co["peak_rss_mb"] is not None and lg.get("bytes"):
             notes.append(f"peak RSS {co['peak_rss_mb']:.0f} MB (cold), "
                          + (f"{wa['peak_rss_mb']:.0f} MB (warm), " if wa and wa["peak_rss_mb"] is not None else "")
-                         + f"against a largest partition of {_mb(lg['bytes'])} MB and a lake of "
-                         f"{_mb(ls.get('bytes'))} MB.")
+                         + f"against a largest partition of {fmt_mb(lg['bytes'])} MB and a lake of "
+                         f"{fmt_mb(ls.get('bytes'))} MB.")
         for n in notes:
             md.append(f"- {n}")
         md.append("")

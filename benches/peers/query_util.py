@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import query_spec  # noqa: E402
-from report_common import cpu_model, git  # noqa: E402
+from report_common import cpu_model, fmt_seconds, git  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("wxlake", "duckdbcli", "duckdbpy", "polars", "pyarrow")
@@ -157,10 +157,6 @@ def cmd_csvstat(path):
 
 
 # ---------------------------------------------------------------- report
-
-
-def _fmt_s(x):
-    return "—" if x is None else (f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}")
 
 
 def _summarize(runs, picks):
@@ -331,7 +327,7 @@ def cmd_report(a):
     md.append("| query | tool | median wall s | min–max s | peak RSS MB | vs DuckDB CLI | rows | check |")
     md.append("|---|---|---:|---:|---:|---:|---:|---|")
     for s in summary:
-        rng = "—" if s["min_wall_s"] is None else f"{_fmt_s(s['min_wall_s'])}–{_fmt_s(s['max_wall_s'])}"
+        rng = "—" if s["min_wall_s"] is None else f"{fmt_seconds(s['min_wall_s'])}–{fmt_seconds(s['max_wall_s'])}"
         rss = "—" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
         rows = "—" if s["rows"] is None else f"{s['rows']:,}"
         ratio = "—" if s["wall_vs_duckdbcli"] is None else f"{s['wall_vs_duckdbcli']:.2f}×"
@@ -339,7 +335,7 @@ def cmd_report(a):
             check = "**" + "; ".join(p.replace("|", "\\|") for p in s["problems"]) + "**"
         else:
             check = "ok (reference)" if s["reference"] else "ok"
-        md.append(f"| ({s['query']}) | {LABEL[s['tool']]} | {_fmt_s(s['median_wall_s'])} | {rng} | {rss} | "
+        md.append(f"| ({s['query']}) | {LABEL[s['tool']]} | {fmt_seconds(s['median_wall_s'])} | {rng} | {rss} | "
                   f"{ratio} | {rows} | {check} |")
     md.append("")
     if targets:
@@ -354,7 +350,7 @@ def cmd_report(a):
             met = "—" if t["met"] is None else ("✓" if t["met"] else "✗")
             if t["why"]:
                 met += f" ({t['why']})"
-            md.append(f"| ({t['query']}) | {_fmt_s(t['wxlake_s'])} | {_fmt_s(t['duckdbcli_s'])} | {ratio} | {goal} | "
+            md.append(f"| ({t['query']}) | {fmt_seconds(t['wxlake_s'])} | {fmt_seconds(t['duckdbcli_s'])} | {ratio} | {goal} | "
                       f"{rss} | {met} |")
         md.append("")
     text = "\n".join(md)

@@ -107,9 +107,12 @@ impl Error {
 
     /// Build an [`Error::Data`] for `path`.
     pub fn data(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
+        let reason: String = reason.into();
         Error::Data {
             path: path.as_ref().to_path_buf(),
-            reason: reason.into(),
+            // One message per cause: parquet prefixes its own errors with what the message
+            // already says ("unreadable Parquet file: Parquet error: …").
+            reason: reason.replace("Parquet error: ", ""),
         }
     }
 
@@ -142,10 +145,10 @@ impl Error {
             },
             Error::Data { .. } => Some(
                 "`wxlake verify` lists every problem; `wxlake query --skip-corrupt` reads around a \
-                 corrupt file; the README's \"When something goes wrong\" says how to rebuild",
+                 corrupt file; the README's troubleshooting section says how to rebuild",
             ),
             Error::NotWhole { .. } => {
-                Some("the README's \"When something goes wrong\" says what to do for each problem")
+                Some("the README's troubleshooting section says what to do for each problem")
             }
             _ => None,
         }

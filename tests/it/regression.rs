@@ -1121,3 +1121,25 @@ fn regression_a_msg_id_already_stored_in_two_days_is_repaired_by_a_re_read() {
     assert_eq!(partitions_of(&env, "43"), ["year=2026/month=01/day=03"]);
     env.run(&["verify"]).assert_code(0);
 }
+
+/// Issue 13: an error said its cause twice ("unreadable Parquet file: Parquet error: …").
+#[test]
+fn regression_an_error_names_its_cause_once() {
+    let env = one_message_env();
+    env.ingest(&[]);
+    let layout = env.layout();
+    let key = layout.partitions().unwrap()[0];
+    let file = layout.partition_files(key).unwrap().remove(0);
+    let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_len(40).unwrap();
+    let run = env.run(&["query", "--start", "2026-01-20"]);
+    run.assert_code(65);
+    let first = run.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: ") && first.contains(file.to_str().unwrap()),
+        "{first}"
+    );
+    assert!(!run.stderr.contains("Parquet error"), "{}", run.stderr);
+    assert!(!run.stderr.contains("caused by"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 2, "the error and its hint: {}", run.stderr);
+}

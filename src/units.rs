@@ -31,4 +31,11 @@ mod tests {
         assert_eq!(count(0, "row"), "0 rows");
         assert_eq!(count(2, "file"), "2 files");
     }
+
+    #[test]
+    fn human_bytes_rounds_to_one_decimal() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1234), "1.2 KB");
+        assert_eq!(human_bytes(570_000_000), "570.0 MB");
+    }
 }

@@ -1141,5 +1141,10 @@ fn regression_an_error_names_its_cause_once() {
     );
     assert!(!run.stderr.contains("Parquet error"), "{}", run.stderr);
     assert!(!run.stderr.contains("caused by"), "{}", run.stderr);
-    assert_eq!(run.stderr.lines().count(), 2, "the error and its hint: {}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().count(),
+        2,
+        "the error and its hint: {}",
+        run.stderr
+    );
 }

@@ -21,7 +21,9 @@ use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::footer::FileInfo;
 use crate::lake::listing::{PartitionListing, list_partitions, partition_codec, resolve_days};
-use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::rewrite::{
+    Operation, Rewrite, RewriteOutcome, default_workers, rewrite_partitions,
+};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
 use crate::lake::writer::Codec;
@@ -164,7 +166,7 @@ pub fn run(opts: &MigrateOptions) -> Result<MigrateSummary> {
         let jobs: Vec<Rewrite<'_>> = plan
             .iter()
             .map(|p| Rewrite {
-                operation: "migrate",
+                operation: Operation::Migrate,
                 key: p.key,
                 inputs: &p.inputs,
                 codec: p.codec,

@@ -34,11 +34,29 @@ use crate::record::{COLUMNS, SCHEMA_VERSION, arrow_schema};
 /// Rows per row group in rewritten files.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 
+/// Which command rewrites a partition: it names the failpoints (`compact.staged`, …) and the
+/// swap journal's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Compact,
+    Archive,
+    Migrate,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Compact => "compact",
+            Operation::Archive => "archive",
+            Operation::Migrate => "migrate",
+        }
+    }
+}
+
 /// One partition to rewrite.
 #[derive(Debug, Clone)]
 pub struct Rewrite<'a> {
-    /// `compact` or `archive` (names the failpoints and the journal).
-    pub operation: &'static str,
+    pub operation: Operation,
     pub key: PartitionKey,
     pub inputs: &'a [FileInfo],
     pub codec: Codec,
@@ -205,7 +223,7 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
         outputs.push(publish(staged, &swap_dir, job.run_id)?);
     }
     drop(sorted);
-    failpoint::hit(&format!("{}.staged", job.operation));
+    failpoint::hit(&format!("{}.staged", job.operation.name()));
 
     verify(&swap_dir, &outputs, &expected, n as u64)?;
     let name = |p: &Path| {
@@ -215,7 +233,7 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
             .to_string()
     };
     let journal = SwapJournal {
-        operation: job.operation.to_string(),
+        operation: job.operation.name().to_string(),
         partition: job.key.to_string(),
         swap_dir: swap_dir
             .strip_prefix(layout.root())
@@ -226,7 +244,13 @@ pub fn rewrite_partition(layout: &Layout, job: &Rewrite<'_>) -> Result<RewriteOu
         outputs: outputs.iter().map(|p| name(p)).collect(),
         table: None,
     };
-    swap_in(layout, &partition_dir, &swap_dir, &journal, job.operation)?;
+    swap_in(
+        layout,
+        &partition_dir,
+        &swap_dir,
+        &journal,
+        job.operation.name(),
+    )?;
     Ok(RewriteOutcome {
         rows: n as u64,
         duplicates_removed: duplicates,

@@ -19,7 +19,9 @@ use crate::checkpoint::Checkpoint;
 use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::error::{Error, Result};
 use crate::lake::listing::list_partitions;
-use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::rewrite::{
+    Operation, Rewrite, RewriteOutcome, default_workers, rewrite_partitions,
+};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
 use crate::progress::Progress;
@@ -148,7 +150,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
         let jobs: Vec<Rewrite<'_>> = plan
             .iter()
             .map(|p| Rewrite {
-                operation: "archive",
+                operation: Operation::Archive,
                 key: p.key,
                 inputs: &p.inputs,
                 codec: p.codec,

@@ -17,7 +17,9 @@ use serde::Serialize;
 use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::listing::{list_partitions, resolve_days};
-use crate::lake::rewrite::{Rewrite, RewriteOutcome, default_workers, rewrite_partitions};
+use crate::lake::rewrite::{
+    Operation, Rewrite, RewriteOutcome, default_workers, rewrite_partitions,
+};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::side_table::{SideTable, TableCompaction};
 use crate::lake::swap::Recovered;
@@ -130,7 +132,7 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
         let jobs: Vec<Rewrite<'_>> = plan
             .iter()
             .map(|p| Rewrite {
-                operation: "compact",
+                operation: Operation::Compact,
                 key: p.key,
                 inputs: &p.inputs,
                 codec: p.codec,

@@ -25,19 +25,27 @@
 //! missing altogether (a lake written before it existed, or the directory removed) is rebuilt
 //! from the lake's msg_id columns by the next ingest.
 
+mod files;
 pub mod log;
 pub mod segment;
+mod snapshot;
+mod upkeep;
 
-use std::path::{Path, PathBuf};
+pub use files::FILE_MODE;
+use files::*;
+pub use snapshot::Snapshot;
+pub use upkeep::{plan_merge, sort_dedup};
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Datelike;
 use rustc_hash::FxHashMap;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::failpoint;
-use crate::fsutil::{create_dir_all_durable, fsync_dir, remove_stale_temps, write_atomic_with};
+use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::partition::PartitionKey;
 use log::LogWriter;
@@ -401,197 +409,6 @@ impl MsgIndex {
             upkeep.segments_merged = old.len();
         }
         Ok(upkeep)
-    }
-}
-
-/// Sort by hash then day and drop repeats. Hashes are uniform, so one counting pass by their
-/// top bits puts each entry in a bucket of about 16, and only the buckets need sorting: several
-/// times faster than a comparison sort of the millions a run or a rebuild folds.
-pub fn sort_dedup(entries: &mut Vec<Entry>) {
-    if entries.len() < 1 << 12 {
-        entries.sort_unstable();
-        entries.dedup();
-        return;
-    }
-    let bits = (entries.len() / 16).ilog2().min(22);
-    let bucket = |e: &Entry| (e.hash >> (64 - bits)) as usize;
-    let mut starts = vec![0usize; (1 << bits) + 1];
-    for e in entries.iter() {
-        starts[bucket(e) + 1] += 1;
-    }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
-    }
-    let mut next = starts.clone();
-    let mut out = vec![Entry { hash: 0, day: 0 }; entries.len()];
-    for e in entries.iter() {
-        let b = bucket(e);
-        out[next[b]] = *e;
-        next[b] += 1;
-    }
-    // The buckets in two halves, one per core.
-    let half = starts[starts.len() / 2];
-    let (low, high) = out.split_at_mut(half);
-    let (low_starts, high_starts) = starts.split_at(starts.len() / 2);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            for w in high_starts.windows(2) {
-                high[w[0] - half..w[1] - half].sort_unstable();
-            }
-        });
-        for w in low_starts.windows(2) {
-            low[w[0]..w[1]].sort_unstable();
-        }
-    });
-    // The last bucket of the low half (neither thread's windows reach it).
-    let mid = starts.len() / 2;
-    out[starts[mid - 1]..starts[mid]].sort_unstable();
-    out.dedup();
-    *entries = out;
-}
-
-/// Which segments (by index into `lens`) to merge into one, if any: all of them once the ones
-/// beside the largest add up to a quarter of it, else the small ones once there are more than
-/// [`MAX_SMALL_SEGMENTS`]. Amortized, an entry is rewritten a bounded number of times.
-pub fn plan_merge(lens: &[usize]) -> Option<Vec<usize>> {
-    if lens.len() < 2 {
-        return None;
-    }
-    let largest = (0..lens.len()).max_by_key(|&i| lens[i])?;
-    let small: usize = lens.iter().sum::<usize>() - lens[largest];
-    if small * 4 >= lens[largest] {
-        return Some((0..lens.len()).collect());
-    }
-    if lens.len() - 1 > MAX_SMALL_SEGMENTS {
-        return Some((0..lens.len()).filter(|&i| i != largest).collect());
-    }
-    None
-}
-
-/// The segment and log files in the index directory.
-#[derive(Default)]
-struct Files {
-    segments: Vec<PathBuf>,
-    logs: Vec<PathBuf>,
-}
-
-fn list(dir: &Path) -> Result<Files> {
-    let mut files = Files::default();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
-        Err(e) => return Err(Error::io("list", dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        if name.ends_with(".seg") {
-            files.segments.push(path);
-        } else if name.ends_with(".log") {
-            files.logs.push(path);
-        }
-    }
-    files.segments.sort();
-    files.logs.sort();
-    Ok(files)
-}
-
-/// Write the segment of `entries` to `path` through the one atomic publisher, owner-only;
-/// `label` names its failpoints.
-fn publish_segment<I: Iterator<Item = std::io::Result<Entry>>>(
-    path: &Path,
-    label: &str,
-    upper_bound: usize,
-    entries: impl Fn() -> std::io::Result<I>,
-) -> Result<()> {
-    write_atomic_with(path, label, |file| {
-        private(file)?;
-        segment::write(upper_bound, &entries, file)
-    })
-}
-
-/// Index files are for wxlake alone: owner-only, whatever the raw files' permissions (the
-/// index says which days held how many messages).
-pub const FILE_MODE: u32 = 0o600;
-
-fn private(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
-}
-
-fn remove(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", path, e)),
-    }?;
-    fsync_dir(path.parent().unwrap_or(Path::new(".")))
-}
-
-/// The whole index read into memory, for `verify` (which may run beside an ingest: a file
-/// removed by a merge between listing and reading makes it list again).
-pub struct Snapshot {
-    entries: Vec<Entry>,
-    pub segments: usize,
-    pub logs: usize,
-    /// Segments whose checksum does not match.
-    pub damaged: Vec<PathBuf>,
-}
-
-impl Snapshot {
-    /// `None` when the lake has no index yet.
-    pub fn load(layout: &Layout) -> Result<Option<Snapshot>> {
-        let dir = layout.msg_index_dir();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match Snapshot::try_load(&dir) {
-                Err(Error::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 5 =>
-                {
-                    continue;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn try_load(dir: &Path) -> Result<Option<Snapshot>> {
-        let files = list(dir)?;
-        if files.segments.is_empty() {
-            return Ok(None);
-        }
-        let mut snapshot = Snapshot {
-            entries: Vec::new(),
-            segments: files.segments.len(),
-            logs: files.logs.len(),
-            damaged: Vec::new(),
-        };
-        for path in &files.segments {
-            let seg = Segment::open(path)?;
-            if !seg.checksum_matches() {
-                snapshot.damaged.push(path.clone());
-            }
-            for e in seg.stream() {
-                snapshot
-                    .entries
-                    .push(e.map_err(|e| Error::io("read", path, e))?);
-            }
-        }
-        for path in &files.logs {
-            log::read_into(path, &mut snapshot.entries)?;
-        }
-        sort_dedup(&mut snapshot.entries);
-        Ok(Some(snapshot))
-    }
-
-    pub fn contains(&self, e: Entry) -> bool {
-        self.entries.binary_search(&e).is_ok()
     }
 }
 

@@ -1,0 +1,67 @@
+//! The index's upkeep rules, pure: sorting and deduplicating entries, and which segments to merge.
+
+use super::*;
+
+/// Sort by hash then day and drop repeats. Hashes are uniform, so one counting pass by their
+/// top bits puts each entry in a bucket of about 16, and only the buckets need sorting: several
+/// times faster than a comparison sort of the millions a run or a rebuild folds.
+pub fn sort_dedup(entries: &mut Vec<Entry>) {
+    if entries.len() < 1 << 12 {
+        entries.sort_unstable();
+        entries.dedup();
+        return;
+    }
+    let bits = (entries.len() / 16).ilog2().min(22);
+    let bucket = |e: &Entry| (e.hash >> (64 - bits)) as usize;
+    let mut starts = vec![0usize; (1 << bits) + 1];
+    for e in entries.iter() {
+        starts[bucket(e) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut next = starts.clone();
+    let mut out = vec![Entry { hash: 0, day: 0 }; entries.len()];
+    for e in entries.iter() {
+        let b = bucket(e);
+        out[next[b]] = *e;
+        next[b] += 1;
+    }
+    // The buckets in two halves, one per core.
+    let half = starts[starts.len() / 2];
+    let (low, high) = out.split_at_mut(half);
+    let (low_starts, high_starts) = starts.split_at(starts.len() / 2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for w in high_starts.windows(2) {
+                high[w[0] - half..w[1] - half].sort_unstable();
+            }
+        });
+        for w in low_starts.windows(2) {
+            low[w[0]..w[1]].sort_unstable();
+        }
+    });
+    // The last bucket of the low half (neither thread's windows reach it).
+    let mid = starts.len() / 2;
+    out[starts[mid - 1]..starts[mid]].sort_unstable();
+    out.dedup();
+    *entries = out;
+}
+
+/// Which segments (by index into `lens`) to merge into one, if any: all of them once the ones
+/// beside the largest add up to a quarter of it, else the small ones once there are more than
+/// [`MAX_SMALL_SEGMENTS`]. Amortized, an entry is rewritten a bounded number of times.
+pub fn plan_merge(lens: &[usize]) -> Option<Vec<usize>> {
+    if lens.len() < 2 {
+        return None;
+    }
+    let largest = (0..lens.len()).max_by_key(|&i| lens[i])?;
+    let small: usize = lens.iter().sum::<usize>() - lens[largest];
+    if small * 4 >= lens[largest] {
+        return Some((0..lens.len()).collect());
+    }
+    if lens.len() - 1 > MAX_SMALL_SEGMENTS {
+        return Some((0..lens.len()).filter(|&i| i != largest).collect());
+    }
+    None
+}

@@ -8,8 +8,9 @@
 # OLD_BIN is a wxlake built from the commit before the change (e.g. a `git worktree` of it built
 # with its own CARGO_TARGET_DIR); NEW_BIN defaults to target/release/wxlake. Each round ingests
 # the same raw files into an empty lake with each binary in turn (order alternating by round).
-# Prints medians of wall time, CPU time (user+sys) and peak RSS, the new/old ratio per round and
-# of the medians, and the bytes each lake stores.
+# Prints medians (over 2 x RUNS runs each) of wall time, CPU time (user+sys) and peak RSS, the
+# new/old ratio per round (of the two runs' sums) and of the medians, and the bytes each lake
+# stores.
 #
 #   big60   60 days x 400 realistic lines (~340 MB, seed 42): the design report's workload
 #   short   1 day x 1,000,000 short messages (~570 MB, seed 1)
@@ -62,7 +63,7 @@ out="$BENCH_DIR/results.md"
     echo "old: $("$OLD_BIN" --version 2>/dev/null || echo "$OLD_BIN") ($OLD_BIN)"
     echo "new: $("$NEW_BIN" --version 2>/dev/null || echo "$NEW_BIN") ($NEW_BIN)"
     echo
-    echo "| workload | binary | wall s (median of $RUNS) | CPU s (median) | peak RSS MB (median) | lake bytes | new/old wall per round |"
+    echo "| workload | binary | wall s (median of $((2 * RUNS))) | CPU s (median) | peak RSS MB (median) | lake bytes | new/old wall per round |"
     echo "|---|---|---|---|---|---|---|"
 } >"$out"
 for w in "${workloads[@]}"; do
@@ -70,9 +71,8 @@ for w in "${workloads[@]}"; do
     declare -A wall=() cpu=() rss=() bytes=() this=()
     ratios=()
     for round in $(seq 1 "$RUNS"); do
-        order=(old new)
-        (( round % 2 == 0 )) && order=(new old)
-        for which in "${order[@]}"; do
+        this=([old]=0 [new]=0)
+        for which in old new new old; do
             bin="$OLD_BIN"
             [[ $which == new ]] && bin="$NEW_BIN"
             work="$BENCH_DIR/work"
@@ -87,7 +87,7 @@ for w in "${workloads[@]}"; do
             cpu[$which]+="$(awk -v u="$u" -v s="$sy" 'BEGIN { print u + s }') "
             rss[$which]+="$((kb / 1024)) "
             bytes[$which]=$(du -sb "$work/parquet/messages" | cut -f1)
-            this[$which]=$s
+            this[$which]=$(awk -v a="${this[$which]}" -v b="$s" 'BEGIN { print a + b }')
             log "$w round $round $which: ${s} s wall, $((kb / 1024)) MB"
         done
         ratios+=("$(awk -v n="${this[new]}" -v o="${this[old]}" 'BEGIN { printf "%.2f", n / o }')")

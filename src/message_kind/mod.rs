@@ -14,7 +14,7 @@ mod xml;
 use std::borrow::Cow;
 
 use crate::record::{Record, text as field};
-use xml::{parses, read_facts};
+use xml::{parses, read_facts, read_facts_checked};
 
 /// What a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -305,7 +305,8 @@ fn recall(content: &str) -> Derived<'static> {
 
 fn app(content: &str, packed_app: Option<i32>) -> Derived<'static> {
     let xml = xml_part(content);
-    let f = read_facts(
+    // One pass reads the facts and tells whether the card is whole.
+    let (f, well_formed) = read_facts_checked(
         xml,
         &[
             ("type", None),
@@ -317,7 +318,7 @@ fn app(content: &str, packed_app: Option<i32>) -> Derived<'static> {
             ("content", None),
         ],
     );
-    if !parses(xml) {
+    if !well_formed {
         return Derived {
             app_type: packed_app,
             ..unparsed()

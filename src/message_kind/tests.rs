@@ -250,3 +250,28 @@ fn a_private_text_keeps_what_looks_like_a_prefix() {
     assert_eq!(derive_record(&r).kind, Some(MessageKind::Link));
     assert_eq!(raw_msg_type(Some(49), Some(57)), Some(244_813_135_921));
 }
+
+#[test]
+fn one_pass_tells_a_whole_card_from_a_broken_one_as_a_full_parse_does() {
+    for xml in [
+        LINK,
+        FILE,
+        QUOTE,
+        FORWARD,
+        MINI,
+        TRANSFER,
+        RED,
+        RECALL,
+        LOCATION,
+        CARD,
+        "<msg><appmsg><title>x</title><type>5",
+        "<msg><appmsg></msg>",
+        "not xml at all",
+        "",
+        "<a/>",
+        "<a><b>t</b></a><c>",
+    ] {
+        let (_, whole) = read_facts_checked(xml, &[("title", None)]);
+        assert_eq!(whole, parses(xml), "{xml}");
+    }
+}

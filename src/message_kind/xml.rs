@@ -30,12 +30,34 @@ pub(super) fn parses(xml: &str) -> bool {
 /// For each (element, attribute) wanted, the first value found: the element's text (entities
 /// and CDATA resolved), or the attribute's value. Tolerant: reads as far as the XML allows.
 pub(super) fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Option<String>> {
+    read_facts_checked(xml, wanted).0
+}
+
+/// [`read_facts`], and whether the XML was well-formed enough to read to its end (what
+/// [`parses`] says), found in the same pass.
+pub(super) fn read_facts_checked(
+    xml: &str,
+    wanted: &[(&str, Option<&str>)],
+) -> (Vec<Option<String>>, bool) {
     let mut out: Vec<Option<String>> = vec![None; wanted.len()];
     let mut reader = Reader::from_str(xml);
     // The wanted text elements open now (index into `wanted`), and the text gathered for them.
     let mut open: Vec<(usize, String)> = Vec::new();
-    while let Ok(event) = reader.read_event() {
+    let (mut depth, mut seen) = (0usize, false);
+    let well_formed = loop {
+        let Ok(event) = reader.read_event() else {
+            break false;
+        };
         let is_start = matches!(event, Event::Start(_));
+        match &event {
+            Event::Start(_) => {
+                depth += 1;
+                seen = true;
+            }
+            Event::Empty(_) => seen = true,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
         match event {
             Event::Start(e) | Event::Empty(e) => {
                 let name = e.local_name();
@@ -66,6 +88,8 @@ pub(super) fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Opti
                     }
                 }
             }
+            // Text is decoded only inside a wanted element.
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) if open.is_empty() => {}
             Event::Text(t) => {
                 let text = t.xml10_content();
                 for (_, buf) in &mut open {
@@ -100,9 +124,9 @@ pub(super) fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Opti
                     out[i].get_or_insert_with(|| text.trim().to_string());
                 }
             }
-            Event::Eof => break,
+            Event::Eof => break seen && depth == 0,
             _ => {}
         }
-    }
-    out
+    };
+    (out, well_formed)
 }

@@ -21,9 +21,7 @@ use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::footer::FileInfo;
 use crate::lake::listing::{PartitionListing, list_partitions, partition_codec, resolve_days};
-use crate::lake::rewrite::{
-    Operation, Rewrite, RewriteOutcome, default_workers, rewrite_partitions,
-};
+use crate::lake::rewrite::{Operation, RewriteOutcome, default_workers, jobs, rewrite_partitions};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
 use crate::lake::writer::Codec;
@@ -59,6 +57,8 @@ pub struct MigrationPlan {
     #[serde(serialize_with = "crate::lake::listing::codec_string")]
     pub codec: Codec,
 }
+
+crate::planned_by_fields!(MigrationPlan);
 
 /// The partitions that hold a file older than the current schema version, each to be rewritten
 /// into as few files as compact would make of it (never more than it has). Pure.
@@ -163,17 +163,7 @@ pub fn run(opts: &MigrateOptions) -> Result<MigrateSummary> {
             .map(|mut meta| crate::lake::meta::upgrade(layout, &mut meta))
             .transpose()?;
         let run_id = crate::lake::run_id();
-        let jobs: Vec<Rewrite<'_>> = plan
-            .iter()
-            .map(|p| Rewrite {
-                operation: Operation::Migrate,
-                key: p.key,
-                inputs: &p.inputs,
-                codec: p.codec,
-                output_files: p.output_files as usize,
-                run_id: &run_id,
-            })
-            .collect();
+        let jobs = jobs(Operation::Migrate, &run_id, &plan);
         let outcomes = rewrite_partitions(layout, &jobs, default_workers(), &opts.progress)?;
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(partition = %p.key, rows = outcome.rows, "migrated");

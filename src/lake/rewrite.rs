@@ -65,6 +65,54 @@ pub struct Rewrite<'a> {
     pub run_id: &'a str,
 }
 
+/// A planned partition, as a rewrite needs it (compact's, archive's and migrate's plans).
+pub trait Planned {
+    fn key(&self) -> PartitionKey;
+    fn inputs(&self) -> &[FileInfo];
+    fn codec(&self) -> Codec;
+    fn output_files(&self) -> u64;
+}
+
+/// The rewrites of `plans` by `operation` in run `run_id`.
+pub fn jobs<'a, P: Planned>(
+    operation: Operation,
+    run_id: &'a str,
+    plans: &'a [P],
+) -> Vec<Rewrite<'a>> {
+    plans
+        .iter()
+        .map(|p| Rewrite {
+            operation,
+            key: p.key(),
+            inputs: p.inputs(),
+            codec: p.codec(),
+            output_files: p.output_files() as usize,
+            run_id,
+        })
+        .collect()
+}
+
+/// Implement [`Planned`] for a plan type with `key`, `inputs`, `codec` and `output_files` fields.
+#[macro_export]
+macro_rules! planned_by_fields {
+    ($t:ty) => {
+        impl $crate::lake::rewrite::Planned for $t {
+            fn key(&self) -> $crate::partition::PartitionKey {
+                self.key
+            }
+            fn inputs(&self) -> &[$crate::lake::footer::FileInfo] {
+                &self.inputs
+            }
+            fn codec(&self) -> $crate::lake::writer::Codec {
+                self.codec
+            }
+            fn output_files(&self) -> u64 {
+                self.output_files
+            }
+        }
+    };
+}
+
 /// What a rewrite did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RewriteOutcome {

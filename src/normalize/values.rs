@@ -135,20 +135,10 @@ pub fn msg_type_parts(raw: &str) -> Result<Option<(i32, Option<i32>)>, Reject> {
     }))
 }
 
-/// `Ok(None)` for an unusable value.
+/// An Int32 type column's value (msg_type without a packed subtype, notify_type); `Ok(None)`
+/// for an unusable value.
 pub(super) fn msg_type(raw: &str) -> Result<Option<i32>, Reject> {
-    Ok(match kind(raw) {
-        Kind::Integer => raw.parse().ok(),
-        Kind::String => {
-            let s = string_value(raw)?;
-            if digits_only(&s) {
-                s.parse().ok()
-            } else {
-                None
-            }
-        }
-        _ => None,
-    })
+    Ok(msg_type_parts(raw)?.and_then(|(t, app)| app.is_none().then_some(t)))
 }
 
 /// A text column's value; `Ok(None)` for an unusable type.

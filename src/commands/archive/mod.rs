@@ -19,9 +19,7 @@ use crate::checkpoint::Checkpoint;
 use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::error::{Error, Result};
 use crate::lake::listing::list_partitions;
-use crate::lake::rewrite::{
-    Operation, Rewrite, RewriteOutcome, default_workers, rewrite_partitions,
-};
+use crate::lake::rewrite::{Operation, RewriteOutcome, default_workers, jobs, rewrite_partitions};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
 use crate::progress::Progress;
@@ -147,17 +145,7 @@ pub fn run(opts: &ArchiveOptions) -> Result<ArchiveSummary> {
 
     let run_id = crate::lake::run_id();
     if !opts.dry_run {
-        let jobs: Vec<Rewrite<'_>> = plan
-            .iter()
-            .map(|p| Rewrite {
-                operation: Operation::Archive,
-                key: p.key,
-                inputs: &p.inputs,
-                codec: p.codec,
-                output_files: p.output_files as usize,
-                run_id: &run_id,
-            })
-            .collect();
+        let jobs = jobs(Operation::Archive, &run_id, &plan);
         let outcomes = rewrite_partitions(layout, &jobs, default_workers(), &opts.progress)?;
         for (p, outcome) in plan.iter().zip(outcomes) {
             tracing::info!(partition = %p.key, tier = %p.tier, codec = %p.codec,

@@ -83,6 +83,8 @@ pub struct ArchivePlan {
     pub output_files: u64,
 }
 
+crate::planned_by_fields!(ArchivePlan);
+
 /// Every partition's tier (for the report), and the plan: the partitions with a file not at
 /// its tier's codec. Partitions holding a file of a newer schema are never planned.
 pub fn plan_archive(

@@ -17,9 +17,7 @@ use serde::Serialize;
 use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::listing::{list_partitions, resolve_days};
-use crate::lake::rewrite::{
-    Operation, Rewrite, RewriteOutcome, default_workers, rewrite_partitions,
-};
+use crate::lake::rewrite::{Operation, RewriteOutcome, default_workers, jobs, rewrite_partitions};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::side_table::{SideTable, TableCompaction};
 use crate::lake::swap::Recovered;
@@ -129,17 +127,7 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
     summary.bytes_after = summary.bytes_before;
     if !opts.dry_run {
         let run_id = crate::lake::run_id();
-        let jobs: Vec<Rewrite<'_>> = plan
-            .iter()
-            .map(|p| Rewrite {
-                operation: Operation::Compact,
-                key: p.key,
-                inputs: &p.inputs,
-                codec: p.codec,
-                output_files: p.output_files as usize,
-                run_id: &run_id,
-            })
-            .collect();
+        let jobs = jobs(Operation::Compact, &run_id, &plan);
         let outcomes = rewrite_partitions(layout, &jobs, default_workers(), &opts.progress)?;
         for table in SideTable::ALL {
             if let Some(done) = table.compact(layout, &run_id)? {

@@ -31,6 +31,8 @@ pub struct PartitionPlan {
     pub codec: Codec,
 }
 
+crate::planned_by_fields!(PartitionPlan);
+
 /// Plan the compaction of `listings` with files of about `target` bytes. A partition with a file
 /// from a newer schema (columns this version does not know) is never planned: rewriting it would
 /// drop those columns.

@@ -93,6 +93,7 @@ pub fn jobs<'a, P: Planned>(
 }
 
 /// Implement [`Planned`] for a plan type with `key`, `inputs`, `codec` and `output_files` fields.
+#[doc(hidden)]
 #[macro_export]
 macro_rules! planned_by_fields {
     ($t:ty) => {

@@ -150,7 +150,22 @@ pub fn publish(
 ) -> std::result::Result<(), PublishError> {
     let persisted = match mode {
         Publish::Replace => tmp.persist(dest),
-        Publish::NoClobber => tmp.persist_noclobber(dest),
+        Publish::NoClobber => match tmp.persist_noclobber(dest) {
+            // A filesystem with neither renameat2's NOREPLACE nor hard links: check, then
+            // rename (the writer lock makes that safe).
+            Err(e)
+                if matches!(
+                    e.error.kind(),
+                    io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                if dest.exists() {
+                    return Err(PublishError::Taken(e.path));
+                }
+                e.path.persist(dest)
+            }
+            other => other,
+        },
     };
     if let Err(e) = persisted {
         if e.error.kind() == io::ErrorKind::AlreadyExists {

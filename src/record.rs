@@ -135,6 +135,22 @@ impl Record<'_> {
         self.text[text::CHATROOM].as_deref()
     }
 
+    /// A record borrowing the values of a row read back (its packed subtype, if any, is not
+    /// recovered: see [`crate::lake::upgrade`]).
+    pub fn from_view<'v>(row: &RowView<'v>) -> Record<'v> {
+        Record {
+            msg_id: Cow::Borrowed(row.msg_id),
+            create_time: row.create_time,
+            msg_type: row.msg_type,
+            text: row.text.map(|t| t.map(Cow::Borrowed)),
+            extra_fields: row.extra_fields.map(Cow::Borrowed),
+            guid: row.guid.map(Cow::Borrowed),
+            notify_type: row.notify_type,
+            as_sent: row.as_sent.map(Cow::Borrowed),
+            packed_app_type: None,
+        }
+    }
+
     /// A copy that owns all of its strings.
     pub fn into_owned(self) -> Record<'static> {
         Record {

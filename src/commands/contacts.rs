@@ -72,6 +72,7 @@ pub fn run(opts: &ContactsOptions, out: &mut (dyn Write + Send)) -> Result<u64> 
         &schema,
         tz,
         opts.terminal_width,
+        false,
     )
     .map_err(|e| Error::io("write", "standard output", e))?;
     let positions: Vec<(u32, u32)> = (0..rows.len() as u32).map(|r| (0, r)).collect();

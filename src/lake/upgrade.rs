@@ -102,6 +102,7 @@ mod tests {
             ..Default::default()
         };
         r.text[crate::record::text::CHATROOM] = Some(room.to_string().into());
+        r.text[crate::record::text::FROM_USERNAME] = Some(room.to_string().into());
         r.text[crate::record::text::CHATROOM_SENDER] = Some("".into());
         r.text[crate::record::text::CONTENT] = Some(content.to_string().into());
         r.text[crate::record::text::SOURCE] =

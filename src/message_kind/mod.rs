@@ -104,10 +104,11 @@ pub fn split_msg_type(raw: i64) -> (i64, Option<i32>) {
     }
 }
 
-/// Whether a message was sent in a group: it names a chatroom, or comes from one.
-pub fn in_group(chatroom: Option<&str>, from_username: Option<&str>) -> bool {
-    chatroom.is_some_and(|c| !c.is_empty())
-        || from_username.is_some_and(|f| f.ends_with("@chatroom"))
+/// Whether a message came to us from a group (`from_username` is the chatroom): only then can
+/// its content start with the sender's `wxid:\n` prefix. A message the account itself sent into
+/// a group names the chatroom too, but its first line is its own (`TODO:\n…`).
+pub fn from_group(from_username: Option<&str>) -> bool {
+    from_username.is_some_and(|f| f.ends_with("@chatroom"))
 }
 
 /// The msg_type as the collector sent it: a 4.x packed type put back together.
@@ -123,7 +124,7 @@ pub fn raw_msg_type(msg_type: Option<i32>, packed_app_type: Option<i32>) -> Opti
 /// read only in groups), and its mentions.
 pub fn derive_record<'a>(r: &'a Record<'_>) -> Derived<'a> {
     let content = r.text[field::CONTENT].as_deref();
-    let group = in_group(r.chatroom(), r.text[field::FROM_USERNAME].as_deref());
+    let group = from_group(r.text[field::FROM_USERNAME].as_deref());
     let mut d = derive(raw_msg_type(r.msg_type, r.packed_app_type), content);
     if !group && d.prefix_sender.is_some() && d.kind == Some(MessageKind::Text) {
         // `abc:\n…` in a private chat is what was written, not a sender.

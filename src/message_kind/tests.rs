@@ -240,7 +240,7 @@ fn a_private_text_keeps_what_looks_like_a_prefix() {
         (d.text.as_deref(), d.prefix_sender),
         (Some("abc:\nxyz"), None)
     );
-    r.text[field::CHATROOM] = Some("r@chatroom".into());
+    r.text[field::FROM_USERNAME] = Some("r@chatroom".into());
     assert_eq!(derive_record(&r).text.as_deref(), Some("xyz"));
     // A 4.x packed type is put back together for derivation.
     r.msg_type = Some(49);
@@ -274,4 +274,21 @@ fn one_pass_tells_a_whole_card_from_a_broken_one_as_a_full_parse_does() {
         let (_, whole) = read_facts_checked(xml, &[("title", None)]);
         assert_eq!(whole, parses(xml), "{xml}");
     }
+}
+
+/// Review of issue 12: real quote cards carry an empty `<content/>` in `<appmsg>` before the
+/// quoted one in `<refermsg>`; the empty one hid the quoted text.
+#[test]
+fn regression_an_empty_element_does_not_hide_a_later_one_of_its_name() {
+    let card = "<msg><appmsg><title>同意</title><des/><content/><type>57</type><refermsg><svrid>1</svrid><content>周末去吗</content></refermsg></appmsg></msg>";
+    assert_eq!(
+        kind(49, card).text.as_deref(),
+        Some("[quote] 同意 ↩ 周末去吗")
+    );
+    // Still empty when no element of the name has text.
+    let facts = read_facts(
+        "<a><b/><c> </c></a>",
+        &[("b", None), ("c", None), ("d", None)],
+    );
+    assert_eq!(facts, [Some(String::new()), Some(String::new()), None]);
 }

@@ -28,7 +28,9 @@ pub(super) fn parses(xml: &str) -> bool {
 }
 
 /// For each (element, attribute) wanted, the first value found: the element's text (entities
-/// and CDATA resolved), or the attribute's value. Tolerant: reads as far as the XML allows.
+/// and CDATA resolved; an empty element counts only when no later one of that name has text, as
+/// in a quote's `<appmsg><content/>…<refermsg><content>quoted</content>`), or the attribute's
+/// value. Tolerant: reads as far as the XML allows.
 pub(super) fn read_facts(xml: &str, wanted: &[(&str, Option<&str>)]) -> Vec<Option<String>> {
     read_facts_checked(xml, wanted).0
 }
@@ -43,6 +45,8 @@ pub(super) fn read_facts_checked(
     let mut reader = Reader::from_str(xml);
     // The wanted text elements open now (index into `wanted`), and the text gathered for them.
     let mut open: Vec<(usize, String)> = Vec::new();
+    // Wanted text elements met empty so far.
+    let mut empty = vec![false; wanted.len()];
     let (mut depth, mut seen) = (0usize, false);
     let well_formed = loop {
         let Ok(event) = reader.read_event() else {
@@ -82,7 +86,7 @@ pub(super) fn read_facts_checked(
                             if is_start {
                                 open.push((i, String::new()));
                             } else {
-                                out[i] = Some(String::new());
+                                empty[i] = true;
                             }
                         }
                     }
@@ -121,12 +125,22 @@ pub(super) fn read_facts_checked(
                     .rposition(|(i, _)| wanted[*i].0 == name.as_ref())
                 {
                     let (i, text) = open.remove(pos);
-                    out[i].get_or_insert_with(|| text.trim().to_string());
+                    let text = text.trim();
+                    if text.is_empty() {
+                        empty[i] = true;
+                    } else {
+                        out[i].get_or_insert_with(|| text.to_string());
+                    }
                 }
             }
             Event::Eof => break seen && depth == 0,
             _ => {}
         }
     };
+    for (value, was_empty) in out.iter_mut().zip(empty) {
+        if value.is_none() && was_empty {
+            *value = Some(String::new());
+        }
+    }
     (out, well_formed)
 }

@@ -177,7 +177,7 @@ pub fn upgrade_record(record: &mut Record<'_>) {
     }
 }
 
-/// A group message whose chatroom_sender is empty and whose content starts with `wxid:\n`
+/// A message from a group whose chatroom_sender is empty and whose content starts with `wxid:\n`
 /// (pad/iPad protocol collectors send the sender only so): the prefix's id becomes
 /// chatroom_sender, and the value sent (`""`, or `null` when absent) goes to `as_sent`.
 pub(super) fn fill_sender_from_prefix<'a, 'b>(
@@ -187,10 +187,7 @@ pub(super) fn fill_sender_from_prefix<'a, 'b>(
     use crate::record::text;
     let sender = record.text[text::CHATROOM_SENDER].as_deref();
     if sender.is_some_and(|s| !s.is_empty())
-        || !crate::message_kind::in_group(
-            record.chatroom(),
-            record.text[text::FROM_USERNAME].as_deref(),
-        )
+        || !crate::message_kind::from_group(record.text[text::FROM_USERNAME].as_deref())
     {
         return;
     }

@@ -6,7 +6,7 @@
 //! - `msg_type`: an integer or a digit string that fits Int32, or a WeChat 4.x packed type
 //!   (`subtype << 32 | type`, ≥ 2^32): split into `msg_type` (the low 32 bits) and the app
 //!   subtype (which becomes `app_type`), the number as sent kept in `as_sent`.
-//! - a group message (it names a chatroom, or comes from one) with an empty `chatroom_sender`
+//! - a message from a group (`from_username` is the chatroom) with an empty `chatroom_sender`
 //!   whose content starts with a `wxid:\n` prefix (pad/iPad protocol collectors) gets that id
 //!   as `chatroom_sender`; content stays as sent, the empty value is kept in `as_sent`.
 //! - the text columns: strings; `source` also takes a number (its text) or an object/array

@@ -15,9 +15,9 @@ The contract, as this oracle implements it:
   own guid/notify_type keys.
 - A record with msg_id, or notify_type 1010, or no usable notify_type, is a message;
   1200/1201/1202 is a contact record (update/delete/detail); anything else an event.
-- A msg_type of 2^32 or more is a WeChat 4.x packed type: msg_type is its low 32 bits. A group
-  message (a chatroom, or from an @chatroom) with an empty chatroom_sender whose content starts
-  with `wxid:\n` has that id as chatroom_sender.
+- A msg_type of 2^32 or more is a WeChat 4.x packed type: msg_type is its low 32 bits. A message
+  from a group (from_username ends in @chatroom) with an empty chatroom_sender whose content
+  starts with `wxid:\n` has that id as chatroom_sender.
 - Messages (parquet/messages, hive year/month/day): msg_ids exactly the expected ones,
   each once (first copy wins, webhook retries are duplicates); year/month/day equal the
   local date of create_time; fields, guid and notify_type equal the first copy's.
@@ -267,10 +267,11 @@ def message(record, envelope, tz, repaired) -> Parsed:
     for f in STRING_FIELDS:
         v = record.get(f)
         row[f] = v if isinstance(v, str) else None
-    # Schema version 3: a group message without a sender names it only as a `wxid:\n` prefix.
-    in_group = bool(row["chatroom"]) or (row["from_username"] or "").endswith("@chatroom")
+    # Schema version 3: a message from a group without a sender names it only as a `wxid:\n`
+    # prefix.
+    from_group = (row["from_username"] or "").endswith("@chatroom")
     prefix = PREFIX.match(row["content"] or "")
-    if in_group and not row["chatroom_sender"] and prefix:
+    if from_group and not row["chatroom_sender"] and prefix:
         row["chatroom_sender"] = prefix.group(1)
     # An envelope's guid/notify_type, when it has the key, fill the columns; else the record's.
     source = lambda key: envelope if envelope is not None and key in envelope else record

@@ -18,6 +18,8 @@ use super::*;
 pub(super) struct Projection<'a> {
     pub schema: &'a SchemaRef,
     pub names: Option<&'a Directory>,
+    /// The last column is `as_sent`, added to be applied (not shown) by the JSON sink.
+    pub as_sent_overlay: bool,
 }
 
 impl Projection<'_> {

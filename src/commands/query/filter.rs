@@ -59,16 +59,24 @@ impl Filter {
             && self.contains.is_empty()
     }
 
-    /// Whether a filter reads a derived column (which files of older versions lack).
+    /// Whether a filter reads a column that upgrading a row of an older schema version derives
+    /// or may change: kind and mentions, and msg_type (a 4.x packed type is split) and the
+    /// senders (an empty group sender is filled from its prefix).
     pub fn reads_derived(&self) -> bool {
-        !self.kinds.is_empty() || !self.mentions.is_empty()
+        !self.kinds.is_empty()
+            || !self.mentions.is_empty()
+            || !self.types.is_empty()
+            || !self.senders.is_empty()
     }
 
-    /// This filter without its filters on derived columns.
+    /// This filter without the filters of [`Filter::reads_derived`]: what may run on the stored
+    /// rows of an older file before they are upgraded.
     pub fn without_derived(&self) -> Filter {
         Filter {
             kinds: Vec::new(),
             mentions: Vec::new(),
+            types: Vec::new(),
+            senders: Vec::new(),
             ..self.clone()
         }
     }
@@ -391,6 +399,11 @@ mod tests {
         assert_eq!(keep(&f(&["text"], &["wxid_c"])), [false, false, false]);
         assert!(f(&["text"], &[]).reads_derived());
         assert!(!f(&["text"], &["x"]).without_derived().reads_derived());
+        let by_type = Filter {
+            types: vec![49],
+            ..Filter::default()
+        };
+        assert!(by_type.reads_derived(), "an upgrade splits packed types");
         // Statistics of the kind column prune: a row group of only texts cannot hold a link.
         let stats = Stats {
             min: Some("text"),

@@ -118,6 +118,7 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = TimeRange::resolve(opts.start, opts.end, tz, today)?;
     let mut columns = output_columns(opts)?;
+    let mut as_sent_overlay = false;
     // JSON gives back what the collector sent, unless derived columns are asked for: then the
     // stored values, as every other format shows them.
     if matches!(opts.format, Format::Jsonl | Format::Json)
@@ -129,6 +130,7 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
     {
         // Applied by the JSON sink (not shown), so that values come back as sent.
         columns.push(col::AS_SENT);
+        as_sent_overlay = true;
     }
     let wants_names = columns.iter().any(|c| NAME_COLUMNS.contains(c));
     let directory = if wants_names
@@ -212,6 +214,7 @@ pub fn run(opts: &QueryOptions, stdout: &mut (dyn Write + Send)) -> Result<Query
         let projection = Projection {
             schema: &out_schema,
             names: directory.as_deref(),
+            as_sent_overlay,
         };
         execute(opts, &layout, &plan, &projection, tz, writer, &mut report)
     };
@@ -296,6 +299,7 @@ fn execute(
         projection.schema,
         tz,
         opts.terminal_width,
+        projection.as_sent_overlay,
     )?;
     // Days are read and sorted on every core while this thread writes them out in order.
     let written = std::sync::atomic::AtomicU64::new(0);

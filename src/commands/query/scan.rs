@@ -7,9 +7,10 @@
 //!
 //! Schema-on-read: types come from the Parquet schema (not the embedded Arrow schema), a column
 //! the file lacks reads as null, columns it has beyond the query's are never read. A file of an
-//! older schema version lacks the derived columns (kind, text, …): when a query needs them, its
-//! rows are read whole and derived on read ([`crate::lake::upgrade`]), so a query gives the same
-//! answer before and after `wxlake migrate`. A file whose
+//! older schema version lacks the derived columns (kind, text, …): when a query shows them or
+//! filters on a column an upgrade derives or changes (kind, mentions, msg_type, the senders),
+//! its rows are read whole and upgraded on read ([`crate::lake::upgrade`]), so such a query gives
+//! the same answer before and after `wxlake migrate`. A file whose
 //! footer, statistics or pages cannot be decoded is an [`Error::Data`] naming it.
 
 use std::path::Path;
@@ -111,13 +112,15 @@ fn scan_file<R: ChunkReader + 'static>(
         .map_err(|e| corrupt(path, e))?;
     let metadata = Arc::clone(builder.metadata());
     let file_schema = Arc::clone(builder.schema());
+    // Counting needs no output columns: only a filter can call for the upgrade then.
     let upgrade = file_version(&metadata) < SCHEMA_VERSION
         && (plan.filter.reads_derived()
-            || plan
-                .schema
-                .fields()
-                .iter()
-                .any(|f| DERIVED.contains(&f.name().as_str())));
+            || (!count_only
+                && plan
+                    .schema
+                    .fields()
+                    .iter()
+                    .any(|f| DERIVED.contains(&f.name().as_str()))));
     // Read upgraded, the file is filtered on its stored columns first and on derived ones after.
     let stored_filter;
     let filter = if upgrade {

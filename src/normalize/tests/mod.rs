@@ -431,9 +431,15 @@ fn an_empty_group_sender_is_filled_from_the_content_prefix() {
     let cases = [
         // (line, chatroom_sender, as_sent)
         (
-            r#"{"msg_id":1,"create_time":1,"chatroom":"r@chatroom","chatroom_sender":"","content":"wxid_p:\n你好"}"#,
+            r#"{"msg_id":1,"create_time":1,"from_username":"r@chatroom","chatroom":"r@chatroom","chatroom_sender":"","content":"wxid_p:\n你好"}"#,
             Some("wxid_p"),
             Some(r#"{"chatroom_sender":""}"#),
+        ),
+        // Sent by the account itself into the group: its first line is its own.
+        (
+            r#"{"msg_id":1,"create_time":1,"from_username":"wxid_me","chatroom":"r@chatroom","chatroom_sender":"","content":"TODO:\n买菜"}"#,
+            Some(""),
+            None,
         ),
         (
             r#"{"msg_id":1,"create_time":1,"from_username":"r@chatroom","content":"wxid_p:\n你好"}"#,

@@ -20,14 +20,17 @@ pub struct JsonSink<'w> {
     out: Buffered<'w>,
     /// An array rather than lines.
     array: bool,
+    /// Apply the `as_sent` column (values come back as sent) instead of showing it.
+    overlay: bool,
     rows: u64,
 }
 
 impl<'w> JsonSink<'w> {
-    pub fn new(out: Box<dyn Write + Send + 'w>, array: bool) -> Self {
+    pub fn new(out: Box<dyn Write + Send + 'w>, array: bool, overlay: bool) -> Self {
         JsonSink {
             out: Buffered::new(out),
             array,
+            overlay,
             rows: 0,
         }
     }
@@ -62,7 +65,10 @@ impl Sink for JsonSink<'_> {
         let schema = first.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let all: Vec<Vec<Column<'_>>> = batches.iter().map(cells).collect();
-        let as_sent_at = names.iter().position(|n| *n == col::AS_SENT);
+        let as_sent_at = names
+            .iter()
+            .position(|n| *n == col::AS_SENT)
+            .filter(|_| self.overlay);
         let mut itoa = itoa::Buffer::new();
         let mut sent = Vec::new();
         for &(b, row) in rows {
@@ -82,7 +88,7 @@ impl Sink for JsonSink<'_> {
             buf.push(b'{');
             let mut first = true;
             for (name, column) in names.iter().zip(columns) {
-                if *name == col::AS_SENT {
+                if *name == col::AS_SENT && self.overlay {
                     continue;
                 }
                 if let Some((_, raw)) = sent.iter().find(|(k, _)| k == name) {

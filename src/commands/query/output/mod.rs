@@ -72,13 +72,14 @@ pub fn sink<'w>(
     schema: &SchemaRef,
     tz: Tz,
     width: usize,
+    as_sent_overlay: bool,
 ) -> io::Result<Box<dyn Sink + 'w>> {
     let time = LocalTimeFormat::new(tz);
     Ok(match format {
         Format::Table => Box::new(table::TableSink::new(out, time, width, schema)),
         Format::Csv => Box::new(csv::CsvSink::new(out, time, schema)),
-        Format::Jsonl => Box::new(json::JsonSink::new(out, false)),
-        Format::Json => Box::new(json::JsonSink::new(out, true)),
+        Format::Jsonl => Box::new(json::JsonSink::new(out, false, as_sent_overlay)),
+        Format::Json => Box::new(json::JsonSink::new(out, true, as_sent_overlay)),
         Format::Parquet => Box::new(parquet::ParquetSink::new(out, schema)?),
         Format::Transcript => Box::new(transcript::TranscriptSink::new(out, time)),
     })

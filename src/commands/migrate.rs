@@ -20,7 +20,7 @@ use crate::commands::compact::DEFAULT_TARGET_FILE_SIZE;
 use crate::dates::DateArg;
 use crate::error::Result;
 use crate::lake::footer::FileInfo;
-use crate::lake::listing::{PartitionListing, list_partitions, partition_codec, resolve_days};
+use crate::lake::listing::{PartitionListing, partition_codec};
 use crate::lake::rewrite::{Operation, RewriteOutcome, default_workers, jobs, rewrite_partitions};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::swap::Recovered;
@@ -123,10 +123,9 @@ pub fn run(opts: &MigrateOptions) -> Result<MigrateSummary> {
         opts.wait,
         Purpose::Maintenance,
     )?;
-    let (layout, tz) = (&lake.layout, lake.tz);
+    let layout = &lake.layout;
     let recovered = lake.recovered.clone();
-    let (start, end) = resolve_days(opts.start, opts.end, tz)?;
-    let listings = list_partitions(layout, start, end)?;
+    let listings = lake.partitions(opts.start, opts.end)?;
     if let Some(f) = listings
         .iter()
         .flat_map(|l| &l.files)

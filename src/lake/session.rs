@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use crate::dates::DateArg;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
+use crate::lake::listing::{PartitionListing, list_partitions, resolve_days};
 use crate::lake::meta::{LakeMeta, resolve_timezone};
 use crate::lake::swap::{Recovered, recover};
 use crate::lock::LakeLock;
@@ -97,6 +99,19 @@ impl Writer {
             recovered,
             _lock: lock,
         })
+    }
+}
+
+impl Writer {
+    /// The partitions between `start` and `end` (`--start`/`--end`: days in the lake's zone,
+    /// inclusive; none for the oldest/newest), with their files' footers.
+    pub fn partitions(
+        &self,
+        start: Option<DateArg>,
+        end: Option<DateArg>,
+    ) -> Result<Vec<PartitionListing>> {
+        let (start, end) = resolve_days(start, end, self.tz)?;
+        list_partitions(&self.layout, start, end)
     }
 }
 

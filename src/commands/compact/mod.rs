@@ -16,7 +16,6 @@ use serde::Serialize;
 
 use crate::dates::DateArg;
 use crate::error::Result;
-use crate::lake::listing::{list_partitions, resolve_days};
 use crate::lake::rewrite::{Operation, RewriteOutcome, default_workers, jobs, rewrite_partitions};
 use crate::lake::session::{Purpose, Writer};
 use crate::lake::side_table::{SideTable, TableCompaction};
@@ -84,10 +83,9 @@ pub fn run(opts: &CompactOptions) -> Result<CompactSummary> {
         opts.wait,
         Purpose::Maintenance,
     )?;
-    let (layout, tz) = (&lake.layout, lake.tz);
+    let layout = &lake.layout;
     let recovered = lake.recovered.clone();
-    let (start, end) = resolve_days(opts.start, opts.end, tz)?;
-    let listings = list_partitions(layout, start, end)?;
+    let listings = lake.partitions(opts.start, opts.end)?;
     let plan = plan_compaction(&listings, opts.target_file_size);
     for l in &listings {
         for f in l.files.iter().filter(|f| !f.unknown_columns.is_empty()) {

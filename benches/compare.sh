@@ -258,8 +258,8 @@ main() {
         [[ " ${want[*]} " == *" $w "* ]] && workloads+=("$w")
     done
 
-    ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" build --release
-    ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" build --release --example generate
+    ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" --release --locked
+    ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" --release --locked --example generate
     WXLAKE_SRC="$(cd "$(dirname "$WXLAKE_BIN")" && pwd)/$(basename "$WXLAKE_BIN")"
     PY="$(bench_venv)"
 

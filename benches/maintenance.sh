@@ -446,8 +446,8 @@ main() {
     PY="$(bench_venv)" || die "cannot make the bench venv (see bench_lib.sh)"
     ((BASH_VERSINFO[0] >= 5)) || die "bash >= 5 is required (\$EPOCHREALTIME)"
 
-    ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" build --release
-    ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" build --release --example generate
+    ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" --release --locked
+    ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" --release --locked --example generate
     WXLAKE_SRC="$(cd "$(dirname "$WXLAKE_BIN")" && pwd)/$(basename "$WXLAKE_BIN")"
     ZSTD="$(command -v zstd || true)"
     local zstd_version=""

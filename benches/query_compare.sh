@@ -253,8 +253,8 @@ main() {
         [[ " ${want[*]} " == *" $q "* ]] && queries+=("$q")
     done
 
-    ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" build --release
-    ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" build --release --example generate
+    ensure_bin "$WXLAKE_BIN" "$DEFAULT_WXLAKE_BIN" --release --locked
+    ensure_bin "$GENERATE_BIN" "$DEFAULT_GENERATE_BIN" --release --locked --example generate
     WXLAKE_SRC="$(cd "$(dirname "$WXLAKE_BIN")" && pwd)/$(basename "$WXLAKE_BIN")"
     PY="$(bench_venv)"
     DUCKDB_CLI="$(bench_duckdb_cli "$PY")"

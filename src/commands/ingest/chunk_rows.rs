@@ -1,19 +1,15 @@
-//! The normalizing half of ingest, on one thread per core: each reads chunks of lines in turn,
-//! normalizes and hashes them into Arrow arrays, and hands them to the thread that deduplicates
-//! them and assigns their rows to partitions. Everything here is order-independent; everything
-//! order-dependent (dedup, "first copy wins", quarantine order) stays on the receiving side, which
-//! takes the chunks in file order.
-
-use std::io;
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Condvar, Mutex, PoisonError};
+//! The normalizing half of ingest: a chunk of lines normalized and hashed into Arrow arrays, on
+//! one of the [`normalizers`](crate::commands::ingest::normalizers) threads, for the thread that
+//! deduplicates them and assigns their rows to partitions. Everything here is order-independent;
+//! everything order-dependent (dedup, "first copy wins", quarantine order) stays on the receiving
+//! side, which takes the chunks in file order.
 
 use arrow_array::RecordBatch;
 
 use crate::checkpoint::Counts;
 use crate::contact::ContactRecord;
 use crate::event::EventRecord;
-use crate::jsonl::{Chunk, JsonlReader};
+use crate::jsonl::Chunk;
 use crate::lake::msg_index::StoredFilter;
 use crate::lake::writer::RowBuffer;
 use crate::mask::Mask;
@@ -168,128 +164,11 @@ pub fn normalize_chunk(
     }
 }
 
-/// How many threads normalize chunks at once: one per core (the dedup and encoder threads
-/// mostly wait on them), at most four.
-pub fn normalizer_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
-}
-
-/// Whose turn it is to read the next chunk, and whether reading has stopped.
-struct ReadTurn {
-    reader: JsonlReader,
-    /// Sequence number of the next chunk to read.
-    next: usize,
-    stopped: bool,
-}
-
-/// Read and normalize the chunks of `reader` on `threads` threads, handing each chunk's rows
-/// (or the read error that ended the file) to `consume` on the calling thread, in file order.
-/// Stops at the end of the file, after a read error, or when `consume` fails. Returns the
-/// reader, whose offset and line number say how far it got, and `consume`'s failure.
-///
-/// Thread `i` reads chunks `i`, `i + threads`, … in turn and sends each on its own channel of
-/// one slot, and the caller receives round-robin: order needs no reordering buffer, and at most
-/// two chunks per thread are in memory.
-pub fn normalize_in_order<E>(
-    reader: JsonlReader,
-    threads: usize,
-    mask: Mask,
-    stored: &StoredFilter,
-    mut consume: impl FnMut(io::Result<ChunkRows>) -> Result<(), E>,
-) -> (JsonlReader, Result<(), E>) {
-    let threads = threads.max(1);
-    let turn = Mutex::new(ReadTurn {
-        reader,
-        next: 0,
-        stopped: false,
-    });
-    let turn_changed = Condvar::new();
-    let result = std::thread::scope(|scope| {
-        let mut receivers = Vec::with_capacity(threads);
-        for me in 0..threads {
-            let (tx, rx) = sync_channel(1);
-            receivers.push(rx);
-            let (turn, turn_changed) = (&turn, &turn_changed);
-            std::thread::Builder::new()
-                .name(format!("wxlake-normalizer-{me}"))
-                .spawn_scoped(scope, move || {
-                    normalize_turns(me, threads, mask, stored, turn, turn_changed, tx)
-                })
-                .expect("spawn a normalizer thread");
-        }
-        let mut seq = 0;
-        loop {
-            // A closed channel means reading stopped before chunk `seq`.
-            let Ok(rows) = receivers[seq % threads].recv() else {
-                break Ok(());
-            };
-            if let Err(e) = consume(rows) {
-                break Err(e);
-            }
-            seq += 1;
-        }
-        // Dropping the receivers here unblocks any thread still sending.
-    });
-    let reader = turn
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .reader;
-    (reader, result)
-}
-
-/// One normalizer thread: on its turns, read a chunk, then normalize and send it.
-fn normalize_turns(
-    me: usize,
-    threads: usize,
-    mask: Mask,
-    stored: &StoredFilter,
-    turn: &Mutex<ReadTurn>,
-    turn_changed: &Condvar,
-    tx: SyncSender<io::Result<ChunkRows>>,
-) {
-    let stop = || {
-        turn.lock().unwrap_or_else(PoisonError::into_inner).stopped = true;
-        turn_changed.notify_all();
-    };
-    let mut buffer = RowBuffer::default();
-    let mut spare = Vec::new();
-    loop {
-        let read = {
-            let mut t = turn.lock().unwrap_or_else(PoisonError::into_inner);
-            while !t.stopped && t.next % threads != me {
-                t = turn_changed.wait(t).unwrap_or_else(PoisonError::into_inner);
-            }
-            if t.stopped {
-                return;
-            }
-            let read = t.reader.next_owned_chunk(std::mem::take(&mut spare));
-            t.next += 1;
-            t.stopped = !matches!(read, Ok(Some(_)));
-            read
-        };
-        turn_changed.notify_all();
-        let rows = match read {
-            Ok(Some(chunk)) => {
-                let rows = normalize_chunk(&chunk.chunk(), &mut buffer, mask, stored);
-                spare = chunk.data;
-                Ok(rows)
-            }
-            Ok(None) => return,
-            Err(e) => Err(e),
-        };
-        let failed = rows.is_err();
-        if tx.send(rows).is_err() {
-            return stop(); // the caller stopped consuming
-        }
-        if failed {
-            return;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+
+    use crate::jsonl::JsonlReader;
 
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Int32Type, Int64Type};
@@ -343,66 +222,6 @@ mod tests {
                 ..Default::default()
             }
         }
-    }
-
-    /// A closed file of `n` valid lines, read in chunks of about `chunk` bytes.
-    fn reader_of(n: usize, chunk: usize) -> (JsonlReader, u64) {
-        let mut f = tempfile::tempfile().unwrap();
-        for i in 0..n {
-            writeln!(
-                f,
-                "{{\"msg_id\":{i},\"create_time\":{}}}",
-                1_700_000_000 + i
-            )
-            .unwrap();
-        }
-        let len = f.metadata().unwrap().len();
-        let reader = JsonlReader::new(f, 0, 1, true)
-            .unwrap()
-            .with_chunk_size(chunk);
-        (reader, len)
-    }
-
-    #[test]
-    fn parallel_normalizers_hand_chunks_over_in_file_order() {
-        for threads in [1, 2, 3] {
-            let (reader, len) = reader_of(500, 40);
-            let mut ids = Vec::new();
-            let mut lines = Vec::new();
-            let (reader, result) = normalize_in_order(
-                reader,
-                threads,
-                Mask::NONE,
-                &StoredFilter::default(),
-                |rows| {
-                    let rows = rows.unwrap();
-                    let view = BatchRows::new(&rows.batch);
-                    for (i, meta) in rows.rows.iter().enumerate() {
-                        ids.push(view.record(i).msg_id.into_owned());
-                        lines.push(meta.line);
-                    }
-                    Ok::<(), ()>(())
-                },
-            );
-            assert_eq!(result, Ok(()));
-            let want: Vec<String> = (0..500).map(|i| i.to_string()).collect();
-            assert_eq!(ids, want, "{threads} threads");
-            assert_eq!(lines, (1..=500).collect::<Vec<u64>>());
-            assert_eq!((reader.offset(), reader.next_line()), (len, 501));
-        }
-    }
-
-    #[test]
-    fn parallel_normalizers_stop_when_the_consumer_fails() {
-        let (reader, len) = reader_of(2000, 40);
-        let mut taken = 0;
-        let (reader, result) =
-            normalize_in_order(reader, 2, Mask::NONE, &StoredFilter::default(), |_rows| {
-                taken += 1;
-                if taken == 3 { Err("full") } else { Ok(()) }
-            });
-        assert_eq!((result, taken), (Err("full"), 3));
-        assert!(reader.offset() < len, "reading stopped early");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod chunk_rows;
 pub mod file_job;
 pub mod lake_ids;
+pub mod normalizers;
 pub mod routing;
 pub mod settled;
 pub mod side_rows;
@@ -216,30 +217,32 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         lake: ctx.layout.lake_dir().display().to_string(),
         files: Default::default(),
     };
-    // Parse file N+1 while the encoder finishes file N, then commit N.
-    let mut encoder = Encoder::spawn(&ctx.layout.staging_dir(), ctx.props.clone());
-    let mut pending: Option<(u64, ParsedFile)> = None;
     let selected: Vec<&RawFile> = raw_files
         .iter()
         .filter(|f| until.is_none_or(|u| f.date <= u))
         .collect();
     opts.progress.begin("raw files", selected.len() as u64);
-    for (seq, raw) in (0u64..).zip(selected) {
-        opts.progress.advance(1);
-        let Some(job) = file_job::prepare(&mut ctx, raw, today)? else {
-            continue;
-        };
-        let parsed = file_job::parse(&mut ctx, job, &mut encoder, seq)?;
-        if let Some((prev_seq, prev)) = pending.take() {
-            commit(&mut ctx, &mut encoder, &mut summary, prev_seq, prev)?;
-            // Everything but this file's partitions is published: their seen-sets can go.
-            ctx.lake_ids.retain(parsed.partitions());
-        }
-        pending = Some((seq, parsed));
-    }
-    if let Some((seq, parsed)) = pending {
-        commit(&mut ctx, &mut encoder, &mut summary, seq, parsed)?;
-    }
+    let stored = ctx.lake_ids.stored_filter();
+    let normalizer_state = normalizers::NormalizerState::default();
+    std::thread::scope(|scope| {
+        let mut pool = normalizers::Normalizers::start(
+            scope,
+            &normalizer_state,
+            normalizers::normalizer_threads(),
+            ctx.mask,
+            &stored,
+        );
+        let mut encoder = Encoder::spawn(&ctx.layout.staging_dir(), ctx.props.clone());
+        pipeline(
+            &mut ctx,
+            &mut summary,
+            &mut pool,
+            &mut encoder,
+            selected,
+            today,
+            &opts.progress,
+        )
+    })?;
     group_commit(&mut ctx)?;
     opts.progress.end();
     let upkeep_started = Instant::now();
@@ -352,6 +355,68 @@ fn restore_archives(
     // An archive before the live file of its date: it holds the day's earlier lines.
     raw_files.sort_by_key(|f| (f.date, f.checkpointed));
     Ok((restored, unreadable))
+}
+
+/// Files queued on the normalizers ahead of the one being parsed: the next one is read while
+/// this one is committed.
+const LOOKAHEAD: usize = 2;
+
+/// Ingest the `selected` raw files in order: queue each on the normalizers (up to [`LOOKAHEAD`]
+/// ahead), parse it into the encoder, then commit the file before it.
+fn pipeline(
+    ctx: &mut RunContext,
+    summary: &mut IngestSummary,
+    pool: &mut normalizers::Normalizers<'_>,
+    encoder: &mut Encoder,
+    selected: Vec<&RawFile>,
+    today: chrono::NaiveDate,
+    progress: &Progress,
+) -> Result<()> {
+    let mut upcoming = (0u64..).zip(selected);
+    let mut exhausted = false;
+    // A file that could not be prepared fails the run in its turn, as it did before it was
+    // prepared ahead.
+    let mut queued: std::collections::VecDeque<(u64, Result<file_job::FileJob>)> =
+        Default::default();
+    let mut pending: Option<(u64, ParsedFile)> = None;
+    loop {
+        while !exhausted && queued.len() < LOOKAHEAD {
+            let Some((seq, raw)) = upcoming.next() else {
+                exhausted = true;
+                pool.close();
+                break;
+            };
+            progress.advance(1);
+            let job = match file_job::prepare(ctx, raw, today) {
+                Ok(None) => continue,
+                Ok(Some(job)) => match file_job::reader(ctx, &job) {
+                    Ok(reader) => {
+                        pool.enqueue(seq, reader);
+                        Ok(job)
+                    }
+                    Err(e) => Err(file_job::record_failure(ctx, job, e)),
+                },
+                Err(e) => Err(e),
+            };
+            queued.push_back((seq, job));
+        }
+        let Some((seq, job)) = queued.pop_front() else {
+            break;
+        };
+        // A failure ends the run here, as if the run had stopped: the file before it is
+        // committed by the next run.
+        let parsed = file_job::parse(ctx, job?, pool, encoder, seq)?;
+        if let Some((prev_seq, prev)) = pending.take() {
+            commit(ctx, encoder, summary, prev_seq, prev)?;
+            // Everything but this file's partitions is published: their seen-sets can go.
+            ctx.lake_ids.retain(parsed.partitions());
+        }
+        pending = Some((seq, parsed));
+    }
+    if let Some((seq, parsed)) = pending {
+        commit(ctx, encoder, summary, seq, parsed)?;
+    }
+    Ok(())
 }
 
 fn commit(

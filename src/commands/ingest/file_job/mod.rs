@@ -11,16 +11,18 @@
 //! old checkpoint recorded. Temp files left in staging are removed by the next run.
 //!
 //! A file goes through three steps so that the run can overlap them across files: [`prepare`]
-//! (is there anything new?), [`parse`] (lines → row batches queued on the encoder thread) and
-//! [`commit`] (steps 1–4, once the encoder has finished the file's row groups). The run parses
-//! file N+1 while the encoder finishes file N. Preparing is here; parsing (with the dedup
-//! decision of [`crate::commands::ingest::routing`]) in [`parse`], publishing in [`commit`].
+//! (is there anything new?), [`parse`] (the normalizers' chunks → row batches queued on the
+//! encoder thread) and [`commit`] (steps 1–4, once the encoder has finished the file's row
+//! groups). The run queues the [`reader`]s of the next files on the normalizer threads before it
+//! parses a file, and commits file N while the normalizers read N+1 and the encoder finishes N.
+//! Preparing is here; parsing (with the dedup decision of
+//! [`crate::commands::ingest::routing`]) in [`parse`], publishing in [`commit`].
 
 mod commit;
 mod parse;
 
 pub use commit::commit;
-pub use parse::parse;
+pub use parse::{parse, reader};
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -41,6 +43,8 @@ pub struct FileJob {
     file: File,
     previous: Option<Checkpoint>,
     start: u64,
+    /// The file's length when it was prepared.
+    len: u64,
     next_line: u64,
     cumulative: Counts,
     reprocessed: bool,
@@ -225,6 +229,7 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
         file,
         previous,
         start,
+        len,
         next_line,
         cumulative,
         reprocessed,
@@ -233,7 +238,7 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
 }
 
 /// Note the failure in the file's checkpoint (keeping its offset) and hand the error back.
-fn record_failure(ctx: &RunContext, job: FileJob, err: Error) -> Error {
+pub fn record_failure(ctx: &RunContext, job: FileJob, err: Error) -> Error {
     if let Some(mut cp) = job.previous {
         cp.status = Status::Error;
         cp.error = Some(err.to_string());

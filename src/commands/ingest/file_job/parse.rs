@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 
 use crate::checkpoint::{Counts, Status};
 use crate::commands::ingest::RunContext;
-use crate::commands::ingest::chunk_rows::{
-    ChunkRows, OtherRecord, PendingOther, normalize_in_order, normalizer_threads,
+use crate::commands::ingest::chunk_rows::{ChunkRows, OtherRecord, PendingOther};
+use crate::commands::ingest::normalizers::{
+    Normalized, Normalizers, chunk_size_for, normalizer_threads,
 };
 use crate::commands::ingest::routing::route;
 use crate::commands::ingest::warnings::WarningTally;
@@ -36,14 +37,31 @@ struct LakeDuplicate {
     line: u64,
 }
 
-/// Read the new lines of `job`, queue its rows on `encoder` and seal them as sequence `seq`.
+/// The reader of `job`'s new lines, to queue on the normalizers.
+pub fn reader(ctx: &RunContext, job: &FileJob) -> Result<JsonlReader> {
+    let file = job
+        .file
+        .try_clone()
+        .map_err(|e| Error::io("open", &job.raw.path, e))?;
+    Ok(JsonlReader::new(file, job.start, job.next_line, job.closed)
+        .map_err(|e| Error::io("read", &job.raw.path, e))?
+        .with_max_line(ctx.max_line_bytes)
+        .with_chunk_size(chunk_size_for(
+            job.len.saturating_sub(job.start),
+            normalizer_threads(),
+        )))
+}
+
+/// Take the normalized chunks of `job` (queued on `normalizers` as file `seq`) in line order,
+/// queue its rows on `encoder` and seal them as sequence `seq`.
 pub fn parse(
     ctx: &mut RunContext,
     job: FileJob,
+    normalizers: &mut Normalizers<'_>,
     encoder: &mut Encoder,
     seq: u64,
 ) -> Result<ParsedFile> {
-    match parse_lines(ctx, &job, encoder, seq) {
+    match parse_lines(ctx, &job, normalizers, encoder, seq) {
         Ok(out) => Ok(ParsedFile { job, out }),
         Err(err) => Err(record_failure(ctx, job, err)),
     }
@@ -52,6 +70,7 @@ pub fn parse(
 fn parse_lines(
     ctx: &mut RunContext,
     job: &FileJob,
+    normalizers: &mut Normalizers<'_>,
     encoder: &mut Encoder,
     seq: u64,
 ) -> Result<ParseOutput> {
@@ -65,13 +84,6 @@ fn parse_lines(
         Some(cp) => Quarantine::open(&rejects, cp.rejects_bytes)?,
         None => Quarantine::open(&rejects, 0)?,
     };
-    let file = job
-        .file
-        .try_clone()
-        .map_err(|e| Error::io("open", &job.raw.path, e))?;
-    let reader = JsonlReader::new(file, job.start, job.next_line, job.closed)
-        .map_err(|e| Error::io("read", &job.raw.path, e))?
-        .with_max_line(ctx.max_line_bytes);
     let mut state = ApplyState {
         name,
         seq,
@@ -83,16 +95,26 @@ fn parse_lines(
         clock: job.clock,
         day_start: day_start(ctx.tz, job.raw.date),
     };
-    // Normalizer threads read and normalize the next chunks while this one deduplicates and
-    // buffers the current one, in file order.
-    let mask = ctx.mask;
-    let stored = ctx.lake_ids.stored_filter();
-    let (reader, applied) =
-        normalize_in_order(reader, normalizer_threads(), mask, &stored, |rows| {
-            let rows = rows.map_err(|e| Error::io("read", &job.raw.path, e))?;
-            state.apply(ctx, rows, &mut quarantine, encoder)
-        });
-    applied?;
+    // The normalizer threads read and normalize the next chunks (of this file and the next)
+    // while this thread deduplicates and buffers the current one, in file order.
+    let reader = loop {
+        match normalizers.receive() {
+            Some((file, message)) => {
+                debug_assert_eq!(file, seq, "the normalizers hand files over in queue order");
+                match message {
+                    Normalized::Chunk(rows) => state.apply(ctx, rows, &mut quarantine, encoder)?,
+                    Normalized::End(reader) => break reader,
+                    Normalized::Failed(e) => return Err(Error::io("read", &job.raw.path, e)),
+                }
+            }
+            None => {
+                return Err(Error::data(
+                    "the normalizer threads",
+                    "stopped before the end of a queued file",
+                ));
+            }
+        }
+    };
     let ApplyState {
         mut counts,
         buffers,

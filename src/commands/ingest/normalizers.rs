@@ -1,0 +1,337 @@
+//! The normalizer threads of a run: one per core, alive from the first raw file to the last.
+//!
+//! Raw files are queued as readers; the threads take turns reading the next chunk of the file at
+//! the head of the queue, normalize it ([`normalize_chunk`]) and send it back. The thread that
+//! reaches a file's end hands its reader back and the next turn reads the next file, so the
+//! threads never wait for a file's dedup, encoding or commit, and a file of one chunk still
+//! overlaps the files around it. (Each file had its own threads before issue 14: between two
+//! files every core but one was idle.)
+//!
+//! Thread `i` takes turns `i`, `i + threads`, … and sends each on its own channel of one slot;
+//! the receiver takes them round-robin. So messages arrive in queue order without a reordering
+//! buffer, and at most two chunks per thread are in memory.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::Scope;
+
+use crate::commands::ingest::chunk_rows::{ChunkRows, normalize_chunk};
+use crate::jsonl::JsonlReader;
+use crate::lake::msg_index::StoredFilter;
+use crate::lake::writer::RowBuffer;
+use crate::mask::Mask;
+
+/// How many threads normalize chunks at once: one per core (the dedup and encoder threads
+/// mostly wait on them), at most four.
+pub fn normalizer_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+}
+
+/// Bytes per chunk for a file of `remaining` new bytes on `threads` normalizers: about four
+/// chunks per thread, so that a small file still keeps every normalizer busy, between 256 KiB
+/// (per-chunk costs stay small) and 4 MiB (memory stays bounded).
+pub fn chunk_size_for(remaining: u64, threads: usize) -> usize {
+    const MIN: u64 = 256 << 10;
+    const MAX: u64 = 4 << 20;
+    (remaining / (4 * threads.max(1) as u64)).clamp(MIN, MAX) as usize
+}
+
+/// What the threads send back about a queued file, tagged with the number it was queued under.
+pub enum Normalized {
+    /// The next chunk of the file.
+    Chunk(ChunkRows),
+    /// The file is read to its end: its reader, whose offset and line number say how far.
+    End(JsonlReader),
+    /// Reading the file failed; nothing more comes of it.
+    Failed(io::Error),
+}
+
+/// The queue of files and whose turn it is to read.
+struct Turns {
+    files: VecDeque<(u64, JsonlReader)>,
+    /// Number of the next turn.
+    next: usize,
+    /// No more files will be queued: the threads end once the queue is empty.
+    closed: bool,
+    /// The receiver is gone: the threads end now.
+    stopped: bool,
+}
+
+struct Shared {
+    turns: Mutex<Turns>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Turns)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+}
+
+/// The run's normalizer threads, started in a thread scope. Dropping it stops them.
+pub struct Normalizers<'scope> {
+    shared: &'scope Shared,
+    receivers: Vec<Receiver<(u64, Normalized)>>,
+    /// Number of the next message to receive.
+    next: usize,
+}
+
+/// State the threads share; lives outside the scope that runs them.
+pub struct NormalizerState(Shared);
+
+impl Default for NormalizerState {
+    fn default() -> Self {
+        NormalizerState(Shared {
+            turns: Mutex::new(Turns {
+                files: VecDeque::new(),
+                next: 0,
+                closed: false,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+        })
+    }
+}
+
+impl<'scope> Normalizers<'scope> {
+    /// Start `threads` threads in `scope`.
+    pub fn start<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        state: &'scope NormalizerState,
+        threads: usize,
+        mask: Mask,
+        stored: &'scope StoredFilter,
+    ) -> Self {
+        let threads = threads.max(1);
+        let shared = &state.0;
+        let receivers = (0..threads)
+            .map(|me| {
+                let (tx, rx) = sync_channel(1);
+                std::thread::Builder::new()
+                    .name(format!("wxlake-normalizer-{me}"))
+                    .spawn_scoped(scope, move || {
+                        take_turns(me, threads, mask, stored, shared, tx)
+                    })
+                    .expect("spawn a normalizer thread");
+                rx
+            })
+            .collect();
+        Normalizers {
+            shared,
+            receivers,
+            next: 0,
+        }
+    }
+
+    /// Queue `reader` as file `file`: its chunks come after those of every file queued before.
+    pub fn enqueue(&mut self, file: u64, reader: JsonlReader) {
+        self.shared.update(|t| t.files.push_back((file, reader)));
+    }
+
+    /// No more files: the threads end when the queue is read.
+    pub fn close(&mut self) {
+        self.shared.update(|t| t.closed = true);
+    }
+
+    /// The next message, in queue order; `None` once every queued file is read and the queue is
+    /// closed. Blocks while the queue is empty and open: queue the file first.
+    pub fn receive(&mut self) -> Option<(u64, Normalized)> {
+        let i = self.next % self.receivers.len();
+        // A closed channel: its thread found the queue empty and closed.
+        let message = self.receivers[i].recv().ok()?;
+        self.next += 1;
+        Some(message)
+    }
+}
+
+impl Drop for Normalizers<'_> {
+    fn drop(&mut self) {
+        self.shared.update(|t| t.stopped = true);
+        // Dropping the receivers next unblocks a thread waiting to send.
+    }
+}
+
+/// One thread: on its turns, read a chunk of the head file (or find its end), then normalize
+/// and send it.
+fn take_turns(
+    me: usize,
+    threads: usize,
+    mask: Mask,
+    stored: &StoredFilter,
+    shared: &Shared,
+    tx: SyncSender<(u64, Normalized)>,
+) {
+    let mut buffer = RowBuffer::default();
+    let mut spare = Vec::new();
+    loop {
+        let (file, read) = {
+            let mut t = shared.lock();
+            loop {
+                if t.stopped {
+                    return;
+                }
+                if t.next % threads == me && (!t.files.is_empty() || t.closed) {
+                    break;
+                }
+                t = shared
+                    .changed
+                    .wait(t)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            let Some((file, reader)) = t.files.front_mut() else {
+                // Closed and read: the other threads see the same on their turns.
+                return;
+            };
+            let file = *file;
+            let read = match reader.next_owned_chunk(std::mem::take(&mut spare)) {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => Err(Normalized::End(t.files.pop_front().expect("head").1)),
+                Err(e) => {
+                    t.files.pop_front();
+                    Err(Normalized::Failed(e))
+                }
+            };
+            t.next += 1;
+            (file, read)
+        };
+        shared.changed.notify_all();
+        let message = match read {
+            Ok(chunk) => {
+                let rows = normalize_chunk(&chunk.chunk(), &mut buffer, mask, stored);
+                spare = chunk.data;
+                Normalized::Chunk(rows)
+            }
+            Err(end) => end,
+        };
+        if tx.send((file, message)).is_err() {
+            return; // the receiver is gone
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+
+    use super::*;
+    use crate::record::col;
+
+    /// A closed file of `n` valid lines with ids from `first`, read in chunks of `chunk` bytes.
+    fn reader_of(first: usize, n: usize, chunk: usize) -> (JsonlReader, u64) {
+        let mut f = tempfile::tempfile().unwrap();
+        for i in first..first + n {
+            writeln!(
+                f,
+                "{{\"msg_id\":{i},\"create_time\":{}}}",
+                1_700_000_000 + i
+            )
+            .unwrap();
+        }
+        let len = f.metadata().unwrap().len();
+        let reader = JsonlReader::new(f, 0, 1, true)
+            .unwrap()
+            .with_chunk_size(chunk);
+        (reader, len)
+    }
+
+    /// Every message of a run over `files`, as (file, ids of a chunk or "end at offset/line").
+    fn run(threads: usize, files: Vec<(JsonlReader, u64)>) -> Vec<(u64, String)> {
+        let state = NormalizerState::default();
+        let stored = StoredFilter::default();
+        std::thread::scope(|scope| {
+            let mut pool = Normalizers::start(scope, &state, threads, Mask::NONE, &stored);
+            for (i, (reader, _)) in files.into_iter().enumerate() {
+                pool.enqueue(i as u64, reader);
+            }
+            pool.close();
+            let mut out = Vec::new();
+            while let Some((file, message)) = pool.receive() {
+                out.push((
+                    file,
+                    match message {
+                        Normalized::Chunk(rows) => {
+                            let ids = rows.batch.column_by_name(col::MSG_ID).unwrap();
+                            let ids = ids.as_string::<i32>();
+                            (0..ids.len())
+                                .map(|i| ids.value(i))
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        }
+                        Normalized::End(r) => format!("end {} {}", r.offset(), r.next_line()),
+                        Normalized::Failed(e) => format!("failed {e}"),
+                    },
+                ));
+            }
+            out
+        })
+    }
+
+    #[test]
+    fn chunks_of_several_files_come_back_in_queue_order() {
+        for threads in [1, 2, 3] {
+            let files = vec![
+                reader_of(0, 300, 40),
+                reader_of(300, 1, 40),
+                reader_of(301, 200, 200),
+            ];
+            let lens: Vec<u64> = files.iter().map(|f| f.1).collect();
+            let out = run(threads, files);
+            let mut ids = Vec::new();
+            let mut ends = Vec::new();
+            let mut last_file = 0;
+            for (file, m) in &out {
+                assert!(
+                    *file >= last_file,
+                    "{threads} threads: file {file} after {last_file}"
+                );
+                last_file = *file;
+                match m.strip_prefix("end ") {
+                    Some(end) => ends.push((*file, end.to_string())),
+                    None => ids.extend(m.split(',').map(str::to_string)),
+                }
+            }
+            let want: Vec<String> = (0..501).map(|i| i.to_string()).collect();
+            assert_eq!(ids, want, "{threads} threads");
+            assert_eq!(
+                ends,
+                vec![
+                    (0, format!("{} 301", lens[0])),
+                    (1, format!("{} 2", lens[1])),
+                    (2, format!("{} 201", lens[2])),
+                ],
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_queue_ends_at_once() {
+        assert!(run(2, Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn dropping_the_pool_stops_the_threads_mid_file() {
+        // The scope joins every thread: this test ends only if dropping the pool stops them.
+        let state = NormalizerState::default();
+        let stored = StoredFilter::default();
+        let taken = std::thread::scope(|scope| {
+            let mut pool = Normalizers::start(scope, &state, 2, Mask::NONE, &stored);
+            pool.enqueue(0, reader_of(0, 5000, 40).0);
+            // Never closed: the threads would wait for another file if the drop did not stop them.
+            let taken = (0..3).filter_map(|_| pool.receive()).count();
+            drop(pool);
+            taken
+        });
+        assert_eq!(taken, 3);
+    }
+}

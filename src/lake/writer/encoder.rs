@@ -25,18 +25,36 @@ enum EncoderMsg {
 /// A background thread that sorts and encodes row groups while the normalizer threads parse the
 /// next lines, so encoding overlaps parsing. Row groups are tagged with the sequence
 /// number of the raw file they come from; sealing a sequence number closes that file's Parquet
-/// files (one per partition) and hands them back through [`Encoder::sealed`]. At most one batch
-/// waits in the queue, so memory stays bounded.
+/// files (one per partition), and a second thread fsyncs them and hands them back through
+/// [`Encoder::sealed`], so the encoder goes on with the next file instead of waiting for the
+/// disk. At most one batch waits in the queue, so memory stays bounded.
 pub struct Encoder {
     tx: Option<SyncSender<EncoderMsg>>,
     results: Receiver<Result<(u64, Vec<StagedFile>)>>,
-    handle: Option<JoinHandle<()>>,
+    /// The encoder and the syncer.
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl Encoder {
     pub fn spawn(staging_dir: &Path, props: WriterProperties) -> Self {
         let (tx, rx) = sync_channel::<EncoderMsg>(1);
+        let (closed_tx, closed) = channel::<Result<(u64, Vec<ClosedFile>)>>();
         let (result_tx, results) = channel();
+        let syncer = std::thread::Builder::new()
+            .name("wxlake-syncer".into())
+            .spawn(move || {
+                for closed in closed {
+                    let result = closed.and_then(|(seq, files)| {
+                        let files = files.into_iter().map(ClosedFile::sync);
+                        Ok((seq, files.collect::<Result<Vec<_>>>()?))
+                    });
+                    let failed = result.is_err();
+                    if result_tx.send(result).is_err() || failed {
+                        return; // the caller is gone, or it will see the error
+                    }
+                }
+            })
+            .expect("spawn the syncer thread");
         let staging_dir = staging_dir.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("wxlake-encoder".into())
@@ -64,14 +82,14 @@ impl Encoder {
                                 .collect();
                             keys.into_iter()
                                 .filter(|(s, _)| *s == seq)
-                                .map(|k| writers.remove(&k).expect("listed").finish())
+                                .map(|k| writers.remove(&k).expect("listed").close())
                                 .collect::<Result<Vec<_>>>()
                                 .map(|files| (seq, files))
                         }
                     };
                     let failed = result.is_err();
-                    if result_tx.send(result).is_err() || failed {
-                        return; // the caller is gone, or it will see the error
+                    if closed_tx.send(result).is_err() || failed {
+                        return; // the syncer is gone, or the caller will see the error
                     }
                 }
             })
@@ -79,7 +97,7 @@ impl Encoder {
         Encoder {
             tx: Some(tx),
             results,
-            handle: Some(handle),
+            handles: vec![handle, syncer],
         }
     }
 
@@ -132,11 +150,12 @@ impl Encoder {
 impl Drop for Encoder {
     fn drop(&mut self) {
         self.tx = None;
-        if let Some(h) = self.handle.take()
-            && let Err(panic) = h.join()
-            && !std::thread::panicking()
-        {
-            std::panic::resume_unwind(panic);
+        for h in std::mem::take(&mut self.handles) {
+            if let Err(panic) = h.join()
+                && !std::thread::panicking()
+            {
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 }

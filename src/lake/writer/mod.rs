@@ -17,7 +17,7 @@ pub use codec::{CODEC_KEY, CODEC_LEVEL_KEY, Codec, PAGE_ROWS, TIMEZONE_KEY};
 pub use encoder::Encoder;
 pub use properties::writer_properties;
 pub use row_buffer::RowBuffer;
-pub use staged::{StagedFile, StagedWriter};
+pub use staged::{ClosedFile, StagedFile, StagedWriter};
 
 use std::path::{Path, PathBuf};
 

@@ -73,19 +73,43 @@ impl StagedWriter {
 
     /// Close and fsync the file.
     pub fn finish(self) -> Result<StagedFile> {
+        self.close()?.sync()
+    }
+
+    /// Close the file (footer written), leaving the fsync to [`ClosedFile::sync`], which another
+    /// thread can wait for while this one encodes the next file.
+    pub fn close(self) -> Result<ClosedFile> {
         let tmp = self.tmp;
         let file = crate::lake::checksum::close(self.writer)
             .map_err(|e| Error::io("finish Parquet", &tmp, std::io::Error::other(e)))?;
-        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        let bytes = file
-            .metadata()
-            .map_err(|e| Error::io("stat", &tmp, e))?
-            .len();
-        Ok(StagedFile {
-            partition: self.partition,
-            tmp,
-            rows: self.rows,
-            bytes,
+        Ok(ClosedFile {
+            file,
+            staged: StagedFile {
+                partition: self.partition,
+                tmp,
+                rows: self.rows,
+                bytes: 0,
+            },
         })
+    }
+}
+
+/// A staged file whose bytes are all written but not yet durable.
+pub struct ClosedFile {
+    file: File,
+    staged: StagedFile,
+}
+
+impl ClosedFile {
+    /// Fsync the file: now it may be published.
+    pub fn sync(self) -> Result<StagedFile> {
+        let ClosedFile { file, mut staged } = self;
+        file.sync_all()
+            .map_err(|e| Error::io("fsync", &staged.tmp, e))?;
+        staged.bytes = file
+            .metadata()
+            .map_err(|e| Error::io("stat", &staged.tmp, e))?
+            .len();
+        Ok(staged)
     }
 }

@@ -246,9 +246,18 @@ impl Checkpoint {
 
     /// Write atomically. Failpoints: `checkpoint.before_rename`, `checkpoint.after_rename`.
     pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_json(), "checkpoint")
+    }
+
+    /// [`save`](Self::save), the fsync of the directory put off into `syncs`.
+    pub fn save_deferred(&self, path: &Path, syncs: &mut crate::fsutil::DirSyncs) -> Result<()> {
+        crate::fsutil::write_atomic_deferred(path, &self.to_json(), "checkpoint", syncs)
+    }
+
+    fn to_json(&self) -> Vec<u8> {
         let mut json = serde_json::to_vec_pretty(self).expect("checkpoints serialize");
         json.push(b'\n');
-        write_atomic(path, &json, "checkpoint")
+        json
     }
 }
 

@@ -22,13 +22,26 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Create `dir` and any missing parents, fsyncing each parent that gained an entry.
 pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
+    create_dir_all_then(dir, &mut fsync_dir)
+}
+
+/// [`create_dir_all_durable`], the parents' fsyncs put off into `syncs`.
+pub fn create_dir_all_deferred(dir: &Path, syncs: &mut DirSyncs) -> Result<()> {
+    create_dir_all_then(dir, &mut |parent| {
+        syncs.add(parent);
+        Ok(())
+    })
+}
+
+/// Create `dir` and any missing parents, calling `gained` with each parent that gained an entry.
+fn create_dir_all_then(dir: &Path, gained: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent()
         && !parent.as_os_str().is_empty()
     {
-        create_dir_all_durable(parent)?;
+        create_dir_all_then(parent, gained)?;
     }
     match fs::create_dir(dir) {
         Ok(()) => {}
@@ -36,8 +49,32 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
         Err(e) => return Err(Error::io("create directory", dir, e)),
     }
     match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => fsync_dir(parent),
+        Some(parent) if !parent.as_os_str().is_empty() => gained(parent),
         _ => Ok(()),
+    }
+}
+
+/// Directories whose fsync a group commit puts off until [`DirSyncs::sync`], so that each is
+/// fsynced once for all the files published or replaced in it (an fsync of a directory costs
+/// a device flush: on the 60-day workload, ingest spent ~0.4 s in them, one file at a time).
+#[derive(Debug, Default)]
+pub struct DirSyncs(std::collections::BTreeSet<std::path::PathBuf>);
+
+impl DirSyncs {
+    /// Put off the fsync of `dir`.
+    pub fn add(&mut self, dir: &Path) {
+        if !self.0.contains(dir) {
+            self.0.insert(dir.to_path_buf());
+        }
+    }
+
+    /// fsync every directory added since the last call: what was published in them is now
+    /// durable.
+    pub fn sync(&mut self) -> Result<()> {
+        for dir in std::mem::take(&mut self.0) {
+            fsync_dir(&dir)?;
+        }
+        Ok(())
     }
 }
 
@@ -88,17 +125,39 @@ pub fn write_atomic_with(
     label: &str,
     write: impl FnOnce(&mut fs::File) -> io::Result<()>,
 ) -> Result<()> {
+    write_atomic_then(path, label, write, Durability::Durable)
+}
+
+/// [`write_atomic`], the fsync of the directory put off into `syncs`: the new contents are
+/// visible at once and durable after [`DirSyncs::sync`].
+pub fn write_atomic_deferred(
+    path: &Path,
+    bytes: &[u8],
+    label: &str,
+    syncs: &mut DirSyncs,
+) -> Result<()> {
+    write_atomic_then(
+        path,
+        label,
+        |out| out.write_all(bytes),
+        Durability::Deferred,
+    )?;
+    syncs.add(parent_or_dot(path));
+    Ok(())
+}
+
+fn write_atomic_then(
+    path: &Path,
+    label: &str,
+    write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+    durability: Durability,
+) -> Result<()> {
     let mut tmp = temp_for(path)?;
     write(tmp.as_file_mut())
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io("write", path, e))?;
     failpoint::hit(&format!("{label}.before_rename"));
-    publish(
-        tmp.into_temp_path(),
-        path,
-        Publish::Replace,
-        Durability::Durable,
-    )?;
+    publish(tmp.into_temp_path(), path, Publish::Replace, durability)?;
     failpoint::hit(&format!("{label}.after_rename"));
     Ok(())
 }
@@ -133,8 +192,18 @@ pub enum Publish {
 pub enum Durability {
     /// The directory is fsynced after the rename (the temp file's contents must already be).
     Durable,
+    /// The caller fsyncs the directory later, once for many files (a [`DirSyncs`]).
+    Deferred,
     /// Visible only when complete, but not promised across a power cut (query's exports).
     VisibleOnly,
+}
+
+/// The directory `path` is in.
+pub fn parent_or_dot(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// The one way a file becomes visible: the finished temp file `tmp`, written in the directory of
@@ -174,11 +243,7 @@ pub fn publish(
         return Err(PublishError::Failed(Error::io("publish", dest, e.error)));
     }
     if durability == Durability::Durable {
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        fsync_dir(dir).map_err(PublishError::Failed)?;
+        fsync_dir(parent_or_dot(dest)).map_err(PublishError::Failed)?;
     }
     Ok(())
 }
@@ -225,6 +290,30 @@ pub fn remove_stale_temps(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deferred_creation_and_replacement_name_each_directory_to_fsync_once() {
+        let root = tempfile::tempdir().unwrap();
+        let mut syncs = DirSyncs::default();
+        let day = root.path().join("year=2026/month=01/day=02");
+        create_dir_all_deferred(&day, &mut syncs).unwrap();
+        create_dir_all_deferred(&root.path().join("year=2026/month=01/day=03"), &mut syncs)
+            .unwrap();
+        assert!(day.is_dir());
+        write_atomic_deferred(&day.join("a"), b"1", "test", &mut syncs).unwrap();
+        write_atomic_deferred(&day.join("b"), b"2", "test", &mut syncs).unwrap();
+        let month = root.path().join("year=2026/month=01");
+        let want: Vec<std::path::PathBuf> = vec![
+            root.path().to_path_buf(),
+            root.path().join("year=2026"),
+            month.clone(),
+            day.clone(),
+        ];
+        assert_eq!(syncs.0.iter().cloned().collect::<Vec<_>>(), want);
+        syncs.sync().unwrap();
+        assert!(syncs.0.is_empty(), "each fsynced once, then forgotten");
+        assert_eq!(std::fs::read(day.join("b")).unwrap(), b"2");
+    }
 
     #[test]
     fn write_atomic_replaces_and_leaves_no_temp() {

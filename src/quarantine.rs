@@ -128,6 +128,14 @@ impl Quarantine {
 
     /// Make everything durable; returns the quarantine's length for the checkpoint.
     pub fn finish(self) -> Result<u64> {
+        let mut syncs = crate::fsutil::DirSyncs::default();
+        let len = self.finish_deferred(&mut syncs)?;
+        syncs.sync()?;
+        Ok(len)
+    }
+
+    /// [`finish`](Self::finish), the fsync of the directory put off into `syncs`.
+    pub fn finish_deferred(self, syncs: &mut crate::fsutil::DirSyncs) -> Result<u64> {
         if let Some(out) = self.out {
             let f = out
                 .into_inner()
@@ -136,7 +144,7 @@ impl Quarantine {
                 .map_err(|e| Error::io("fsync quarantine", &self.path, e))?;
             // The file may be new: make its directory entry durable too.
             if let Some(dir) = self.path.parent() {
-                fsync_dir(dir)?;
+                syncs.add(dir);
             }
         }
         Ok(self.len)

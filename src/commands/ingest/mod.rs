@@ -362,7 +362,7 @@ fn restore_archives(
 const LOOKAHEAD: usize = 2;
 
 /// Ingest the `selected` raw files in order: queue each on the normalizers (up to [`LOOKAHEAD`]
-/// ahead), parse it into the encoder, then commit the file before it.
+/// ahead), parse it into the encoder, and commit the files before it in groups.
 fn pipeline(
     ctx: &mut RunContext,
     summary: &mut IngestSummary,
@@ -378,7 +378,7 @@ fn pipeline(
     // prepared ahead.
     let mut queued: std::collections::VecDeque<(u64, Result<file_job::FileJob>)> =
         Default::default();
-    let mut pending: Option<(u64, ParsedFile)> = None;
+    let mut pending = Group::default();
     loop {
         while !exhausted && queued.len() < LOOKAHEAD {
             let Some((seq, raw)) = upcoming.next() else {
@@ -403,34 +403,73 @@ fn pipeline(
         let Some((seq, job)) = queued.pop_front() else {
             break;
         };
-        // A failure ends the run here, as if the run had stopped: the file before it is
+        // A failure ends the run here, as if the run had stopped: the files before it are
         // committed by the next run.
         let parsed = file_job::parse(ctx, job?, pool, encoder, seq)?;
-        if let Some((prev_seq, prev)) = pending.take() {
-            commit(ctx, encoder, summary, prev_seq, prev)?;
+        if pending.due() {
+            commit(ctx, encoder, summary, std::mem::take(&mut pending))?;
             // Everything but this file's partitions is published: their seen-sets can go.
             ctx.lake_ids.retain(parsed.partitions());
         }
-        pending = Some((seq, parsed));
+        pending.push(seq, parsed);
     }
-    if let Some((seq, parsed)) = pending {
-        commit(ctx, encoder, summary, seq, parsed)?;
-    }
-    Ok(())
+    commit(ctx, encoder, summary, pending)
 }
 
+/// Parsed files waiting to be committed together (see [`file_job::commit_group`]).
+#[derive(Default)]
+struct Group {
+    files: Vec<(u64, ParsedFile)>,
+    rows: u64,
+    started: Option<Instant>,
+}
+
+impl Group {
+    /// At most this many files in a group. Each file's partitions stay in memory until the
+    /// group is committed, and every new id is looked up in each of them: on the two-year
+    /// backfill, groups of 16 spent what they saved in fsyncs on those lookups (8 measured
+    /// best of 4, 8 and 16 on both workloads).
+    const FILES: usize = 8;
+    /// A group of this many rows is committed (the seen-sets of its partitions stay in memory
+    /// until it is).
+    const ROWS: u64 = 500_000;
+    /// A group older than this is committed: a crash costs at most this much work again.
+    const AGE: Duration = Duration::from_secs(1);
+
+    fn push(&mut self, seq: u64, parsed: ParsedFile) {
+        self.started.get_or_insert_with(Instant::now);
+        self.rows += parsed.rows_written();
+        self.files.push((seq, parsed));
+    }
+
+    fn due(&self) -> bool {
+        self.files.len() >= Self::FILES
+            || self.rows >= Self::ROWS
+            || self.started.is_some_and(|t| t.elapsed() >= Self::AGE)
+    }
+}
+
+/// Commit the files of `group` once the encoder has sealed them.
 fn commit(
     ctx: &mut RunContext,
     encoder: &mut Encoder,
     summary: &mut IngestSummary,
-    seq: u64,
-    parsed: ParsedFile,
+    group: Group,
 ) -> Result<()> {
-    let name = parsed.raw_name().to_string();
-    let staged = encoder.sealed(seq)?;
-    let file_summary = file_job::commit(ctx, parsed, staged)?;
-    summary.counts += file_summary.counts;
-    summary.files.insert(name, file_summary);
+    if group.files.is_empty() {
+        return Ok(());
+    }
+    let mut names = Vec::with_capacity(group.files.len());
+    let mut sealed = Vec::with_capacity(group.files.len());
+    for (seq, parsed) in group.files {
+        names.push(parsed.raw_name().to_string());
+        let staged = encoder.sealed(seq)?;
+        sealed.push(file_job::Sealed { parsed, staged });
+    }
+    for (name, file_summary) in names.into_iter().zip(file_job::commit_group(ctx, sealed)?) {
+        summary.counts += file_summary.counts;
+        summary.files.insert(name, file_summary);
+    }
     if ctx.side_rows.due() {
         group_commit(ctx)?;
     }

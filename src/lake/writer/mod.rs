@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
 use crate::error::Result;
-use crate::fsutil::{self, Durability, Publish, PublishError, create_dir_all_durable};
+use crate::fsutil::{self, DirSyncs, Durability, Publish, PublishError, create_dir_all_durable};
 
 /// Publish a staged file into `partition_dir` under the next free name of this run.
 pub fn publish(staged: StagedFile, partition_dir: &Path, run_id: &str) -> Result<PathBuf> {
@@ -36,10 +36,33 @@ pub fn publish(staged: StagedFile, partition_dir: &Path, run_id: &str) -> Result
 /// file, then fsync the directory.
 pub fn publish_file(tmp: TempPath, dir: &Path, run_id: &str) -> Result<PathBuf> {
     create_dir_all_durable(dir)?;
+    publish_named(tmp, dir, run_id, Durability::Durable)
+}
+
+/// [`publish`], the fsyncs of the partition directory (and of a parent that gained it) put off
+/// into `syncs`: the file is visible at once, and durable after [`DirSyncs::sync`].
+pub fn publish_deferred(
+    staged: StagedFile,
+    partition_dir: &Path,
+    run_id: &str,
+    syncs: &mut DirSyncs,
+) -> Result<PathBuf> {
+    fsutil::create_dir_all_deferred(partition_dir, syncs)?;
+    let path = publish_named(staged.tmp, partition_dir, run_id, Durability::Deferred)?;
+    syncs.add(partition_dir);
+    Ok(path)
+}
+
+fn publish_named(
+    tmp: TempPath,
+    dir: &Path,
+    run_id: &str,
+    durability: Durability,
+) -> Result<PathBuf> {
     let mut tmp = tmp;
     for n in 0u32.. {
         let dest = dir.join(crate::lake::names::data_file(run_id, n));
-        match fsutil::publish(tmp, &dest, Publish::NoClobber, Durability::Durable) {
+        match fsutil::publish(tmp, &dest, Publish::NoClobber, durability) {
             Ok(()) => return Ok(dest),
             Err(PublishError::Taken(back)) => tmp = back,
             Err(PublishError::Failed(e)) => return Err(e),

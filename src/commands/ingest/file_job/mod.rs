@@ -21,7 +21,7 @@
 mod commit;
 mod parse;
 
-pub use commit::commit;
+pub use commit::{Sealed, commit_group};
 pub use parse::{parse, reader};
 
 use std::collections::BTreeSet;
@@ -108,6 +108,11 @@ impl ParsedFile {
         &self.job.name
     }
 
+    /// Rows of the file written to the lake.
+    pub fn rows_written(&self) -> u64 {
+        self.out.counts.written
+    }
+
     /// Partitions that received new rows from this file.
     pub fn partitions(&self) -> &BTreeSet<PartitionKey> {
         &self.out.partitions
@@ -122,7 +127,8 @@ struct ParseOutput {
     held_back_bytes: u64,
     last: Option<(String, i64)>,
     clock: Option<i64>,
-    quarantine: Quarantine,
+    /// Taken when the file's rejects are made durable.
+    quarantine: Option<Quarantine>,
     partitions: BTreeSet<PartitionKey>,
     /// Partial when an unterminated last line was left for later, else the job's status.
     status: Status,

@@ -154,7 +154,7 @@ fn parse_lines(
         held_back_bytes,
         last,
         clock,
-        quarantine,
+        quarantine: Some(quarantine),
         partitions,
         status: if reader.has_held_back_tail() {
             Status::Partial

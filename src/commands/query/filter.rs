@@ -81,6 +81,14 @@ impl Filter {
         }
     }
 
+    /// This filter without `--contains` (decided before, on the content column's bytes).
+    pub fn without_contains(&self) -> Filter {
+        Filter {
+            contains: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// The columns the filters read.
     pub fn columns(&self) -> Vec<&'static str> {
         let mut cols = Vec::new();
@@ -312,6 +320,15 @@ impl TextMatcher {
             finders: Arc::new(finders),
             ignore_case,
         }
+    }
+
+    /// Whether the bytes of a text value contain one of the needles. Ignoring case, they are
+    /// lowercased as text: bytes that are not UTF-8 match nothing then.
+    pub fn matches_bytes(&self, bytes: &[u8], scratch: &mut String) -> bool {
+        if !self.ignore_case {
+            return self.finders.iter().any(|f| f.find(bytes).is_some());
+        }
+        simdutf8::basic::from_utf8(bytes).is_ok_and(|text| self.matches(text, scratch))
     }
 
     /// Whether `text` contains one of the needles. `scratch` is reused between calls.

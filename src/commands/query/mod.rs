@@ -10,6 +10,7 @@
 //! its files ([`snapshot`]).
 
 mod columns;
+mod content_match;
 mod day;
 pub mod days_in_parallel;
 pub mod filter;

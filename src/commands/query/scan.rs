@@ -30,6 +30,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::reader::ChunkReader;
 use serde::Serialize;
 
+use crate::commands::query::content_match::{SharedChunks, matching_rows};
 use crate::commands::query::filter::{Filter, Stats, TextMatcher};
 use crate::commands::query::time_range::TimeRange;
 use crate::error::{Error, Result};
@@ -108,8 +109,12 @@ fn scan_file<R: ChunkReader + 'static>(
     let options = ArrowReaderOptions::new()
         .with_page_index_policy(PageIndexPolicy::Optional)
         .with_skip_arrow_metadata(true);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
-        .map_err(|e| corrupt(path, e))?;
+    let file = Arc::new(file);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        SharedChunks(Arc::clone(&file)),
+        options,
+    )
+    .map_err(|e| corrupt(path, e))?;
     let metadata = Arc::clone(builder.metadata());
     let file_schema = Arc::clone(builder.schema());
     // Counting needs no output columns: only a filter can call for the upgrade then.
@@ -146,18 +151,41 @@ fn scan_file<R: ChunkReader + 'static>(
     if selected == 0 || (!filter.contains.is_empty() && !has(col::CONTENT)) {
         return Ok((0, Vec::new()));
     }
+    let parquet_schema = metadata.file_metadata().schema_descr_ptr();
+    let mut selection = pruning.selection;
+    // `--contains` on the content column's bytes first (see content_match), unless the rows are
+    // upgraded on read: then every filter runs on the upgraded rows.
+    let without_contains;
+    let filter = match content_column(&parquet_schema) {
+        Some(column) if !filter.contains.is_empty() && !upgrade => {
+            let matching =
+                matching_rows(&file, &metadata, &pruning.row_groups, column, &plan.matcher)
+                    .map_err(|e| corrupt(path, e))?;
+            let matching = match selection {
+                Some(s) => s.intersection(&matching),
+                None => matching,
+            };
+            if matching.row_count() == 0 {
+                return Ok((0, Vec::new()));
+            }
+            selection = Some(matching);
+            without_contains = Arc::new(filter.without_contains());
+            &without_contains
+        }
+        _ => filter,
+    };
     let needs_predicate = !filter.is_empty() || pruning.needs_time_filter;
     let derived_filter = upgrade && plan.filter.reads_derived();
-    if count_only && !needs_predicate && pruning.selection.is_none() && !derived_filter {
-        stats.rows_matched += total as u64;
-        return Ok((total as u64, Vec::new()));
+    if count_only && !needs_predicate && !derived_filter {
+        let count = selection.as_ref().map_or(total, RowSelection::row_count);
+        stats.rows_matched += count as u64;
+        return Ok((count as u64, Vec::new()));
     }
 
-    let parquet_schema = metadata.file_metadata().schema_descr_ptr();
     let mut builder = builder
         .with_row_groups(pruning.row_groups.clone())
         .with_batch_size(8192);
-    if let Some(selection) = pruning.selection {
+    if let Some(selection) = selection {
         builder = builder.with_row_selection(selection);
     }
     if needs_predicate {
@@ -204,6 +232,14 @@ fn scan_file<R: ChunkReader + 'static>(
     }
     stats.rows_matched += count;
     Ok((count, batches))
+}
+
+/// The leaf index of the content column, if the file has it.
+fn content_column(schema: &parquet::schema::types::SchemaDescriptor) -> Option<usize> {
+    schema
+        .columns()
+        .iter()
+        .position(|c| c.path().parts() == [col::CONTENT])
 }
 
 /// The schema version a file records (1 when it records none).

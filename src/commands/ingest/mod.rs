@@ -378,7 +378,11 @@ fn pipeline(
     // prepared ahead.
     let mut queued: std::collections::VecDeque<(u64, Result<file_job::FileJob>)> =
         Default::default();
-    let mut pending = Group::default();
+    // The files parsed into the encoder's open group, and the group sealed before it, committed
+    // once the next file is parsed (the encoder finishes it meanwhile).
+    let mut open = Group::default();
+    let mut group_id = 0u64;
+    let mut sealed: Option<(u64, Group)> = None;
     loop {
         while !exhausted && queued.len() < LOOKAHEAD {
             let Some((seq, raw)) = upcoming.next() else {
@@ -403,23 +407,33 @@ fn pipeline(
         let Some((seq, job)) = queued.pop_front() else {
             break;
         };
+        if open.due() {
+            encoder.seal(group_id)?;
+            sealed = Some((group_id, std::mem::take(&mut open)));
+            group_id += 1;
+        }
         // A failure ends the run here, as if the run had stopped: the files before it are
         // committed by the next run.
-        let parsed = file_job::parse(ctx, job?, pool, encoder, seq)?;
-        if pending.due() {
-            commit(ctx, encoder, summary, std::mem::take(&mut pending))?;
+        let parsed = file_job::parse(ctx, job?, pool, encoder, seq, group_id)?;
+        if let Some((id, group)) = sealed.take() {
+            commit(ctx, encoder, summary, id, group)?;
             // Everything but this file's partitions is published: their seen-sets can go.
             ctx.lake_ids.retain(parsed.partitions());
         }
-        pending.push(seq, parsed);
+        open.push(parsed);
     }
-    commit(ctx, encoder, summary, pending)
+    if open.files.is_empty() {
+        return Ok(());
+    }
+    encoder.seal(group_id)?;
+    commit(ctx, encoder, summary, group_id, open)
 }
 
-/// Parsed files waiting to be committed together (see [`file_job::commit_group`]).
+/// Parsed files committed together (see [`file_job::commit_group`]); the encoder writes their
+/// rows into one file per partition.
 #[derive(Default)]
 struct Group {
-    files: Vec<(u64, ParsedFile)>,
+    files: Vec<ParsedFile>,
     rows: u64,
     started: Option<Instant>,
 }
@@ -436,10 +450,10 @@ impl Group {
     /// A group older than this is committed: a crash costs at most this much work again.
     const AGE: Duration = Duration::from_secs(1);
 
-    fn push(&mut self, seq: u64, parsed: ParsedFile) {
+    fn push(&mut self, parsed: ParsedFile) {
         self.started.get_or_insert_with(Instant::now);
         self.rows += parsed.rows_written();
-        self.files.push((seq, parsed));
+        self.files.push(parsed);
     }
 
     fn due(&self) -> bool {
@@ -449,24 +463,25 @@ impl Group {
     }
 }
 
-/// Commit the files of `group` once the encoder has sealed them.
+/// Commit the files of `group` once the encoder has sealed it (as group `id`).
 fn commit(
     ctx: &mut RunContext,
     encoder: &mut Encoder,
     summary: &mut IngestSummary,
+    id: u64,
     group: Group,
 ) -> Result<()> {
-    if group.files.is_empty() {
-        return Ok(());
-    }
-    let mut names = Vec::with_capacity(group.files.len());
-    let mut sealed = Vec::with_capacity(group.files.len());
-    for (seq, parsed) in group.files {
-        names.push(parsed.raw_name().to_string());
-        let staged = encoder.sealed(seq)?;
-        sealed.push(file_job::Sealed { parsed, staged });
-    }
-    for (name, file_summary) in names.into_iter().zip(file_job::commit_group(ctx, sealed)?) {
+    let names: Vec<String> = group
+        .files
+        .iter()
+        .map(|f| f.raw_name().to_string())
+        .collect();
+    let staged = encoder.sealed(id)?;
+    for (name, file_summary) in
+        names
+            .into_iter()
+            .zip(file_job::commit_group(ctx, group.files, staged)?)
+    {
         summary.counts += file_summary.counts;
         summary.files.insert(name, file_summary);
     }

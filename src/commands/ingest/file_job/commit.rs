@@ -12,43 +12,36 @@ use crate::lake::writer::{StagedFile, publish_deferred};
 
 use super::*;
 
-/// A parsed file with the files the encoder staged for it.
-pub struct Sealed {
-    pub parsed: ParsedFile,
-    pub staged: Vec<StagedFile>,
-}
-
 /// Commit several files at once, in the order of the parent module, each step for all of them
-/// before the next: publish their staged files, make their rejects durable, then advance their
-/// checkpoints. Each directory is fsynced once per step for all of them instead of once per
-/// file (a group commit). On an error, every file of the group records it in its checkpoint.
-pub fn commit_group(ctx: &mut RunContext, files: Vec<Sealed>) -> Result<Vec<FileSummary>> {
+/// before the next: publish the files the encoder staged for their rows (`staged`: one per
+/// partition for the whole group), make their rejects durable, then advance their checkpoints.
+/// Each directory is fsynced once per step for all of them instead of once per file (a group
+/// commit). On an error, every file of the group records it in its checkpoint.
+pub fn commit_group(
+    ctx: &mut RunContext,
+    files: Vec<ParsedFile>,
+    staged: Vec<StagedFile>,
+) -> Result<Vec<FileSummary>> {
     let mut syncs = DirSyncs::default();
-    let mut published = Vec::with_capacity(files.len());
-    let mut files = files.into_iter();
+    let mut files = files;
+    let staged_bytes: u64 = staged.iter().map(|f| f.bytes).sum();
     let result = (|| -> Result<Vec<u64>> {
         failpoint::hit("ingest.staged");
         // The index must list every row before any reader can see it.
         ctx.lake_ids.sync()?;
-        let mut first = true;
-        for Sealed { parsed, staged } in files.by_ref() {
-            let mut bytes_written = 0;
-            for file in staged {
-                if !std::mem::take(&mut first) {
-                    failpoint::hit("ingest.between_publishes");
-                }
-                bytes_written += file.bytes;
-                let dir = ctx.layout.partition_dir(file.partition);
-                let rows = file.rows;
-                let path = publish_deferred(file, &dir, &ctx.run_id, &mut syncs)?;
-                tracing::debug!(path = %path.display(), rows, "published");
+        for (i, file) in staged.into_iter().enumerate() {
+            if i > 0 {
+                failpoint::hit("ingest.between_publishes");
             }
-            published.push((parsed, bytes_written));
+            let dir = ctx.layout.partition_dir(file.partition);
+            let rows = file.rows;
+            let path = publish_deferred(file, &dir, &ctx.run_id, &mut syncs)?;
+            tracing::debug!(path = %path.display(), rows, "published");
         }
         syncs.sync()?;
         failpoint::hit("ingest.published");
-        let mut rejects_lens = Vec::with_capacity(published.len());
-        for (parsed, _) in &mut published {
+        let mut rejects_lens = Vec::with_capacity(files.len());
+        for parsed in &mut files {
             let quarantine = parsed.out.quarantine.take().expect("finished once");
             rejects_lens.push(quarantine.finish_deferred(&mut syncs)?);
         }
@@ -59,17 +52,25 @@ pub fn commit_group(ctx: &mut RunContext, files: Vec<Sealed>) -> Result<Vec<File
         Ok(lens) => lens,
         Err(err) => {
             let message = err.to_string();
-            let unpublished = files.map(|s| s.parsed);
-            for parsed in published.into_iter().map(|(p, _)| p).chain(unpublished) {
+            for parsed in files {
                 let again = Error::data(&parsed.job.raw.path, message.clone());
                 let _ = record_failure(ctx, parsed.job, again);
             }
             return Err(err);
         }
     };
-    let mut summaries = Vec::with_capacity(published.len());
+    let bytes_written = shares(
+        staged_bytes,
+        &files
+            .iter()
+            .map(ParsedFile::rows_written)
+            .collect::<Vec<_>>(),
+    );
+    let mut summaries = Vec::with_capacity(files.len());
     let mut saved = Vec::new();
-    for ((parsed, bytes_written), rejects_len) in published.into_iter().zip(rejects_lens) {
+    for ((parsed, bytes_written), rejects_len) in
+        files.into_iter().zip(bytes_written).zip(rejects_lens)
+    {
         failpoint::hit("ingest.before_checkpoint");
         let (summary, checkpoint) = checkpoint_of(ctx, parsed, bytes_written, rejects_len)?;
         if let Some((cp_path, checkpoint)) = checkpoint {
@@ -95,6 +96,29 @@ pub fn commit_group(ctx: &mut RunContext, files: Vec<Sealed>) -> Result<Vec<File
         }
     }
     Ok(summaries)
+}
+
+/// `total` split in proportion to `weights` (the last takes the rounding): a file's share of
+/// the bytes written for its group, by the rows it wrote.
+fn shares(total: u64, weights: &[u64]) -> Vec<u64> {
+    let sum: u64 = weights.iter().sum();
+    let mut left = total;
+    let mut out: Vec<u64> = weights
+        .iter()
+        .map(|&w| {
+            let share = if sum == 0 {
+                0
+            } else {
+                (u128::from(total) * u128::from(w) / u128::from(sum)) as u64
+            };
+            left -= share;
+            share
+        })
+        .collect();
+    if let Some(last) = out.last_mut() {
+        *last += left;
+    }
+    out
 }
 
 /// The summary of a published file, and the checkpoint to save for it (none for an archive read
@@ -170,4 +194,17 @@ fn checkpoint_of(
             .then(|| ctx.layout.rejects_path_of(&raw).display().to_string()),
     };
     Ok((summary, raw.checkpointed.then_some((cp_path, checkpoint))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares;
+
+    #[test]
+    fn a_groups_bytes_are_shared_by_rows_and_add_up() {
+        assert_eq!(shares(100, &[1, 1, 2]), [25, 25, 50]);
+        assert_eq!(shares(10, &[1, 1, 1]), [3, 3, 4]);
+        assert_eq!(shares(7, &[0, 0]), [0, 7]);
+        assert_eq!(shares(5, &[]), Vec::<u64>::new());
+    }
 }

@@ -21,7 +21,7 @@
 mod commit;
 mod parse;
 
-pub use commit::{Sealed, commit_group};
+pub use commit::commit_group;
 pub use parse::{parse, reader};
 
 use std::collections::BTreeSet;

@@ -52,16 +52,18 @@ pub fn reader(ctx: &RunContext, job: &FileJob) -> Result<JsonlReader> {
         )))
 }
 
-/// Take the normalized chunks of `job` (queued on `normalizers` as file `seq`) in line order,
-/// queue its rows on `encoder` and seal them as sequence `seq`.
+/// Take the normalized chunks of `job` (queued on `normalizers` as file `seq`) in line order
+/// and queue its rows on `encoder` as part of the encoder's group `group` (the run seals the
+/// group once its last file is parsed).
 pub fn parse(
     ctx: &mut RunContext,
     job: FileJob,
     normalizers: &mut Normalizers<'_>,
     encoder: &mut Encoder,
     seq: u64,
+    group: u64,
 ) -> Result<ParsedFile> {
-    match parse_lines(ctx, &job, normalizers, encoder, seq) {
+    match parse_lines(ctx, &job, normalizers, encoder, seq, group) {
         Ok(out) => Ok(ParsedFile { job, out }),
         Err(err) => Err(record_failure(ctx, job, err)),
     }
@@ -73,6 +75,7 @@ fn parse_lines(
     normalizers: &mut Normalizers<'_>,
     encoder: &mut Encoder,
     seq: u64,
+    group: u64,
 ) -> Result<ParseOutput> {
     let name = job.name.as_str();
     let rejects = ctx.layout.rejects_path_of(&job.raw);
@@ -86,7 +89,7 @@ fn parse_lines(
     };
     let mut state = ApplyState {
         name,
-        seq,
+        group,
         counts: Counts::default(),
         buffers: BTreeMap::new(),
         lake_duplicates: HashMap::new(),
@@ -143,10 +146,9 @@ fn parse_lines(
     for (key, mut pending) in buffers {
         partitions.insert(key);
         if pending.rows() > 0 {
-            encoder.write(seq, key, pending.take())?;
+            encoder.write(group, key, pending.take())?;
         }
     }
-    encoder.seal(seq)?;
     Ok(ParseOutput {
         counts,
         end_offset: reader.offset(),
@@ -184,7 +186,8 @@ fn day_start(tz: chrono_tz::Tz, date: NaiveDate) -> i64 {
 /// The order-dependent half of reading a file: dedup and partition buffering, chunk by chunk.
 struct ApplyState<'a> {
     name: &'a str,
-    seq: u64,
+    /// The encoder's group the rows go to.
+    group: u64,
     counts: Counts,
     buffers: BTreeMap<PartitionKey, PendingRows>,
     lake_duplicates: HashMap<PartitionKey, Vec<LakeDuplicate>>,
@@ -338,11 +341,11 @@ impl ApplyState<'_> {
             self.buffered += bytes;
             if pending.bytes() >= ctx.row_group_bytes {
                 self.buffered -= pending.bytes();
-                encoder.write(self.seq, key, pending.take())?;
+                encoder.write(self.group, key, pending.take())?;
             }
         }
         if self.buffered > ctx.buffer_budget {
-            self.buffered = flush_largest(&mut self.buffers, encoder, self.seq)?;
+            self.buffered = flush_largest(&mut self.buffers, encoder, self.group)?;
         }
         Ok(())
     }
@@ -363,10 +366,10 @@ fn log_conflict(warnings: &mut WarningTally, raw_file: &str, line: u64, msg_id: 
 fn flush_largest(
     buffers: &mut BTreeMap<PartitionKey, PendingRows>,
     encoder: &mut Encoder,
-    seq: u64,
+    group: u64,
 ) -> Result<usize> {
     if let Some((key, pending)) = buffers.iter_mut().max_by_key(|(_, b)| b.bytes()) {
-        encoder.write(seq, *key, pending.take())?;
+        encoder.write(group, *key, pending.take())?;
     }
     Ok(buffers.values().map(PendingRows::bytes).sum())
 }

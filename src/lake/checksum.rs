@@ -43,6 +43,10 @@ impl<W: Write> Checksummed<W> {
         self.inner
     }
 
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
     /// The checksum text of what was written so far.
     fn value(&self) -> String {
         format!("xxh64:{:016x}:{}", self.hasher.finish(), self.len)

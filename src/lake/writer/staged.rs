@@ -68,6 +68,7 @@ impl StagedWriter {
             .and_then(|()| self.writer.flush())
             .map_err(|e| Error::io("write Parquet", &*self.tmp, std::io::Error::other(e)))?;
         self.rows += sorted.num_rows() as u64;
+        start_writeback(self.writer.inner().get_ref());
         Ok(())
     }
 
@@ -92,6 +93,26 @@ impl StagedWriter {
             },
         })
     }
+}
+
+/// Ask the kernel to start writing `file`'s dirty pages to the disk now, without waiting.
+///
+/// Otherwise they stay in the page cache until the file's fsync: the run's files of a group are
+/// closed together, and their fsyncs then wrote tens of megabytes while the commit waited.
+/// Started after each row group, the writing overlaps the encoding of the next ones, and the
+/// fsync finds little left to do. Only a hint: an error shows at the fsync.
+fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor; offset 0 and length 0 mean the whole
+        // file, and SYNC_FILE_RANGE_WRITE only starts writeback.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 /// A staged file whose bytes are all written but not yet durable.

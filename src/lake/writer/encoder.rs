@@ -23,9 +23,9 @@ enum EncoderMsg {
 }
 
 /// A background thread that sorts and encodes row groups while the normalizer threads parse the
-/// next lines, so encoding overlaps parsing. Row groups are tagged with the sequence
-/// number of the raw file they come from; sealing a sequence number closes that file's Parquet
-/// files (one per partition), and a second thread fsyncs them and hands them back through
+/// next lines, so encoding overlaps parsing. Row groups are tagged with a sequence number (ingest
+/// numbers its commit groups of raw files); sealing a sequence number closes its Parquet files
+/// (one per partition), and a second thread fsyncs them and hands them back through
 /// [`Encoder::sealed`], so the encoder goes on with the next file instead of waiting for the
 /// disk. At most one batch waits in the queue, so memory stays bounded.
 pub struct Encoder {

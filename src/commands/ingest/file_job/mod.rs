@@ -12,11 +12,13 @@
 //!
 //! A file goes through three steps so that the run can overlap them across files: [`prepare`]
 //! (is there anything new?), [`parse`] (the normalizers' chunks → row batches queued on the
-//! encoder thread) and [`commit`] (steps 1–4, once the encoder has finished the file's row
-//! groups). The run queues the [`reader`]s of the next files on the normalizer threads before it
-//! parses a file, and commits file N while the normalizers read N+1 and the encoder finishes N.
+//! encoder thread) and [`commit_group`] (steps 1–4 for a group of files, once the encoder has
+//! finished their row groups, each directory fsynced once for all of them). The run queues the
+//! [`reader`]s of the next files on the normalizer threads before it parses a file; the encoder
+//! writes a group's rows into one file per partition, and the run commits a group while the
+//! normalizers read the next one's first file.
 //! Preparing is here; parsing (with the dedup decision of
-//! [`crate::commands::ingest::routing`]) in [`parse`], publishing in [`commit`].
+//! [`crate::commands::ingest::routing`]) in [`parse`], publishing in [`commit_group`].
 
 mod commit;
 mod parse;

@@ -1148,3 +1148,45 @@ fn regression_an_error_names_its_cause_once() {
         run.stderr
     );
 }
+
+#[test]
+fn regression_a_file_that_cannot_be_prepared_does_not_hold_back_the_files_before_it() {
+    // Files are prepared ahead and committed in groups: a later file whose checkpoint cannot be
+    // read must not keep the files before it from being committed (they would be read again,
+    // and fail again, on every run).
+    let env = TestEnv::new();
+    env.append_raw(
+        "2026-01-20",
+        &msg("a1", shanghai(2026, 1, 20, 9, 0, 0), "x"),
+    );
+    env.append_raw(
+        "2026-01-21",
+        &msg("b1", shanghai(2026, 1, 21, 9, 0, 0), "y"),
+    );
+    env.ingest(&[]);
+    env.append_raw(
+        "2026-01-20",
+        &msg("a2", shanghai(2026, 1, 20, 9, 0, 1), "x"),
+    );
+    env.append_raw(
+        "2026-01-21",
+        &msg("b2", shanghai(2026, 1, 21, 9, 0, 1), "y"),
+    );
+    let layout = env.layout();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+    let broken = layout.checkpoint_path(day(21));
+    std::fs::write(&broken, b"{ not a checkpoint").unwrap();
+    let run = env.run(&["ingest", "-q"]);
+    run.assert_code(65);
+    assert!(run.stderr.contains("2026-01-21.json"), "{}", run.stderr);
+    let counts = env.id_counts();
+    assert_eq!(
+        counts.get("a2"),
+        Some(&1),
+        "the file before the broken one is committed"
+    );
+    assert_eq!(counts.get("b2"), None);
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.checkpoint_path(day(20))).unwrap()).unwrap();
+    assert_eq!(cp["line"], 2, "{cp}");
+}

@@ -243,6 +243,8 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
             &opts.progress,
         )
     })?;
+    // The segments of the start of the run are unmapped before the upkeep may remove them.
+    drop(stored);
     group_commit(&mut ctx)?;
     opts.progress.end();
     let upkeep_started = Instant::now();
@@ -407,14 +409,40 @@ fn pipeline(
         let Some((seq, job)) = queued.pop_front() else {
             break;
         };
+        let job = match job {
+            Ok(job) => job,
+            Err(e) => {
+                // Nothing of this file reached the encoder: the files before it are committed,
+                // so that a file that keeps failing does not hold them back, then the run ends.
+                if let Some((id, group)) = sealed.take() {
+                    commit(ctx, encoder, summary, id, group)?;
+                }
+                if !open.files.is_empty() {
+                    encoder.seal(group_id)?;
+                    commit(ctx, encoder, summary, group_id, std::mem::take(&mut open))?;
+                }
+                return Err(e);
+            }
+        };
         if open.due() {
             encoder.seal(group_id)?;
             sealed = Some((group_id, std::mem::take(&mut open)));
             group_id += 1;
         }
-        // A failure ends the run here, as if the run had stopped: the files before it are
-        // committed by the next run.
-        let parsed = file_job::parse(ctx, job?, pool, encoder, seq, group_id)?;
+        let parsed = match file_job::parse(ctx, job, pool, encoder, seq, group_id) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // The run ends here. The sealed group is complete and is committed; the open one
+                // holds some of this file's rows, so its files are read again by the next run.
+                if let Some((id, group)) = sealed.take()
+                    && let Err(commit_error) = commit(ctx, encoder, summary, id, group)
+                {
+                    // The encoder may be what failed: the first error is the one to report.
+                    tracing::debug!(error = %commit_error, "could not commit the files before a failed one");
+                }
+                return Err(e);
+            }
+        };
         if let Some((id, group)) = sealed.take() {
             commit(ctx, encoder, summary, id, group)?;
             // Everything but this file's partitions is published: their seen-sets can go.

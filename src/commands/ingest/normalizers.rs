@@ -174,10 +174,12 @@ fn take_turns(
         let (file, read) = {
             let mut t = shared.lock();
             loop {
-                if t.stopped {
+                // Stopped, or closed and read: nothing more will come. No thread holds a turn
+                // with the queue empty, so none has a message still to send after this one's.
+                if t.stopped || (t.closed && t.files.is_empty()) {
                     return;
                 }
-                if t.next % threads == me && (!t.files.is_empty() || t.closed) {
+                if t.next % threads == me && !t.files.is_empty() {
                     break;
                 }
                 t = shared
@@ -185,10 +187,7 @@ fn take_turns(
                     .wait(t)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            let Some((file, reader)) = t.files.front_mut() else {
-                // Closed and read: the other threads see the same on their turns.
-                return;
-            };
+            let (file, reader) = t.files.front_mut().expect("not empty");
             let file = *file;
             let read = match reader.next_owned_chunk(std::mem::take(&mut spare)) {
                 Ok(Some(chunk)) => Ok(chunk),
@@ -312,6 +311,28 @@ mod tests {
                 "{threads} threads"
             );
         }
+    }
+
+    #[test]
+    fn every_thread_ends_once_the_closed_queue_is_read() {
+        // Regression: only the thread whose turn it was ended; the others waited for a turn
+        // until the pool was dropped.
+        let state = NormalizerState::default();
+        let stored = StoredFilter::default();
+        std::thread::scope(|scope| {
+            let mut pool = Normalizers::start(scope, &state, 3, Mask::NONE, &stored);
+            pool.enqueue(0, reader_of(0, 10, 40).0);
+            pool.close();
+            while pool.receive().is_some() {}
+            for (i, rx) in pool.receivers.iter().enumerate() {
+                let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+                assert!(
+                    matches!(got, Err(std::sync::mpsc::RecvTimeoutError::Disconnected)),
+                    "thread {i}: {:?}",
+                    got.map(|(f, _)| f)
+                );
+            }
+        });
     }
 
     #[test]

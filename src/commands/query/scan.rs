@@ -234,12 +234,14 @@ fn scan_file<R: ChunkReader + 'static>(
     Ok((count, batches))
 }
 
-/// The leaf index of the content column, if the file has it.
+/// The leaf index of the content column, if the file has it as byte arrays (a foreign file's
+/// other type takes the Arrow route, which reports it).
 fn content_column(schema: &parquet::schema::types::SchemaDescriptor) -> Option<usize> {
-    schema
-        .columns()
-        .iter()
-        .position(|c| c.path().parts() == [col::CONTENT])
+    schema.columns().iter().position(|c| {
+        c.path().parts() == [col::CONTENT]
+            && c.physical_type() == parquet::basic::Type::BYTE_ARRAY
+            && c.max_rep_level() == 0
+    })
 }
 
 /// The schema version a file records (1 when it records none).
@@ -476,6 +478,26 @@ mod tests {
     use crate::lake::writer::{Codec, PAGE_ROWS, RowBuffer, writer_properties};
     use crate::record::{Record, arrow_schema, text};
     use parquet::arrow::ArrowWriter;
+
+    #[test]
+    fn regression_a_content_column_of_another_type_takes_the_arrow_route() {
+        // The byte search read any `content` leaf as byte arrays: a foreign file's INT64 content
+        // made parquet's column reader panic.
+        let schema = |content: &str| {
+            let message = format!("message m {{ required int64 create_time; {content}; }}");
+            let t = parquet::schema::parser::parse_message_type(&message).unwrap();
+            parquet::schema::types::SchemaDescriptor::new(Arc::new(t))
+        };
+        assert_eq!(
+            content_column(&schema("optional binary content (STRING)")),
+            Some(1)
+        );
+        assert_eq!(content_column(&schema("optional int64 content")), None);
+        assert_eq!(
+            content_column(&schema("repeated binary content (STRING)")),
+            None
+        );
+    }
 
     /// A lake file in memory: row group 1 holds chatroom `a` at times 0..2048 (two pages of
     /// 1,024 rows), row group 2 chatroom `b` at times 10,000..10,100; every 100th row of each

@@ -50,6 +50,11 @@ pub fn publish_deferred(
     fsutil::create_dir_all_deferred(partition_dir, syncs)?;
     let path = publish_named(staged.tmp, partition_dir, run_id, Durability::Deferred)?;
     syncs.add(partition_dir);
+    // The partition directory may have been made by a run that failed before fsyncing its
+    // parent: fsync the parent too (once per group and month, so nearly free).
+    if let Some(parent) = partition_dir.parent() {
+        syncs.add(parent);
+    }
     Ok(path)
 }
 

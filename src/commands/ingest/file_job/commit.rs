@@ -51,10 +51,14 @@ pub fn commit_group(
     let rejects_lens = match result {
         Ok(lens) => lens,
         Err(err) => {
+            // What was created before the failure is made durable anyway: a directory made now
+            // is not made again, so its entry would never be fsynced by a later run.
+            if let Err(e) = syncs.sync() {
+                tracing::warn!(error = %e, "could not fsync the directories of a failed commit");
+            }
             let message = err.to_string();
             for parsed in files {
-                let again = Error::data(&parsed.job.raw.path, message.clone());
-                let _ = record_failure(ctx, parsed.job, again);
+                record_failure_message(ctx, parsed.job, message.clone());
             }
             return Err(err);
         }

@@ -247,15 +247,20 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
 
 /// Note the failure in the file's checkpoint (keeping its offset) and hand the error back.
 pub fn record_failure(ctx: &RunContext, job: FileJob, err: Error) -> Error {
+    record_failure_message(ctx, job, err.to_string());
+    err
+}
+
+/// Note the failure `message` in the file's checkpoint (keeping its offset).
+pub fn record_failure_message(ctx: &RunContext, job: FileJob, message: String) {
     if let Some(mut cp) = job.previous {
         cp.status = Status::Error;
-        cp.error = Some(err.to_string());
+        cp.error = Some(message);
         cp.updated_at = now();
         if let Err(e) = cp.save(&ctx.layout.checkpoint_path(job.raw.date)) {
             tracing::warn!(error = %e, "could not record the failure in the checkpoint");
         }
     }
-    err
 }
 
 fn now() -> String {

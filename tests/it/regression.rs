@@ -1155,23 +1155,16 @@ fn regression_a_file_that_cannot_be_prepared_does_not_hold_back_the_files_before
     // read must not keep the files before it from being committed (they would be read again,
     // and fail again, on every run).
     let env = TestEnv::new();
-    env.append_raw(
-        "2026-01-20",
-        &msg("a1", shanghai(2026, 1, 20, 9, 0, 0), "x"),
-    );
-    env.append_raw(
-        "2026-01-21",
-        &msg("b1", shanghai(2026, 1, 21, 9, 0, 0), "y"),
-    );
+    // Day d of January gets message `tag` at 09:00:0n.
+    let append = |d: u32, tag: &str, n: u32| {
+        let text = msg(tag, shanghai(2026, 1, d, 9, 0, n), "x");
+        env.append_raw(&format!("2026-01-{d}"), &text);
+    };
+    append(20, "a1", 0);
+    append(21, "b1", 0);
     env.ingest(&[]);
-    env.append_raw(
-        "2026-01-20",
-        &msg("a2", shanghai(2026, 1, 20, 9, 0, 1), "x"),
-    );
-    env.append_raw(
-        "2026-01-21",
-        &msg("b2", shanghai(2026, 1, 21, 9, 0, 1), "y"),
-    );
+    append(20, "a2", 1);
+    append(21, "b2", 1);
     let layout = env.layout();
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
     let broken = layout.checkpoint_path(day(21));

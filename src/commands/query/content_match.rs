@@ -186,36 +186,20 @@ mod tests {
             selected(&contents, &[1], "服务器", false),
             [true, false, false]
         );
+        let cased = [
+            Some("Disk FULL"),
+            Some("x"),
+            None,
+            Some("full"),
+            Some("Ä"),
+            Some("ä"),
+        ];
         assert_eq!(
-            selected(
-                &[
-                    Some("Disk FULL"),
-                    Some("x"),
-                    None,
-                    Some("full"),
-                    Some("Ä"),
-                    Some("ä")
-                ],
-                &[0, 1],
-                "full",
-                true
-            ),
+            selected(&cased, &[0, 1], "full", true),
             [true, false, false, true, false, false]
         );
         assert_eq!(
-            selected(
-                &[
-                    Some("Disk FULL"),
-                    Some("x"),
-                    None,
-                    Some("full"),
-                    Some("Ä"),
-                    Some("ä")
-                ],
-                &[0, 1],
-                "ä",
-                true
-            ),
+            selected(&cased, &[0, 1], "ä", true),
             [false, false, false, false, true, true]
         );
     }

@@ -231,6 +231,18 @@ run_oneday() {
 
 warm() { cat "$@" >/dev/null; } # same (warm) page cache for every tool
 
+# turn_order RUN: the tools in TOOLS order on odd runs, reversed on even ones, so that no tool
+# always runs right after the same one (a run's position changes its time on this machine).
+turn_order() {
+    local tools i
+    read -r -a tools <<<"$TOOLS"
+    if (($1 % 2 == 0)); then
+        for ((i = ${#tools[@]} - 1; i >= 0; i--)); do printf '%s ' "${tools[i]}"; done
+    else
+        printf '%s ' "${tools[@]}"
+    fi
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -295,7 +307,7 @@ main() {
                 printf 'big60\t%s\n' "$(expected big60)" >>"$expect_file"
                 warm "$DATA"/big60/messages/raw/*.jsonl
                 for ((run = 1; run <= RUNS; run++)); do
-                    for t in $TOOLS; do run_full big60 "$t" "$run"; done
+                    for t in $(turn_order "$run"); do run_full big60 "$t" "$run"; done
                 done
                 ;;
             oneday)
@@ -305,14 +317,14 @@ main() {
                 for t in $TOOLS; do prepare_oneday "$t" || true; done
                 warm "$DATA"/day61/messages/raw/*.jsonl
                 for ((run = 1; run <= RUNS; run++)); do
-                    for t in $TOOLS; do run_oneday "$t" "$run"; done
+                    for t in $(turn_order "$run"); do run_oneday "$t" "$run"; done
                 done
                 ;;
             short1m)
                 gen_data short1m
                 printf 'short1m\t%s\n' "$(expected short1m)" >>"$expect_file"
                 for ((run = 1; run <= RUNS; run++)); do
-                    for t in $TOOLS; do
+                    for t in $(turn_order "$run"); do
                         warm "$DATA"/short1m/messages/raw/*.jsonl
                         run_full short1m "$t" "$run"
                         rm -rf "$WORK/run-short1m-$t"

@@ -175,6 +175,20 @@ impl SeenIds {
         }
     }
 
+    /// Call `f` with the text of every id recorded, loaded or added.
+    pub fn for_each_id(&self, mut f: impl FnMut(&str)) {
+        let mut buf = itoa::Buffer::new();
+        for id in self.narrow.keys() {
+            f(buf.format(u64::from(id.0[0]) << 32 | u64::from(id.0[1])));
+        }
+        for id in self.wide.keys() {
+            f(buf.format(*id));
+        }
+        for id in self.text.keys() {
+            f(id);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.narrow.len() + self.wide.len() + self.text.len()
     }

@@ -383,8 +383,7 @@ fn pipeline(
     // The files parsed into the encoder's open group, and the group sealed before it, committed
     // once the next file is parsed (the encoder finishes it meanwhile).
     let mut open = Group::default();
-    let mut group_id = 0u64;
-    let mut sealed: Option<(u64, Group)> = None;
+    let mut sealed: Option<Group> = None;
     loop {
         while !exhausted && queued.len() < LOOKAHEAD {
             let Some((seq, raw)) = upcoming.next() else {
@@ -395,7 +394,7 @@ fn pipeline(
             progress.advance(1);
             let job = match file_job::prepare(ctx, raw, today) {
                 Ok(None) => continue,
-                Ok(Some(job)) => match file_job::reader(ctx, &job) {
+                Ok(Some(job)) => match file_job::reader(ctx, &job, pool.threads()) {
                     Ok(reader) => {
                         pool.enqueue(seq, reader);
                         Ok(job)
@@ -414,28 +413,25 @@ fn pipeline(
             Err(e) => {
                 // Nothing of this file reached the encoder: the files before it are committed,
                 // so that a file that keeps failing does not hold them back, then the run ends.
-                if let Some((id, group)) = sealed.take() {
-                    commit(ctx, encoder, summary, id, group)?;
+                if let Some(group) = sealed.take() {
+                    commit(ctx, encoder, summary, group)?;
                 }
-                if !open.files.is_empty() {
-                    encoder.seal(group_id)?;
-                    commit(ctx, encoder, summary, group_id, std::mem::take(&mut open))?;
-                }
+                seal_and_commit(ctx, encoder, summary, open)?;
                 return Err(e);
             }
         };
         if open.due() {
-            encoder.seal(group_id)?;
-            sealed = Some((group_id, std::mem::take(&mut open)));
-            group_id += 1;
+            encoder.seal(open.id)?;
+            let next = Group::after(&open);
+            sealed = Some(std::mem::replace(&mut open, next));
         }
-        let parsed = match file_job::parse(ctx, job, pool, encoder, seq, group_id) {
+        let parsed = match file_job::parse(ctx, job, pool, encoder, seq, open.id) {
             Ok(parsed) => parsed,
             Err(e) => {
                 // The run ends here. The sealed group is complete and is committed; the open one
                 // holds some of this file's rows, so its files are read again by the next run.
-                if let Some((id, group)) = sealed.take()
-                    && let Err(commit_error) = commit(ctx, encoder, summary, id, group)
+                if let Some(group) = sealed.take()
+                    && let Err(commit_error) = commit(ctx, encoder, summary, group)
                 {
                     // The encoder may be what failed: the first error is the one to report.
                     tracing::debug!(error = %commit_error, "could not commit the files before a failed one");
@@ -443,24 +439,22 @@ fn pipeline(
                 return Err(e);
             }
         };
-        if let Some((id, group)) = sealed.take() {
-            commit(ctx, encoder, summary, id, group)?;
+        if let Some(group) = sealed.take() {
+            commit(ctx, encoder, summary, group)?;
             // Everything but this file's partitions is published: their seen-sets can go.
             ctx.lake_ids.retain(parsed.partitions());
         }
         open.push(parsed);
     }
-    if open.files.is_empty() {
-        return Ok(());
-    }
-    encoder.seal(group_id)?;
-    commit(ctx, encoder, summary, group_id, open)
+    seal_and_commit(ctx, encoder, summary, open)
 }
 
 /// Parsed files committed together (see [`file_job::commit_group`]); the encoder writes their
 /// rows into one file per partition.
 #[derive(Default)]
 struct Group {
+    /// The encoder's sequence number for the group's rows.
+    id: u64,
     files: Vec<ParsedFile>,
     rows: u64,
     started: Option<Instant>,
@@ -478,6 +472,14 @@ impl Group {
     /// A group older than this is committed: a crash costs at most this much work again.
     const AGE: Duration = Duration::from_secs(1);
 
+    /// The empty group after `group`.
+    fn after(group: &Group) -> Group {
+        Group {
+            id: group.id + 1,
+            ..Group::default()
+        }
+    }
+
     fn push(&mut self, parsed: ParsedFile) {
         self.started.get_or_insert_with(Instant::now);
         self.rows += parsed.rows_written();
@@ -491,12 +493,25 @@ impl Group {
     }
 }
 
-/// Commit the files of `group` once the encoder has sealed it (as group `id`).
+/// Seal the open `group` on the encoder and commit it (nothing when it is empty).
+fn seal_and_commit(
+    ctx: &mut RunContext,
+    encoder: &mut Encoder,
+    summary: &mut IngestSummary,
+    group: Group,
+) -> Result<()> {
+    if group.files.is_empty() {
+        return Ok(());
+    }
+    encoder.seal(group.id)?;
+    commit(ctx, encoder, summary, group)
+}
+
+/// Commit the files of `group` once the encoder has sealed it.
 fn commit(
     ctx: &mut RunContext,
     encoder: &mut Encoder,
     summary: &mut IngestSummary,
-    id: u64,
     group: Group,
 ) -> Result<()> {
     let names: Vec<String> = group
@@ -504,7 +519,7 @@ fn commit(
         .iter()
         .map(|f| f.raw_name().to_string())
         .collect();
-    let staged = encoder.sealed(id)?;
+    let staged = encoder.sealed(group.id)?;
     for (name, file_summary) in
         names
             .into_iter()

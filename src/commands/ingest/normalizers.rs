@@ -130,6 +130,11 @@ impl<'scope> Normalizers<'scope> {
         }
     }
 
+    /// How many threads normalize.
+    pub fn threads(&self) -> usize {
+        self.receivers.len()
+    }
+
     /// Queue `reader` as file `file`: its chunks come after those of every file queued before.
     pub fn enqueue(&mut self, file: u64, reader: JsonlReader) {
         self.shared.update(|t| t.files.push_back((file, reader)));

@@ -19,11 +19,10 @@ use super::*;
 /// commit). On an error, every file of the group records it in its checkpoint.
 pub fn commit_group(
     ctx: &mut RunContext,
-    files: Vec<ParsedFile>,
+    mut files: Vec<ParsedFile>,
     staged: Vec<StagedFile>,
 ) -> Result<Vec<FileSummary>> {
     let mut syncs = DirSyncs::default();
-    let mut files = files;
     let staged_bytes: u64 = staged.iter().map(|f| f.bytes).sum();
     let result = (|| -> Result<Vec<u64>> {
         failpoint::hit("ingest.staged");

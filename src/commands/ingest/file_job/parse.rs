@@ -11,9 +11,7 @@ use chrono::NaiveDate;
 use crate::checkpoint::{Counts, Status};
 use crate::commands::ingest::RunContext;
 use crate::commands::ingest::chunk_rows::{ChunkRows, OtherRecord, PendingOther};
-use crate::commands::ingest::normalizers::{
-    Normalized, Normalizers, chunk_size_for, normalizer_threads,
-};
+use crate::commands::ingest::normalizers::{Normalized, Normalizers, chunk_size_for};
 use crate::commands::ingest::routing::route;
 use crate::commands::ingest::warnings::WarningTally;
 use crate::contact::{ContactAction, ContactRow, record_key};
@@ -37,8 +35,8 @@ struct LakeDuplicate {
     line: u64,
 }
 
-/// The reader of `job`'s new lines, to queue on the normalizers.
-pub fn reader(ctx: &RunContext, job: &FileJob) -> Result<JsonlReader> {
+/// The reader of `job`'s new lines, to queue on `threads` normalizers.
+pub fn reader(ctx: &RunContext, job: &FileJob, threads: usize) -> Result<JsonlReader> {
     let file = job
         .file
         .try_clone()
@@ -46,10 +44,7 @@ pub fn reader(ctx: &RunContext, job: &FileJob) -> Result<JsonlReader> {
     Ok(JsonlReader::new(file, job.start, job.next_line, job.closed)
         .map_err(|e| Error::io("read", &job.raw.path, e))?
         .with_max_line(ctx.max_line_bytes)
-        .with_chunk_size(chunk_size_for(
-            job.len.saturating_sub(job.start),
-            normalizer_threads(),
-        )))
+        .with_chunk_size(chunk_size_for(job.len.saturating_sub(job.start), threads)))
 }
 
 /// Take the normalized chunks of `job` (queued on `normalizers` as file `seq`) in line order

@@ -45,15 +45,56 @@ impl StoredIds for Layout {
     }
 }
 
+/// One partition in memory: its seen-set and, unless it is the one `others` leaves out, the
+/// index hashes of its ids (the ones loaded from the lake, then the ones this run added), so
+/// that neither `others` nor the index has to format and hash its ids again (on the two-year
+/// backfill, rehashing the ids of every partition leaving memory was ~3% of the run).
+struct Loaded {
+    key: PartitionKey,
+    seen: SeenIds,
+    hashes: Option<Hashes>,
+}
+
+/// The index hashes of a partition's ids: `all[..stored]` loaded from the lake, the rest added.
+struct Hashes {
+    all: Vec<u64>,
+    stored: usize,
+}
+
+impl Loaded {
+    /// Call `f` with the hash of every id in the partition.
+    fn for_each_hash(&self, mut f: impl FnMut(u64)) {
+        match &self.hashes {
+            Some(h) => h.all.iter().copied().for_each(f),
+            None => self.seen.for_each_id(|id| f(hash_id(id))),
+        }
+    }
+
+    /// Call `f` with the hash of every id this run added to the partition.
+    fn for_each_added_hash(&self, mut f: impl FnMut(u64)) {
+        match &self.hashes {
+            Some(h) => h.all[h.stored..].iter().copied().for_each(f),
+            None => self.seen.for_each_added(|id| f(hash_id(id))),
+        }
+    }
+}
+
+/// `others` is checked for stale hashes and a new biggest partition every time it grows by
+/// this many.
+const OTHERS_CHECK_EVERY: usize = 65_536;
+
 /// Seen-sets of the partitions loaded so far, and the index for the rest of the lake.
 pub struct LakeIds {
-    partitions: Vec<(PartitionKey, SeenIds)>,
+    partitions: Vec<Loaded>,
     /// Where the last lookup found its partition (rows come in runs of one partition).
     last: usize,
-    /// The id hashes of every partition in memory but `biggest` (a few stale ones too): an id
-    /// not in it is in none of them, so a new id is looked up in one set, not in each
-    /// partition's (with a group of files in memory, that was ~4% of a backfill's time).
+    /// The id hashes of every partition in memory but `biggest`, and of some that left memory
+    /// since it was last rebuilt: an id not in it is in none of them, so a new id is looked up
+    /// in one set, not in each partition's (with a group of files in memory, that was ~4% of a
+    /// backfill's time). A stale hash costs a few needless lookups, and only for that very id.
     others: rustc_hash::FxHashSet<u64>,
+    /// `others` is checked again once it holds this many hashes.
+    check_others_at: usize,
     /// The partition `others` leaves out: the largest when it was chosen, so `others` stays
     /// small when one day holds nearly every id (a million-message day).
     biggest: Option<PartitionKey>,
@@ -66,70 +107,81 @@ impl LakeIds {
             partitions: Vec::new(),
             last: 0,
             others: Default::default(),
+            check_others_at: OTHERS_CHECK_EVERY,
             biggest: None,
             index,
         }
     }
 
-    /// Note that partition `key` holds an id of hash `id_hash`.
-    fn note(&mut self, key: PartitionKey, id_hash: u64) {
-        if self.biggest != Some(key) {
+    /// Note that the partition at `at` now holds the id of hash `id_hash`.
+    fn note(&mut self, at: usize, id_hash: u64) {
+        let loaded = &mut self.partitions[at];
+        if let Some(h) = &mut loaded.hashes {
+            h.all.push(id_hash);
+        }
+        if self.biggest != Some(loaded.key) {
             self.others.insert(id_hash);
             // Another partition outgrew the one left out (it was the first loaded, say, and
-            // held a few late arrivals): leave out the biggest again.
-            if self.others.len().is_multiple_of(65_536) {
-                let biggest = self
-                    .partitions
-                    .iter()
-                    .find(|(k, _)| Some(*k) == self.biggest);
-                if biggest.is_none_or(|(_, seen)| self.others.len() > 2 * seen.len()) {
+            // held a few late arrivals), or hashes of partitions gone from memory pile up:
+            // leave out the biggest again and drop the stale hashes.
+            if self.others.len() >= self.check_others_at {
+                let biggest = self.partitions.iter().find(|p| Some(p.key) == self.biggest);
+                if biggest.is_none_or(|p| self.others.len() > 2 * p.seen.len()) {
                     self.rebuild_others();
                 }
+                self.check_others_at = self.others.len() + OTHERS_CHECK_EVERY;
             }
         }
     }
 
     /// Choose `biggest` again and rebuild `others` from the partitions in memory.
     fn rebuild_others(&mut self) {
-        self.biggest = self
+        let biggest = self
             .partitions
             .iter()
-            .max_by_key(|(_, seen)| seen.len())
-            .map(|(k, _)| *k);
+            .enumerate()
+            .max_by_key(|(_, p)| p.seen.len())
+            .map(|(at, _)| at);
+        self.biggest = biggest.map(|at| self.partitions[at].key);
         self.others.clear();
-        for (k, seen) in &self.partitions {
-            if Some(*k) != self.biggest {
-                seen.for_each_id(|id| {
-                    self.others.insert(hash_id(id));
+        for (at, p) in self.partitions.iter().enumerate() {
+            if Some(at) != biggest {
+                p.for_each_hash(|h| {
+                    self.others.insert(h);
                 });
             }
+        }
+        // The biggest is looked up directly: its hashes are not needed while it stays so.
+        if let Some(at) = biggest {
+            self.partitions[at].hashes = None;
         }
     }
 
     /// Where `key`'s seen-set is, reading the partition's stored msg_ids the first time.
     fn load(&mut self, stored: &mut impl StoredIds, key: PartitionKey) -> Result<usize> {
-        if self
-            .partitions
-            .get(self.last)
-            .is_some_and(|(k, _)| *k == key)
-        {
+        if self.partitions.get(self.last).is_some_and(|p| p.key == key) {
             return Ok(self.last);
         }
-        if let Some(at) = self.partitions.iter().position(|(k, _)| *k == key) {
+        if let Some(at) = self.partitions.iter().position(|p| p.key == key) {
             self.last = at;
             return Ok(at);
         }
         let mut seen = SeenIds::new();
         let rows = stored.load_ids(key, &mut seen)?;
         tracing::debug!(partition = %key, rows, ids = seen.len(), "loaded stored msg_ids");
-        if self.biggest.is_none() {
+        let hashes = if self.biggest.is_none() {
             self.biggest = Some(key);
+            None
         } else {
-            seen.for_each_id(|id| {
-                self.others.insert(hash_id(id));
-            });
-        }
-        self.partitions.push((key, seen));
+            let mut all = Vec::with_capacity(seen.len());
+            seen.for_each_id(|id| all.push(hash_id(id)));
+            self.others.extend(all.iter().copied());
+            Some(Hashes {
+                stored: all.len(),
+                all,
+            })
+        };
+        self.partitions.push(Loaded { key, seen, hashes });
         self.last = self.partitions.len() - 1;
         Ok(self.last)
     }
@@ -151,7 +203,7 @@ impl LakeIds {
         } = meta;
         debug_assert_eq!(id_hash, hash_id(id));
         let at = self.load(stored, key)?;
-        if let Seen::Duplicate { first_hash } = self.partitions[at].1.check_insert(id, hash) {
+        if let Seen::Duplicate { first_hash } = self.partitions[at].seen.check_insert(id, hash) {
             return Ok(Verdict::Duplicate {
                 of: key,
                 first_hash,
@@ -159,10 +211,11 @@ impl LakeIds {
         }
         if let Some(found) = self.elsewhere(stored, key, id, id_hash, maybe_stored)? {
             let at = self.load(stored, key)?;
-            self.partitions[at].1.remove(id);
+            self.partitions[at].seen.remove(id);
             return Ok(found);
         }
-        self.note(key, id_hash);
+        // (Looking elsewhere may have loaded partitions, but never removes one.)
+        self.note(at, id_hash);
         self.index.add(id_hash, day_of(key))?;
         Ok(Verdict::New)
     }
@@ -179,12 +232,15 @@ impl LakeIds {
         // The biggest partition is looked up directly, the others only if `others` may hold
         // the id.
         let others = self.others.contains(&id_hash);
-        for (k, seen) in &self.partitions {
-            if *k != key
-                && (others || Some(*k) == self.biggest)
-                && let Some(first_hash) = seen.get(id)
+        for p in &self.partitions {
+            if p.key != key
+                && (others || Some(p.key) == self.biggest)
+                && let Some(first_hash) = p.seen.get(id)
             {
-                return Ok(Some(Verdict::Duplicate { of: *k, first_hash }));
+                return Ok(Some(Verdict::Duplicate {
+                    of: p.key,
+                    first_hash,
+                }));
             }
         }
         let mut candidates: Vec<PartitionKey> = Vec::new();
@@ -192,14 +248,14 @@ impl LakeIds {
             if let Some(k) = key_of(day)
                 && k != key
                 && !candidates.contains(&k)
-                && !self.partitions.iter().any(|(p, _)| *p == k)
+                && !self.partitions.iter().any(|p| p.key == k)
             {
                 candidates.push(k);
             }
         });
         for k in candidates {
             let at = self.load(stored, k)?;
-            if let Some(first_hash) = self.partitions[at].1.get(id) {
+            if let Some(first_hash) = self.partitions[at].seen.get(id) {
                 return Ok(Some(Verdict::Duplicate { of: k, first_hash }));
             }
             tracing::debug!(partition = %k, "msg_id index hit not confirmed (a stale entry or a hash collision)");
@@ -221,16 +277,22 @@ impl LakeIds {
     /// again); the ids this run added to them stay findable through the index.
     pub fn retain(&mut self, keep: &BTreeSet<PartitionKey>) {
         let index = &mut self.index;
-        self.partitions.retain(|(k, seen)| {
-            if keep.contains(k) {
+        let mut biggest_left = false;
+        self.partitions.retain(|p| {
+            if keep.contains(&p.key) {
                 return true;
             }
-            let day = day_of(*k);
-            seen.for_each_added(|id| index.remember(hash_id(id), day));
+            let day = day_of(p.key);
+            p.for_each_added_hash(|h| index.remember(h, day));
+            biggest_left |= Some(p.key) == self.biggest;
             false
         });
         self.last = 0;
-        self.rebuild_others();
+        // Every partition left holds its hashes in `others`; the next one loaded is left out.
+        // The hashes of the partitions gone stay until `others` is next checked.
+        if biggest_left {
+            self.biggest = None;
+        }
     }
 
     /// End-of-run upkeep of the index (see [`MsgIndex::finish`]).
@@ -339,6 +401,78 @@ mod tests {
         ids.retain(&BTreeSet::from([key(1), key(3)]));
         assert_eq!(insert(&mut ids, 1, "c"), dup(3));
         assert_eq!(insert(&mut ids, 3, "a"), dup(1));
+    }
+
+    #[test]
+    fn hashes_of_partitions_gone_from_memory_do_not_pile_up_in_the_prefilter() {
+        // A backfill: one partition at a time, each retained away after its day. `others`
+        // keeps hashes of partitions gone until it is checked, then drops them; the index
+        // names the day of every id added (the rows were never published here, so a copy of
+        // a day gone from memory is not confirmed: see the test below).
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, mut ids) = ids(dir.path());
+        let insert = |ids: &mut LakeIds, day: u32, id: &str| {
+            ids.check_insert(&mut layout.clone(), key(day), id, meta(id, day))
+                .unwrap()
+        };
+        for day in 1..=28 {
+            for i in 0..10_000 {
+                assert_eq!(insert(&mut ids, day, &format!("{day}-{i}")), Verdict::New);
+            }
+            // A late arrival of the day before, kept in memory with this day.
+            assert_eq!(insert(&mut ids, day, &format!("late-{day}")), Verdict::New);
+            ids.retain(&BTreeSet::from([key(day)]));
+            assert!(
+                ids.others.len() <= 2 * OTHERS_CHECK_EVERY + 10_000,
+                "day {day}: {} hashes",
+                ids.others.len()
+            );
+        }
+        let dup = |of: u32| Verdict::Duplicate {
+            of: key(of),
+            first_hash: of,
+        };
+        let days_of = |ids: &LakeIds, id: &str| {
+            let mut days = Vec::new();
+            ids.index.days_of(hash_id(id), true, |d| days.push(d));
+            days
+        };
+        for (id, day) in [("1-5", 1), ("17-9999", 17), ("late-9", 9), ("27-0", 27)] {
+            assert_eq!(days_of(&ids, id), [day_of(key(day))], "{id}");
+        }
+        assert_eq!(insert(&mut ids, 27, "28-0"), dup(28));
+        assert_eq!(insert(&mut ids, 3, "late-28"), dup(28));
+    }
+
+    #[test]
+    fn copies_are_found_after_the_partition_left_out_of_the_prefilter_leaves_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, mut ids) = ids(dir.path());
+        let insert = |ids: &mut LakeIds, day: u32, id: &str| {
+            ids.check_insert(&mut layout.clone(), key(day), id, meta(id, day))
+                .unwrap()
+        };
+        assert_eq!(insert(&mut ids, 1, "a"), Verdict::New);
+        assert_eq!(ids.biggest, Some(key(1)));
+        assert_eq!(insert(&mut ids, 2, "b"), Verdict::New);
+        ids.retain(&BTreeSet::from([key(2)]));
+        assert_eq!(ids.biggest, None);
+        // Day 3 is loaded with no partition left out: it becomes the one left out.
+        assert_eq!(insert(&mut ids, 3, "c"), Verdict::New);
+        assert_eq!(ids.biggest, Some(key(3)));
+        let dup = |of: u32| Verdict::Duplicate {
+            of: key(of),
+            first_hash: of,
+        };
+        assert_eq!(insert(&mut ids, 3, "b"), dup(2));
+        assert_eq!(insert(&mut ids, 2, "c"), dup(3));
+        assert_eq!(insert(&mut ids, 4, "b"), dup(2));
+        assert_eq!(insert(&mut ids, 4, "c"), dup(3));
+        // Day 1 left memory: the index names it for "a" (its row is not published here, so
+        // the copy is not confirmed).
+        let mut days = Vec::new();
+        ids.index.days_of(hash_id("a"), true, |d| days.push(d));
+        assert_eq!(days, [day_of(key(1))]);
     }
 
     #[test]

@@ -151,7 +151,7 @@ def cmd_report(a):
         w, _, n = line.partition("\t")
         expected[w] = int(n) if n.strip() else None
 
-    order = [w for w in ("big60", "oneday", "short1m") if any(r["workload"] == w for r in runs)]
+    order = [w for w in ("big60", "oneday", "short1m", "twoyear") if any(r["workload"] == w for r in runs)]
     summary = []
     for w in order:
         medians = {}
@@ -188,7 +188,7 @@ def cmd_report(a):
                 s["wall_vs_wxlake"] = m / base if m is not None and base else None
 
     data_sizes = {}
-    for name in ("big60", "day61", "short1m"):
+    for name in ("big60", "day61", "short1m", "twoyear"):
         p = Path(a.data) / name / "messages" / "raw"
         if p.is_dir():
             data_sizes[name] = _du(p)

@@ -321,6 +321,27 @@ mod tests {
         }
     }
 
+    /// Check `id` in as a row of `day` whose row hash is the day's number.
+    fn insert(layout: &Layout, ids: &mut LakeIds, day: u32, id: &str) -> Verdict {
+        ids.check_insert(&mut layout.clone(), key(day), id, meta(id, day))
+            .unwrap()
+    }
+
+    /// A copy of a row checked in with [`insert`] into `of`.
+    fn dup(of: u32) -> Verdict {
+        Verdict::Duplicate {
+            of: key(of),
+            first_hash: of,
+        }
+    }
+
+    /// The days the index names for `id`.
+    fn days_of(ids: &LakeIds, id: &str) -> Vec<i32> {
+        let mut days = Vec::new();
+        ids.index.days_of(hash_id(id), true, |d| days.push(d));
+        days
+    }
+
     fn ids(dir: &std::path::Path) -> (Layout, LakeIds) {
         // (A Layout reads the partitions' ids from their files: none here.)
         let layout = Layout::new(dir);
@@ -369,14 +390,10 @@ mod tests {
         // and after a retain.
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
-        let insert = |ids: &mut LakeIds, day: u32, id: &str| {
-            ids.check_insert(&mut layout.clone(), key(day), id, meta(id, day))
-                .unwrap()
-        };
         // Day 1 is loaded first (left out), with one id; day 2 then gets 200,000.
-        assert_eq!(insert(&mut ids, 1, "a"), Verdict::New);
+        assert_eq!(insert(&layout, &mut ids, 1, "a"), Verdict::New);
         for i in 0..200_000 {
-            assert_eq!(insert(&mut ids, 2, &format!("b{i}")), Verdict::New);
+            assert_eq!(insert(&layout, &mut ids, 2, &format!("b{i}")), Verdict::New);
         }
         assert_eq!(
             ids.biggest,
@@ -384,11 +401,7 @@ mod tests {
             "the left-out partition follows the biggest"
         );
         assert!(ids.others.len() < 1_000, "{}", ids.others.len());
-        assert_eq!(insert(&mut ids, 3, "c"), Verdict::New);
-        let dup = |of: u32| Verdict::Duplicate {
-            of: key(of),
-            first_hash: of,
-        };
+        assert_eq!(insert(&layout, &mut ids, 3, "c"), Verdict::New);
         for (day, id, of) in [
             (3, "a", 1),
             (1, "b7", 2),
@@ -396,11 +409,15 @@ mod tests {
             (2, "c", 3),
             (1, "c", 3),
         ] {
-            assert_eq!(insert(&mut ids, day, id), dup(of), "{id} into day {day}");
+            assert_eq!(
+                insert(&layout, &mut ids, day, id),
+                dup(of),
+                "{id} into day {day}"
+            );
         }
         ids.retain(&BTreeSet::from([key(1), key(3)]));
-        assert_eq!(insert(&mut ids, 1, "c"), dup(3));
-        assert_eq!(insert(&mut ids, 3, "a"), dup(1));
+        assert_eq!(insert(&layout, &mut ids, 1, "c"), dup(3));
+        assert_eq!(insert(&layout, &mut ids, 3, "a"), dup(1));
     }
 
     #[test]
@@ -411,16 +428,18 @@ mod tests {
         // a day gone from memory is not confirmed: see the test below).
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
-        let insert = |ids: &mut LakeIds, day: u32, id: &str| {
-            ids.check_insert(&mut layout.clone(), key(day), id, meta(id, day))
-                .unwrap()
-        };
         for day in 1..=28 {
             for i in 0..10_000 {
-                assert_eq!(insert(&mut ids, day, &format!("{day}-{i}")), Verdict::New);
+                assert_eq!(
+                    insert(&layout, &mut ids, day, &format!("{day}-{i}")),
+                    Verdict::New
+                );
             }
             // A late arrival of the day before, kept in memory with this day.
-            assert_eq!(insert(&mut ids, day, &format!("late-{day}")), Verdict::New);
+            assert_eq!(
+                insert(&layout, &mut ids, day, &format!("late-{day}")),
+                Verdict::New
+            );
             ids.retain(&BTreeSet::from([key(day)]));
             assert!(
                 ids.others.len() <= 2 * OTHERS_CHECK_EVERY + 10_000,
@@ -428,51 +447,32 @@ mod tests {
                 ids.others.len()
             );
         }
-        let dup = |of: u32| Verdict::Duplicate {
-            of: key(of),
-            first_hash: of,
-        };
-        let days_of = |ids: &LakeIds, id: &str| {
-            let mut days = Vec::new();
-            ids.index.days_of(hash_id(id), true, |d| days.push(d));
-            days
-        };
         for (id, day) in [("1-5", 1), ("17-9999", 17), ("late-9", 9), ("27-0", 27)] {
             assert_eq!(days_of(&ids, id), [day_of(key(day))], "{id}");
         }
-        assert_eq!(insert(&mut ids, 27, "28-0"), dup(28));
-        assert_eq!(insert(&mut ids, 3, "late-28"), dup(28));
+        assert_eq!(insert(&layout, &mut ids, 27, "28-0"), dup(28));
+        assert_eq!(insert(&layout, &mut ids, 3, "late-28"), dup(28));
     }
 
     #[test]
     fn copies_are_found_after_the_partition_left_out_of_the_prefilter_leaves_memory() {
         let dir = tempfile::tempdir().unwrap();
         let (layout, mut ids) = ids(dir.path());
-        let insert = |ids: &mut LakeIds, day: u32, id: &str| {
-            ids.check_insert(&mut layout.clone(), key(day), id, meta(id, day))
-                .unwrap()
-        };
-        assert_eq!(insert(&mut ids, 1, "a"), Verdict::New);
+        assert_eq!(insert(&layout, &mut ids, 1, "a"), Verdict::New);
         assert_eq!(ids.biggest, Some(key(1)));
-        assert_eq!(insert(&mut ids, 2, "b"), Verdict::New);
+        assert_eq!(insert(&layout, &mut ids, 2, "b"), Verdict::New);
         ids.retain(&BTreeSet::from([key(2)]));
         assert_eq!(ids.biggest, None);
         // Day 3 is loaded with no partition left out: it becomes the one left out.
-        assert_eq!(insert(&mut ids, 3, "c"), Verdict::New);
+        assert_eq!(insert(&layout, &mut ids, 3, "c"), Verdict::New);
         assert_eq!(ids.biggest, Some(key(3)));
-        let dup = |of: u32| Verdict::Duplicate {
-            of: key(of),
-            first_hash: of,
-        };
-        assert_eq!(insert(&mut ids, 3, "b"), dup(2));
-        assert_eq!(insert(&mut ids, 2, "c"), dup(3));
-        assert_eq!(insert(&mut ids, 4, "b"), dup(2));
-        assert_eq!(insert(&mut ids, 4, "c"), dup(3));
+        assert_eq!(insert(&layout, &mut ids, 3, "b"), dup(2));
+        assert_eq!(insert(&layout, &mut ids, 2, "c"), dup(3));
+        assert_eq!(insert(&layout, &mut ids, 4, "b"), dup(2));
+        assert_eq!(insert(&layout, &mut ids, 4, "c"), dup(3));
         // Day 1 left memory: the index names it for "a" (its row is not published here, so
         // the copy is not confirmed).
-        let mut days = Vec::new();
-        ids.index.days_of(hash_id("a"), true, |d| days.push(d));
-        assert_eq!(days, [day_of(key(1))]);
+        assert_eq!(days_of(&ids, "a"), [day_of(key(1))]);
     }
 
     #[test]

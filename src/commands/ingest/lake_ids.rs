@@ -435,7 +435,7 @@ mod tests {
                     Verdict::New
                 );
             }
-            // A late arrival of the day before, kept in memory with this day.
+            // One id of another shape per day, looked up by name below.
             assert_eq!(
                 insert(&layout, &mut ids, day, &format!("late-{day}")),
                 Verdict::New

@@ -275,15 +275,22 @@ impl LakeIds {
 
     /// Forget every partition not in `keep` (they are reloaded from the lake if touched
     /// again); the ids this run added to them stay findable through the index.
-    pub fn retain(&mut self, keep: &BTreeSet<PartitionKey>) {
+    pub fn retain(&mut self, keep: &BTreeSet<PartitionKey>) -> Result<()> {
         let index = &mut self.index;
         let mut biggest_left = false;
+        let mut failed = None;
         self.partitions.retain(|p| {
             if keep.contains(&p.key) {
                 return true;
             }
             let day = day_of(p.key);
-            p.for_each_added_hash(|h| index.remember(h, day));
+            p.for_each_added_hash(|h| {
+                if failed.is_none()
+                    && let Err(e) = index.remember(h, day)
+                {
+                    failed = Some(e);
+                }
+            });
             biggest_left |= Some(p.key) == self.biggest;
             false
         });
@@ -293,6 +300,7 @@ impl LakeIds {
         if biggest_left {
             self.biggest = None;
         }
+        failed.map_or(Ok(()), Err)
     }
 
     /// End-of-run upkeep of the index (see [`MsgIndex::finish`]).
@@ -415,7 +423,7 @@ mod tests {
                 "{id} into day {day}"
             );
         }
-        ids.retain(&BTreeSet::from([key(1), key(3)]));
+        ids.retain(&BTreeSet::from([key(1), key(3)])).unwrap();
         assert_eq!(insert(&layout, &mut ids, 1, "c"), dup(3));
         assert_eq!(insert(&layout, &mut ids, 3, "a"), dup(1));
     }
@@ -440,7 +448,7 @@ mod tests {
                 insert(&layout, &mut ids, day, &format!("late-{day}")),
                 Verdict::New
             );
-            ids.retain(&BTreeSet::from([key(day)]));
+            ids.retain(&BTreeSet::from([key(day)])).unwrap();
             assert!(
                 ids.others.len() <= 2 * OTHERS_CHECK_EVERY + 10_000,
                 "day {day}: {} hashes",
@@ -461,7 +469,7 @@ mod tests {
         assert_eq!(insert(&layout, &mut ids, 1, "a"), Verdict::New);
         assert_eq!(ids.biggest, Some(key(1)));
         assert_eq!(insert(&layout, &mut ids, 2, "b"), Verdict::New);
-        ids.retain(&BTreeSet::from([key(2)]));
+        ids.retain(&BTreeSet::from([key(2)])).unwrap();
         assert_eq!(ids.biggest, None);
         // Day 3 is loaded with no partition left out: it becomes the one left out.
         assert_eq!(insert(&layout, &mut ids, 3, "c"), Verdict::New);
@@ -484,7 +492,7 @@ mod tests {
                 .unwrap(),
             Verdict::New
         );
-        ids.retain(&BTreeSet::from([key(2)]));
+        ids.retain(&BTreeSet::from([key(2)])).unwrap();
         // key(1) is no longer loaded; the index names it for "42", but its row was never
         // published (as after a crash), so reading the partition does not confirm the hit.
         assert_eq!(

@@ -442,7 +442,7 @@ fn pipeline(
         if let Some(group) = sealed.take() {
             commit(ctx, encoder, summary, group)?;
             // Everything but this file's partitions is published: their seen-sets can go.
-            ctx.lake_ids.retain(parsed.partitions());
+            ctx.lake_ids.retain(parsed.partitions())?;
         }
         open.push(parsed);
     }

@@ -107,14 +107,18 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
 /// Append the entries of the log at `path` to `out`, reading it in pieces (a run's log can
 /// hold millions of entries).
 pub fn read_into(path: &Path, out: &mut Vec<Entry>) -> Result<()> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        out.reserve((meta.len() as usize).saturating_sub(MAGIC.len()) / ENTRY);
+    }
+    for_each(path, |e| out.push(e))
+}
+
+/// Call `f` with each entry of the log at `path`, in order, reading it in pieces (a torn last
+/// entry is dropped).
+pub fn for_each(path: &Path, mut f: impl FnMut(Entry)) -> Result<()> {
     use std::io::Read;
     let not_a_log = || Error::data(path, "not a msg_id index log: no WXLKLOG1 header");
     let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("stat", path, e))?
-        .len() as usize;
-    out.reserve(len.saturating_sub(MAGIC.len()) / ENTRY);
     let mut buf = vec![0u8; 1 << 16];
     let mut filled = 0;
     let mut header = true;
@@ -138,7 +142,7 @@ pub fn read_into(path: &Path, out: &mut Vec<Entry>) -> Result<()> {
             start = MAGIC.len();
         }
         let whole = start + (filled - start) / ENTRY * ENTRY;
-        out.extend(decode_entries(&buf[start..whole]));
+        decode_entries(&buf[start..whole]).for_each(&mut f);
         buf.copy_within(whole..filled, 0);
         filled -= whole;
         if n == 0 {

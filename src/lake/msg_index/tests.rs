@@ -112,18 +112,24 @@ fn remembered_entries_are_found_and_a_crowded_memory_spills_to_a_segment() {
     index.add(42, 9).unwrap();
     // Added, not yet remembered: the caller's loaded partition answers for it.
     assert!(days(&index, 42).is_empty());
-    index.remember(42, 9);
-    index.remember(42, 11);
+    index.remember(42, 9).unwrap();
+    index.remember(42, 11).unwrap();
     assert_eq!(days(&index, 42), [9, 11]);
-    for h in 0..RECENT_MAX as u64 {
+    index.recent_max = 1000;
+    for h in 1..=998u64 {
         index.add(h << 20, 3).unwrap();
-        index.remember(h << 20, 3);
+        index.remember(h << 20, 3).unwrap();
     }
-    index.sync().unwrap();
-    assert_eq!(index.recent.len(), 0, "spilled");
+    assert_eq!(index.recent.len(), 1000, "full, not spilled yet");
+    index.add(7, 3).unwrap();
+    index.remember(7, 3).unwrap();
+    assert_eq!(index.recent.len(), 1, "spilled before the table grew");
     assert_eq!(files(&layout), (2, 0));
     assert_eq!(days(&index, 42), [9], "now from the segment");
     assert_eq!(days(&index, 5 << 20), [3]);
+    assert_eq!(days(&index, 7), [3]);
+    index.sync().unwrap();
+    assert_eq!(files(&layout), (2, 0));
 }
 
 #[test]
@@ -166,6 +172,35 @@ fn sort_dedup_sorts_like_a_comparison_sort() {
         sort_dedup(&mut v);
         assert_eq!(v, want, "n={n}");
     }
+}
+
+#[test]
+fn sorting_from_a_source_that_changes_between_its_passes_fails_instead_of_losing_entries() {
+    let mut pass = 0;
+    let result = upkeep::sort_dedup_from(10_000, |f| {
+        pass += 1;
+        // The second pass yields one entry more (a log that grew): it has no place.
+        for h in 0..5_000 + pass {
+            f(Entry {
+                hash: h << 40,
+                day: 1,
+            });
+        }
+        Ok(())
+    });
+    assert!(result.is_err());
+    let sorted = upkeep::sort_dedup_from(10_000, |f| {
+        (0..5_000u64).rev().for_each(|h| {
+            f(Entry {
+                hash: h << 40,
+                day: 1,
+            })
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(sorted.len(), 5_000);
+    assert!(sorted.windows(2).all(|w| w[0] < w[1]));
 }
 
 /// Regression: `add` writes its entries to the log once PENDING_MAX of them are pending, without

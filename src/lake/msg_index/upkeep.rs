@@ -1,31 +1,60 @@
 //! The index's upkeep rules, pure: sorting and deduplicating entries, and which segments to merge.
 
 use super::*;
+use crate::error::Error;
 
-/// Sort by hash then day and drop repeats. Hashes are uniform, so one counting pass by their
-/// top bits puts each entry in a bucket of about 16, and only the buckets need sorting: several
-/// times faster than a comparison sort of the millions a run or a rebuild folds.
+/// Sort by hash then day and drop repeats (see [`sort_dedup_from`]).
 pub fn sort_dedup(entries: &mut Vec<Entry>) {
-    if entries.len() < 1 << 12 {
+    let unsorted = std::mem::take(entries);
+    *entries = sort_dedup_from(unsorted.len(), |f| {
+        unsorted.iter().copied().for_each(f);
+        Ok(())
+    })
+    .expect("entries in memory do not change between the passes");
+}
+
+/// The entries `source` hands to its argument (at most `upper_bound` of them), sorted by hash
+/// then day, each once. Hashes are uniform, so one counting pass by their top bits sizes a
+/// bucket of about 16 for each, a second pass puts every entry in its bucket, and only the
+/// buckets need sorting: several times faster than a comparison sort of the millions a run or
+/// a rebuild folds. `source` is called twice, so entries read from files (a run's logs) take
+/// memory for the result only, not for a copy to sort as well.
+pub fn sort_dedup_from(
+    upper_bound: usize,
+    mut source: impl FnMut(&mut dyn FnMut(Entry)) -> Result<()>,
+) -> Result<Vec<Entry>> {
+    if upper_bound < 1 << 12 {
+        let mut entries = Vec::with_capacity(upper_bound);
+        source(&mut |e| entries.push(e))?;
         entries.sort_unstable();
         entries.dedup();
-        return;
+        return Ok(entries);
     }
-    let bits = (entries.len() / 16).ilog2().min(22);
+    let bits = (upper_bound / 16).ilog2().min(22);
     let bucket = |e: &Entry| (e.hash >> (64 - bits)) as usize;
     let mut starts = vec![0usize; (1 << bits) + 1];
-    for e in entries.iter() {
-        starts[bucket(e) + 1] += 1;
-    }
+    source(&mut |e| starts[bucket(&e) + 1] += 1)?;
     for b in 1..starts.len() {
         starts[b] += starts[b - 1];
     }
+    let len = starts[starts.len() - 1];
     let mut next = starts.clone();
-    let mut out = vec![Entry { hash: 0, day: 0 }; entries.len()];
-    for e in entries.iter() {
-        let b = bucket(e);
-        out[next[b]] = *e;
-        next[b] += 1;
+    let mut out = vec![Entry { hash: 0, day: 0 }; len];
+    let mut overflow = false;
+    source(&mut |e| {
+        let b = bucket(&e);
+        if next[b] < starts[b + 1] {
+            out[next[b]] = e;
+            next[b] += 1;
+        } else {
+            overflow = true;
+        }
+    })?;
+    if overflow || next[..next.len() - 1] != starts[1..] {
+        return Err(Error::data(
+            "the msg_id index",
+            "its entries changed while they were being sorted",
+        ));
     }
     // The buckets in two halves, one per core.
     let half = starts[starts.len() / 2];
@@ -45,7 +74,7 @@ pub fn sort_dedup(entries: &mut Vec<Entry>) {
     let mid = starts.len() / 2;
     out[starts[mid - 1]..starts[mid]].sort_unstable();
     out.dedup();
-    *entries = out;
+    Ok(out)
 }
 
 /// Which segments (by index into `lens`) to merge into one, if any: all of them once the ones

@@ -150,6 +150,11 @@ impl Quarantine {
         Ok(self.len)
     }
 
+    /// Its length in bytes with every entry pushed so far: what the checkpoint records.
+    pub fn bytes(&self) -> u64 {
+        self.len
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -5,6 +5,7 @@
 //! file with unprocessed bytes are read, so the nightly run for `today` also finishes yesterday's
 //! tail and catches up after a missed night.
 
+pub mod checkpoint_saver;
 pub mod chunk_rows;
 pub mod file_job;
 pub mod lake_ids;
@@ -128,6 +129,8 @@ pub struct RunContext {
     pub side_keys: HashMap<SideTable, HashSet<String>>,
     /// Contact and event rows waiting for the next group commit.
     pub side_rows: side_rows::SideRows,
+    /// Makes rejects durable and saves checkpoints once their rows are published.
+    pub checkpoints: checkpoint_saver::CheckpointSaver,
     /// See [`IngestOptions::settle_time`].
     pub settle_time: Duration,
     /// See [`IngestOptions::max_line_bytes`].
@@ -204,6 +207,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         mask,
         side_keys: HashMap::new(),
         side_rows: Default::default(),
+        checkpoints: Default::default(),
         settle_time: opts.settle_time,
         max_line_bytes: opts.max_line_bytes,
         warnings: Default::default(),
@@ -246,6 +250,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
     // The segments of the start of the run are unmapped before the upkeep may remove them.
     drop(stored);
     group_commit(&mut ctx)?;
+    ctx.checkpoints.finish()?;
     opts.progress.end();
     let upkeep_started = Instant::now();
     match ctx.lake_ids.finish() {
@@ -536,6 +541,8 @@ fn commit(
 
 /// Publish the side rows read so far, then the checkpoints that waited for them.
 fn group_commit(ctx: &mut RunContext) -> Result<()> {
+    // The checkpoints below come after the rejects of their files, made durable by the saver.
+    ctx.checkpoints.drain()?;
     let RunContext {
         layout,
         run_id,

@@ -4,6 +4,7 @@
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, FileStat, Status};
 use crate::commands::ingest::RunContext;
+use crate::commands::ingest::checkpoint_saver::FileRest;
 use crate::commands::ingest::summary::FileSummary;
 use crate::error::{Error, Result};
 use crate::failpoint;
@@ -14,7 +15,8 @@ use super::*;
 
 /// Commit several files at once, in the order of the parent module, each step for all of them
 /// before the next: publish the files the encoder staged for their rows (`staged`: one per
-/// partition for the whole group), make their rejects durable, then advance their checkpoints.
+/// partition for the whole group), then hand making their rejects durable and advancing their
+/// checkpoints to the run's [`CheckpointSaver`](crate::commands::ingest::checkpoint_saver).
 /// Each directory is fsynced once per step for all of them instead of once per file (a group
 /// commit). On an error, every file of the group records it in its checkpoint.
 pub fn commit_group(
@@ -24,7 +26,7 @@ pub fn commit_group(
 ) -> Result<Vec<FileSummary>> {
     let mut syncs = DirSyncs::default();
     let staged_bytes: u64 = staged.iter().map(|f| f.bytes).sum();
-    let result = (|| -> Result<Vec<u64>> {
+    let result = (|| -> Result<()> {
         failpoint::hit("ingest.staged");
         // The index must list every row before any reader can see it.
         ctx.lake_ids.sync()?;
@@ -39,29 +41,20 @@ pub fn commit_group(
         }
         syncs.sync()?;
         failpoint::hit("ingest.published");
-        let mut rejects_lens = Vec::with_capacity(files.len());
-        for parsed in &mut files {
-            let quarantine = parsed.out.quarantine.take().expect("finished once");
-            rejects_lens.push(quarantine.finish_deferred(&mut syncs)?);
-        }
-        syncs.sync()?;
-        Ok(rejects_lens)
+        Ok(())
     })();
-    let rejects_lens = match result {
-        Ok(lens) => lens,
-        Err(err) => {
-            // What was created before the failure is made durable anyway: a directory made now
-            // is not made again, so its entry would never be fsynced by a later run.
-            if let Err(e) = syncs.sync() {
-                tracing::warn!(error = %e, "could not fsync the directories of a failed commit");
-            }
-            let message = err.to_string();
-            for parsed in files {
-                record_failure_message(ctx, parsed.job, message.clone());
-            }
-            return Err(err);
+    if let Err(err) = result {
+        // What was created before the failure is made durable anyway: a directory made now
+        // is not made again, so its entry would never be fsynced by a later run.
+        if let Err(e) = syncs.sync() {
+            tracing::warn!(error = %e, "could not fsync the directories of a failed commit");
         }
-    };
+        let message = err.to_string();
+        for parsed in files {
+            record_failure_message(ctx, parsed.job, message.clone());
+        }
+        return Err(err);
+    }
     let bytes_written = shares(
         staged_bytes,
         &files
@@ -70,34 +63,39 @@ pub fn commit_group(
             .collect::<Vec<_>>(),
     );
     let mut summaries = Vec::with_capacity(files.len());
-    let mut saved = Vec::new();
-    for ((parsed, bytes_written), rejects_len) in
-        files.into_iter().zip(bytes_written).zip(rejects_lens)
-    {
-        failpoint::hit("ingest.before_checkpoint");
-        let (summary, checkpoint) = checkpoint_of(ctx, parsed, bytes_written, rejects_len)?;
-        if let Some((cp_path, checkpoint)) = checkpoint {
-            if ctx.side_rows.unpublished() {
+    let mut rest = Vec::with_capacity(files.len());
+    for (mut parsed, bytes_written) in files.drain(..).zip(bytes_written) {
+        let quarantine = parsed.out.quarantine.take().expect("finished once");
+        let rejects_len = quarantine.bytes();
+        let (summary, checkpoint, previous) =
+            checkpoint_of(ctx, parsed, bytes_written, rejects_len)?;
+        let checkpoint = match checkpoint {
+            Some((cp_path, checkpoint)) if ctx.side_rows.unpublished() => {
                 // Contact or event rows read before this point are not durable yet: the
                 // checkpoint waits for the group commit that publishes them.
                 ctx.side_rows.defer(cp_path, checkpoint);
-            } else {
-                checkpoint.save_deferred(&cp_path, &mut syncs)?;
-                saved.push(checkpoint);
+                None
             }
-        }
+            Some((cp_path, checkpoint)) => {
+                // Only recorded at the end of the run, once every checkpoint is saved.
+                if let Some(stat) = checkpoint.stat
+                    && checkpoint.status == Status::Complete
+                    && stat.size == checkpoint.offset
+                {
+                    ctx.settled.settle(&checkpoint.raw_file, stat);
+                }
+                Some((cp_path, checkpoint))
+            }
+            None => None,
+        };
+        rest.push(FileRest {
+            quarantine,
+            checkpoint,
+            previous,
+        });
         summaries.push(summary);
     }
-    syncs.sync()?;
-    for checkpoint in saved {
-        failpoint::hit("ingest.after_checkpoint");
-        if let Some(stat) = checkpoint.stat
-            && checkpoint.status == Status::Complete
-            && stat.size == checkpoint.offset
-        {
-            ctx.settled.settle(&checkpoint.raw_file, stat);
-        }
-    }
+    ctx.checkpoints.save(rest)?;
     Ok(summaries)
 }
 
@@ -124,15 +122,18 @@ fn shares(total: u64, weights: &[u64]) -> Vec<u64> {
     out
 }
 
+/// A checkpoint and where it is saved.
+type CheckpointAt = (std::path::PathBuf, Checkpoint);
+
 /// The summary of a published file, and the checkpoint to save for it (none for an archive read
 /// beside the live file of its date: the date's checkpoint is the live file's; this copy is read
-/// whole whenever that checkpoint is missing).
+/// whole whenever that checkpoint is missing), and the one it replaces (where a failure is recorded).
 fn checkpoint_of(
     ctx: &mut RunContext,
     parsed: ParsedFile,
     bytes_written: u64,
     rejects_len: u64,
-) -> Result<(FileSummary, Option<(std::path::PathBuf, Checkpoint)>)> {
+) -> Result<(FileSummary, Option<CheckpointAt>, Option<CheckpointAt>)> {
     let ParsedFile { job, out } = parsed;
     let ParseOutput {
         counts: mut file_counts,
@@ -196,7 +197,14 @@ fn checkpoint_of(
         quarantine: (file_counts.rejected > 0)
             .then(|| ctx.layout.rejects_path_of(&raw).display().to_string()),
     };
-    Ok((summary, raw.checkpointed.then_some((cp_path, checkpoint))))
+    let previous = previous
+        .filter(|_| raw.checkpointed)
+        .map(|p| (cp_path.clone(), p));
+    Ok((
+        summary,
+        raw.checkpointed.then_some((cp_path, checkpoint)),
+        previous,
+    ))
 }
 
 #[cfg(test)]

@@ -249,6 +249,17 @@ impl Checkpoint {
         write_atomic(path, &self.to_json(), "checkpoint")
     }
 
+    /// Record a failure of the file's processing in this checkpoint (its offsets stay) and save
+    /// it at `path`; a save that fails too is only logged (the run reports the first error).
+    pub fn record_failure(mut self, path: &Path, message: String) {
+        self.status = Status::Error;
+        self.error = Some(message);
+        self.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if let Err(e) = self.save(path) {
+            tracing::warn!(error = %e, "could not record the failure in the checkpoint");
+        }
+    }
+
     /// [`save`](Self::save), the fsync of the directory put off into `syncs`.
     pub fn save_deferred(&self, path: &Path, syncs: &mut crate::fsutil::DirSyncs) -> Result<()> {
         crate::fsutil::write_atomic_deferred(path, &self.to_json(), "checkpoint", syncs)

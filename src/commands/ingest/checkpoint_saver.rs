@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
-use crate::checkpoint::{Checkpoint, Status};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::fsutil::DirSyncs;
@@ -161,14 +161,8 @@ fn save_group(files: Vec<FileRest>) -> Result<()> {
         // What was renamed before the failure is made durable anyway.
         let _ = syncs.sync();
         for (_, previous) in rest.into_iter().skip(saved) {
-            if let Some((path, mut cp)) = previous {
-                cp.status = Status::Error;
-                cp.error = Some(err.to_string());
-                cp.updated_at =
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                if let Err(e) = cp.save(&path) {
-                    tracing::warn!(error = %e, "could not record the failure in the checkpoint");
-                }
+            if let Some((path, cp)) = previous {
+                cp.record_failure(&path, err.to_string());
             }
         }
     }
@@ -178,7 +172,7 @@ fn save_group(files: Vec<FileRest>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::{CHECKPOINT_VERSION, Counts, Fingerprint};
+    use crate::checkpoint::{CHECKPOINT_VERSION, Counts, Fingerprint, Status};
     use crate::normalize::Reject;
     use crate::quarantine::RejectEntry;
 

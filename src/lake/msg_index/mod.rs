@@ -368,7 +368,6 @@ impl MsgIndex {
             remove(&path)?;
         }
         self.old_log_entries = 0;
-        self.recent.clear();
         Ok(folded)
     }
 

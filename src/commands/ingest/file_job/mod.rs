@@ -253,13 +253,8 @@ pub fn record_failure(ctx: &RunContext, job: FileJob, err: Error) -> Error {
 
 /// Note the failure `message` in the file's checkpoint (keeping its offset).
 pub fn record_failure_message(ctx: &RunContext, job: FileJob, message: String) {
-    if let Some(mut cp) = job.previous {
-        cp.status = Status::Error;
-        cp.error = Some(message);
-        cp.updated_at = now();
-        if let Err(e) = cp.save(&ctx.layout.checkpoint_path(job.raw.date)) {
-            tracing::warn!(error = %e, "could not record the failure in the checkpoint");
-        }
+    if let Some(cp) = job.previous {
+        cp.record_failure(&ctx.layout.checkpoint_path(job.raw.date), message);
     }
 }
 

@@ -220,6 +220,13 @@ impl LakeIds {
         Ok(Verdict::New)
     }
 
+    /// Start loading what deciding a row of id hash `id_hash` will read from the index, so
+    /// that deciding a chunk's rows does not wait for each one's memory in turn.
+    #[inline]
+    pub fn prefetch(&self, id_hash: u64) {
+        self.index.prefetch(id_hash);
+    }
+
     /// The copy of `id` in a partition other than `key`, if there is one.
     fn elsewhere(
         &mut self,
@@ -283,14 +290,13 @@ impl LakeIds {
             if keep.contains(&p.key) {
                 return true;
             }
-            let day = day_of(p.key);
-            p.for_each_added_hash(|h| {
-                if failed.is_none()
-                    && let Err(e) = index.remember(h, day)
-                {
+            if failed.is_none() {
+                let mut added = Vec::new();
+                p.for_each_added_hash(|h| added.push(h));
+                if let Err(e) = index.remember_all(&added, day_of(p.key)) {
                     failed = Some(e);
                 }
-            });
+            }
             biggest_left |= Some(p.key) == self.biggest;
             false
         });

@@ -27,6 +27,7 @@
 
 mod files;
 pub mod log;
+mod recent;
 pub mod segment;
 mod snapshot;
 mod upkeep;
@@ -41,7 +42,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Datelike;
-use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::failpoint;
@@ -49,6 +49,7 @@ use crate::fsutil::{create_dir_all_durable, remove_stale_temps};
 use crate::lake::Layout;
 use crate::partition::PartitionKey;
 use log::LogWriter;
+use recent::RecentTable;
 use segment::Segment;
 
 /// One id's hash and its partition's day.
@@ -82,63 +83,11 @@ const MAX_LOGS: usize = 8;
 /// Segments beside the largest before they are merged into one.
 const MAX_SMALL_SEGMENTS: usize = 8;
 /// Entries kept in memory for lookups (ids of partitions no longer loaded) before the logs are
-/// written out as a segment in the middle of a run: as many as a table of 2^22 slots of 12
-/// bytes holds (~54 MB with its control bytes). A two-year backfill (3.6 M ids) then writes
-/// one segment at its end instead of four in its middle that every new id is looked up in and
-/// that the end of the run merges again (2^20 slots did that: 5% more wall time).
-const RECENT_MAX: usize = (1 << 22) / 8 * 7;
-
-/// A 64-bit hash as two halves, so that an entry of [`Recent`] packs into 12 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HashKey([u32; 2]);
-
-impl std::hash::Hash for HashKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(u64::from(self.0[0]) << 32 | u64::from(self.0[1]));
-    }
-}
-
-/// Entries not in any segment that lookups must still see.
-#[derive(Default)]
-struct Recent {
-    first: FxHashMap<HashKey, i32>,
-    /// A second day for a hash already in `first` (a collision, or a stale entry).
-    more: Vec<Entry>,
-}
-
-impl Recent {
-    fn insert(&mut self, e: Entry) {
-        let key = HashKey([(e.hash >> 32) as u32, e.hash as u32]);
-        match self.first.entry(key) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(e.day);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                if *o.get() != e.day && !self.more.contains(&e) {
-                    self.more.push(e);
-                }
-            }
-        }
-    }
-
-    fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
-        let key = HashKey([(hash >> 32) as u32, hash as u32]);
-        if let Some(&day) = self.first.get(&key) {
-            f(day);
-            for e in self.more.iter().filter(|e| e.hash == hash) {
-                f(e.day);
-            }
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.first.len() + self.more.len()
-    }
-
-    fn clear(&mut self) {
-        *self = Recent::default();
-    }
-}
+/// written out as a segment in the middle of a run: as many as [`RecentTable`]'s largest table
+/// (64 MiB) holds. A two-year backfill (3.6 M ids) then writes one segment at its end instead
+/// of four in its middle that every new id is looked up in and that the end of the run merges
+/// again (a table of a quarter the size did that: 5% more wall time).
+const RECENT_MAX: usize = recent::MAX_ENTRIES;
 
 /// The segments a run started with, shared with the normalizer threads: they ask the filters
 /// whether an id may be stored, off the thread that deduplicates in file order. No segment of
@@ -163,7 +112,7 @@ pub struct MsgIndex {
     segments: Vec<Segment>,
     /// Entries of logs of earlier runs, and of this run's ids whose partition is no longer
     /// loaded (the caller hands them back with [`MsgIndex::remember`]).
-    recent: Recent,
+    recent: RecentTable,
     /// Logs whose entries are in no segment yet: earlier runs' and this run's.
     logs: Vec<PathBuf>,
     /// Entries in `logs` (earlier runs' ones).
@@ -194,7 +143,7 @@ impl MsgIndex {
             run_id: run_id.to_string(),
             opened: StoredFilter::default(),
             segments: Vec::new(),
-            recent: Recent::default(),
+            recent: RecentTable::default(),
             logs: Vec::new(),
             old_log_entries: 0,
             log: None,
@@ -229,7 +178,7 @@ impl MsgIndex {
             let entries = log::read(path)?;
             self.old_log_entries += entries.len();
             for e in entries {
-                self.recent.insert(e);
+                self.recent.insert(e.hash, e.day);
             }
             self.logs.push(path.clone());
         }
@@ -293,6 +242,13 @@ impl MsgIndex {
         self.recent.days_of(hash, &mut f);
     }
 
+    /// Start loading what [`MsgIndex::days_of`]`(hash, …)` will read from memory, so that the
+    /// caller can ask for the rows ahead of the one it decides and not wait for each.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        self.recent.prefetch(hash);
+    }
+
     /// Record that this run stores an id of hash `hash` in partition `day` (durable at the next
     /// [`MsgIndex::sync`]).
     pub fn add(&mut self, hash: u64, day: i32) -> Result<()> {
@@ -310,7 +266,20 @@ impl MsgIndex {
         if self.recent.len() >= self.recent_max {
             self.fold_logs()?;
         }
-        self.recent.insert(Entry { hash, day });
+        self.recent.insert(hash, day);
+        Ok(())
+    }
+
+    /// [`MsgIndex::remember`] every hash of `hashes` with `day`, each table bucket loaded a few
+    /// entries ahead of its insert.
+    pub fn remember_all(&mut self, hashes: &[u64], day: i32) -> Result<()> {
+        const AHEAD: usize = 8;
+        for (i, &hash) in hashes.iter().enumerate() {
+            if let Some(&next) = hashes.get(i + AHEAD) {
+                self.recent.prefetch(next);
+            }
+            self.remember(hash, day)?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,237 @@
+//! The index entries a run must still find that are in no segment: earlier runs' logs, and the
+//! ids of this run's partitions that left memory.
+//!
+//! Why not a `HashMap`: on a backfill nearly every new msg_id is looked up here, in a table of
+//! up to ~50 MB, so nearly every lookup is a cache miss on the one thread that decides rows in
+//! file order (`days_of` and inserts were ~5% of a two-year backfill's samples, all on that
+//! thread). Here an entry's place follows from its hash alone, so the caller can
+//! [`prefetch`](RecentTable::prefetch) the rows ahead of the one it decides, and a lookup
+//! touches one cache line: entries live in 64-byte buckets of five, an entry in the first bucket
+//! not full from its home one on (linear probing by buckets; entries are never removed one by
+//! one, only all at once).
+
+/// Entries per bucket.
+const WIDTH: usize = 5;
+
+/// Five entries (hash halves and day) and how many are used: one cache line.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Default)]
+struct Bucket {
+    hi: [u32; WIDTH],
+    lo: [u32; WIDTH],
+    day: [i32; WIDTH],
+    len: u32,
+}
+
+/// The most entries a table of `buckets` buckets holds before it grows: 70% of its slots.
+fn limit(buckets: usize) -> usize {
+    buckets * WIDTH * 7 / 10
+}
+
+/// Entries the index keeps in memory before it writes them out: as many as 2^20 buckets
+/// (64 MiB) hold.
+pub const MAX_ENTRIES: usize = (1 << 20) * WIDTH * 7 / 10;
+
+/// A multiset-free map from 64-bit hashes to the days they were seen in (a hash may have
+/// several days: a collision, or a stale entry).
+#[derive(Default)]
+pub struct RecentTable {
+    buckets: Vec<Bucket>,
+    len: usize,
+}
+
+impl RecentTable {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The home bucket of `hash` (Fibonacci hashing: every bit of the hash counts).
+    fn home(&self, hash: u64) -> usize {
+        let bits = self.buckets.len().trailing_zeros();
+        if bits == 0 {
+            return 0;
+        }
+        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// Start loading the bucket `hash` lives in, for a lookup or insert soon after.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        let bucket: *const Bucket = &self.buckets[self.home(hash)];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(bucket.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bucket;
+    }
+
+    /// Add `hash` seen in `day`, unless the table has that very pair.
+    pub fn insert(&mut self, hash: u64, day: i32) {
+        if self.len >= limit(self.buckets.len()) {
+            self.grow();
+        }
+        if self.place(hash, day) {
+            self.len += 1;
+        }
+    }
+
+    /// Put the pair in the first bucket not full from its home on; false if it was there.
+    fn place(&mut self, hash: u64, day: i32) -> bool {
+        let (hi, lo) = ((hash >> 32) as u32, hash as u32);
+        let mask = self.buckets.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            let b = &mut self.buckets[at];
+            let used = b.len as usize;
+            if (0..used).any(|i| b.hi[i] == hi && b.lo[i] == lo && b.day[i] == day) {
+                return false;
+            }
+            if used < WIDTH {
+                b.hi[used] = hi;
+                b.lo[used] = lo;
+                b.day[used] = day;
+                b.len += 1;
+                return true;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let buckets = (self.buckets.len() * 2).max(64);
+        let mut table = Vec::with_capacity(buckets);
+        advise_huge_pages(&table);
+        table.resize(buckets, Bucket::default());
+        let old = std::mem::replace(&mut self.buckets, table);
+        for b in &old {
+            for i in 0..b.len as usize {
+                let hash = u64::from(b.hi[i]) << 32 | u64::from(b.lo[i]);
+                self.place(hash, b.day[i]);
+            }
+        }
+    }
+
+    /// Call `f` with every day `hash` was inserted with.
+    pub fn days_of(&self, hash: u64, mut f: impl FnMut(i32)) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        let (hi, lo) = ((hash >> 32) as u32, hash as u32);
+        let mask = self.buckets.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            let b = &self.buckets[at];
+            for i in 0..b.len as usize {
+                if b.hi[i] == hi && b.lo[i] == lo {
+                    f(b.day[i]);
+                }
+            }
+            if (b.len as usize) < WIDTH {
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Forget every entry and give the memory back.
+    pub fn clear(&mut self) {
+        *self = RecentTable::default();
+    }
+}
+
+/// Ask the kernel to back the 2 MiB-aligned stretches of `table`'s (untouched) allocation with
+/// huge pages: a lookup into a table of tens of megabytes otherwise misses the TLB as well as
+/// the cache, and the page walk is most of what a prefetch cannot hide.
+fn advise_huge_pages(table: &Vec<Bucket>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = table.as_ptr() as usize;
+        let end = start + table.capacity() * std::mem::size_of::<Bucket>();
+        let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if to > from {
+            // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE changes
+            // how its pages are backed, never their contents. A failure (no THP) is harmless.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = table;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn days(t: &RecentTable, hash: u64) -> BTreeSet<i32> {
+        let mut out = BTreeSet::new();
+        t.days_of(hash, |d| assert!(out.insert(d), "day {d} of {hash} twice"));
+        out
+    }
+
+    #[test]
+    fn a_bucket_is_one_cache_line_and_the_largest_table_holds_the_index_limit() {
+        assert_eq!(std::mem::size_of::<Bucket>(), 64);
+        assert_eq!(std::mem::align_of::<Bucket>(), 64);
+        assert_eq!(MAX_ENTRIES, limit(1 << 20));
+        let mut t = RecentTable::default();
+        for h in 0..limit(64) as u64 {
+            t.insert(h, 1);
+        }
+        assert_eq!(t.buckets.len(), 64, "grows only past its limit");
+        t.insert(u64::MAX, 1);
+        assert_eq!(t.buckets.len(), 128);
+    }
+
+    #[test]
+    fn hashes_that_share_their_low_bits_crowd_no_bucket_chain() {
+        // The index's tests use hashes like `h << 20`: the home bucket mixes all the bits.
+        let mut t = RecentTable::default();
+        for h in 1..=1000u64 {
+            t.insert(h << 20, 3);
+        }
+        let homes: BTreeSet<usize> = (1..=1000u64).map(|h| t.home(h << 20)).collect();
+        assert!(homes.len() > 100, "{} home buckets", homes.len());
+        assert_eq!(days(&t, 5 << 20), BTreeSet::from([3]));
+    }
+
+    proptest! {
+        #[test]
+        fn finds_what_a_map_of_sets_finds(
+            pairs in proptest::collection::vec((0u64..400, 0i32..4), 0..2000),
+            spread in any::<bool>(),
+        ) {
+            // Few distinct hashes (many shared by several days, many repeats) or hashes spread
+            // over the whole range.
+            let hash = |h: u64| if spread { h.wrapping_mul(0x2545_F491_4F6C_DD1D) } else { h };
+            let mut t = RecentTable::default();
+            let mut want: BTreeMap<u64, BTreeSet<i32>> = BTreeMap::new();
+            for &(h, d) in &pairs {
+                t.prefetch(hash(h));
+                t.insert(hash(h), d);
+                want.entry(hash(h)).or_default().insert(d);
+            }
+            prop_assert_eq!(t.len(), want.values().map(BTreeSet::len).sum::<usize>());
+            for h in 0..400 {
+                let got = days(&t, hash(h));
+                let none = BTreeSet::new();
+                prop_assert_eq!(&got, want.get(&hash(h)).unwrap_or(&none));
+            }
+            t.clear();
+            prop_assert_eq!(t.len(), 0);
+            prop_assert!(days(&t, hash(1)).is_empty());
+        }
+    }
+}

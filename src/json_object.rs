@@ -37,35 +37,50 @@ pub type Entry<'a> = (Cow<'a, str>, &'a str);
 
 /// Parse `text` as one JSON object, appending its entries to `out` (cleared first).
 pub fn parse_object<'a>(text: &'a str, out: &mut Vec<Entry<'a>>) -> Result<(), ObjectError> {
-    parse_object_with(text, out, None)
+    parse_object_with(text, out, None).map(|_| ())
+}
+
+/// What [`parse_object_capturing`] found besides the entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed {
+    /// The captured key's object was read into `inner`.
+    pub captured: bool,
+    /// Some string (a key or a value, at any depth) has a `\uD800`–`\uDFFF` escape: a
+    /// surrogate, perhaps a lone one that only decoding the string would find.
+    pub surrogate_escape: bool,
 }
 
 /// Like [`parse_object`], and when the object has a key `capture` whose value is an object,
 /// also its entries into `inner` (cleared first) in the same pass — a webhook envelope's
-/// `data` is then read once, not skipped and parsed again. Returns whether `inner` was filled.
+/// `data` is then read once, not skipped and parsed again.
 pub fn parse_object_capturing<'a>(
     text: &'a str,
     out: &mut Vec<Entry<'a>>,
     capture: &str,
     inner: &mut Vec<Entry<'a>>,
-) -> Result<bool, ObjectError> {
+) -> Result<Parsed, ObjectError> {
     inner.clear();
     let mut captured = false;
-    parse_object_with(text, out, Some((capture, inner, &mut captured)))?;
-    Ok(captured)
+    let surrogate_escape = parse_object_with(text, out, Some((capture, inner, &mut captured)))?;
+    Ok(Parsed {
+        captured,
+        surrogate_escape,
+    })
 }
 
 type Capture<'c, 'a> = Option<(&'c str, &'c mut Vec<Entry<'a>>, &'c mut bool)>;
 
+/// Returns whether a string had a surrogate escape ([`Parsed::surrogate_escape`]).
 fn parse_object_with<'a>(
     text: &'a str,
     out: &mut Vec<Entry<'a>>,
     capture: Capture<'_, 'a>,
-) -> Result<(), ObjectError> {
+) -> Result<bool, ObjectError> {
     out.clear();
     let mut p = Parser {
         b: text.as_bytes(),
         i: 0,
+        surrogate: false,
     };
     p.ws();
     match p.peek() {
@@ -94,7 +109,7 @@ fn parse_object_with<'a>(
     if p.i != p.b.len() {
         return Err(ObjectError::Trailing);
     }
-    Ok(())
+    Ok(p.surrogate)
 }
 
 /// Past this many keys, duplicates are looked up in a hash set instead of by a scan of the keys
@@ -125,6 +140,8 @@ impl<'k> KeySet<'k> {
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
+    /// A `\uD800`–`\uDFFF` escape was seen.
+    surrogate: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -291,10 +308,12 @@ impl<'a> Parser<'a> {
             match self.b.get(self.i + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
                 Some(b'u') => {
-                    let hex = self.b.get(self.i + 2..self.i + 6);
-                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                        return Err(self.err("invalid \\u escape"));
-                    }
+                    let hex = match self.b.get(self.i + 2..self.i + 6) {
+                        Some(h) if h.iter().all(u8::is_ascii_hexdigit) => h,
+                        _ => return Err(self.err("invalid \\u escape")),
+                    };
+                    self.surrogate |= matches!(hex[0], b'd' | b'D')
+                        && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
                     self.i += 6;
                 }
                 _ => return Err(self.err("invalid escape")),

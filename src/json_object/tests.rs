@@ -273,7 +273,11 @@ fn special_byte_offset_past_the_first_32_bytes() {
 fn a_captured_object_is_read_in_the_same_pass() {
     let text = r#"{"guid":"g","data":{"a":1,"b":{"c":[2]}},"x":null}"#;
     let (mut out, mut inner) = (Vec::new(), Vec::new());
-    assert!(parse_object_capturing(text, &mut out, "data", &mut inner).unwrap());
+    assert!(
+        parse_object_capturing(text, &mut out, "data", &mut inner)
+            .unwrap()
+            .captured
+    );
     let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_ref()).collect();
     assert_eq!(keys, ["guid", "data", "x"]);
     assert_eq!(out[1].1, r#"{"a":1,"b":{"c":[2]}}"#);
@@ -282,7 +286,11 @@ fn a_captured_object_is_read_in_the_same_pass() {
     // Not an object, or absent: nothing captured, the line parsed as usual.
     for text in [r#"{"data":[1]}"#, r#"{"other":{"a":1}}"#] {
         let mut inner = vec![("stale".into(), "1")];
-        assert!(!parse_object_capturing(text, &mut out, "data", &mut inner).unwrap());
+        assert!(
+            !parse_object_capturing(text, &mut out, "data", &mut inner)
+                .unwrap()
+                .captured
+        );
         assert!(inner.is_empty());
     }
     // Errors inside the captured object are the line's errors.
@@ -305,5 +313,30 @@ fn a_captured_object_is_read_in_the_same_pass() {
             let got = parse_object_capturing(&deep, &mut Vec::new(), "data", &mut Vec::new());
             assert_eq!(got.is_ok(), ok, "{key} {n}");
         }
+    }
+}
+
+#[test]
+fn surrogate_escapes_are_noted_wherever_they_are() {
+    let noted = |text: &str| {
+        parse_object_capturing(text, &mut Vec::new(), "data", &mut Vec::new())
+            .unwrap()
+            .surrogate_escape
+    };
+    for text in [
+        r#"{"a":"\ud83d\ude00"}"#,
+        r#"{"a":"x\uDC00"}"#,
+        r#"{"\uD83D\uDE00":1}"#,
+        r#"{"data":{"b":["\udbff"]}}"#,
+        r#"{"a":{"b":[{"c":"\uDfFf"}]}}"#,
+    ] {
+        assert!(noted(text), "{text}");
+    }
+    for text in [
+        r#"{"a":"\u00e9\ud7ff\ue000"}"#,
+        r#"{"a":"\\ud800"}"#,
+        r#"{"a":"ud800","b":1}"#,
+    ] {
+        assert!(!noted(text), "{text}");
     }
 }

@@ -155,11 +155,15 @@ pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
             return Line::Reject(Reject::InvalidUtf8(valid_up_to));
         }
     };
-    let first = parse_entries(text).and_then(|(e, data)| classify(text, e, data, mask));
+    let mut surrogate_escape = false;
+    let first = parse_entries(text).and_then(|(e, data, surrogate)| {
+        surrogate_escape = surrogate;
+        classify(text, e, data, mask)
+    });
     // The object parser skips over escapes inside raw values, so a lone surrogate may surface
     // only when a string is decoded, or never (inside an unknown field): look for one whenever
-    // the line failed or has a surrogate escape at all.
-    if first.is_ok() && !has_surrogate_escape(line) {
+    // the line failed or has a surrogate escape at all (which the parser notes as it passes).
+    if first.is_ok() && !surrogate_escape {
         return to_line(first);
     }
     let Some(fixed) = repair_lone_surrogates(line) else {
@@ -168,7 +172,7 @@ pub fn normalize_line_masked(line: &[u8], mask: Mask) -> Line<'_> {
     // The repair only rewrites ASCII escapes, so the text stays valid UTF-8.
     let fixed = String::from_utf8(fixed).expect("repair keeps UTF-8");
     let fixed_text: &str = &fixed;
-    match parse_entries(fixed_text).and_then(|(e, data)| classify(fixed_text, e, data, mask)) {
+    match parse_entries(fixed_text).and_then(|(e, data, _)| classify(fixed_text, e, data, mask)) {
         Ok(Line::Record(n)) => {
             let mut n = n.into_owned();
             n.repaired = true;
@@ -367,17 +371,6 @@ fn merge_extras(existing: Option<String>, more: &[(Cow<'_, str>, &str)]) -> Stri
     }
 }
 
-/// Whether the line has a `\uD8..`–`\uDF..` escape (or something that looks like one).
-fn has_surrogate_escape(line: &[u8]) -> bool {
-    use memchr::memmem::Finder;
-    use std::sync::LazyLock;
-    // Two vectorized substring scans, instead of a look at every backslash (XML sources hold
-    // dozens of `\n`/`\t` escapes per line).
-    static LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\ud"));
-    static UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\uD"));
-    LOWER.find(line).is_some() || UPPER.find(line).is_some()
-}
-
 impl Normalized<'_> {
     fn into_owned(self) -> Normalized<'static> {
         Normalized {
@@ -390,14 +383,19 @@ impl Normalized<'_> {
 
 type Entries<'a> = Vec<Entry<'a>>;
 
-/// The line's entries, and those of its `data` object if it has one.
-fn parse_entries(text: &str) -> Result<(Entries<'_>, Option<Entries<'_>>), Reject> {
+/// The line's entries, those of its `data` object if it has one, and whether a string has a
+/// surrogate escape.
+fn parse_entries(text: &str) -> Result<(Entries<'_>, Option<Entries<'_>>, bool), Reject> {
     let mut entries = Vec::with_capacity(12);
     // Sized for a message record, so that an envelope's data does not grow it key by key.
     let mut data = Vec::with_capacity(16);
-    let captured =
+    let parsed =
         parse_object_capturing(text, &mut entries, "data", &mut data).map_err(object_reject)?;
-    Ok((entries, captured.then_some(data)))
+    Ok((
+        entries,
+        parsed.captured.then_some(data),
+        parsed.surrogate_escape,
+    ))
 }
 
 fn object_reject(e: ObjectError) -> Reject {

@@ -51,12 +51,12 @@ pub fn route(
     let mut at = 0;
     // Rows ahead of the one decided whose index memory is loaded meanwhile.
     const AHEAD: usize = 8;
-    for row in meta.iter().take(AHEAD) {
-        lake_ids.prefetch(row.id_hash);
+    for (i, row) in meta.iter().enumerate().take(AHEAD) {
+        lake_ids.prefetch(ids.value(i), row.id_hash);
     }
     for (i, row) in meta.iter().enumerate() {
         if let Some(ahead) = meta.get(i + AHEAD) {
-            lake_ids.prefetch(ahead.id_hash);
+            lake_ids.prefetch(ids.value(i + AHEAD), ahead.id_hash);
         }
         let key = partition(times.value(i));
         if out.new_rows.get(at).is_none_or(|(k, _)| *k != key) {

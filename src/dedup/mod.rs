@@ -8,6 +8,10 @@
 
 use rustc_hash::FxHashMap;
 
+mod narrow_table;
+
+use narrow_table::NarrowTable;
+
 /// The row hash recorded for ids loaded from the lake (their rows are compared on demand).
 pub const UNKNOWN_HASH: u32 = 0;
 
@@ -22,30 +26,14 @@ pub enum Seen {
 
 /// A set of msg_ids with the row hash of their first copy.
 ///
-/// Ids below 2^64 (nearly all) get a table of their own with 12-byte entries: at a million ids
-/// per partition, the table is the largest part of ingest's memory, and its growth step its
-/// peak.
+/// Ids below 2^64 (nearly all) get a table of their own with 12-byte entries
+/// ([`NarrowTable`]): at a million ids per partition, the table is the largest part of ingest's
+/// memory, and its growth step its peak; its lookups can be prefetched ([`SeenIds::prefetch`]).
 #[derive(Debug, Default)]
 pub struct SeenIds {
-    narrow: FxHashMap<NarrowId, u32>,
+    narrow: NarrowTable,
     wide: FxHashMap<u128, u32>,
     text: FxHashMap<Box<str>, u32>,
-}
-
-/// A 64-bit id as two 32-bit halves, so that an entry with its hash packs into 12 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct NarrowId([u32; 2]);
-
-impl NarrowId {
-    fn new(n: u64) -> Self {
-        NarrowId([(n >> 32) as u32, n as u32])
-    }
-}
-
-impl std::hash::Hash for NarrowId {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(u64::from(self.0[0]) << 32 | u64::from(self.0[1]));
-    }
 }
 
 /// How an id is held.
@@ -110,7 +98,7 @@ impl SeenIds {
     /// Record `id` with row hash `hash` unless present; say whether it was.
     pub fn check_insert(&mut self, id: &str, hash: u32) -> Seen {
         let found = match key(id) {
-            Key::Narrow(n) => check_insert_in(&mut self.narrow, NarrowId::new(n), hash),
+            Key::Narrow(n) => self.narrow.check_insert(n, hash),
             Key::Wide(n) => check_insert_in(&mut self.wide, n, hash),
             Key::Text(t) => match self.text.get(t) {
                 Some(h) => Some(*h),
@@ -126,6 +114,15 @@ impl SeenIds {
         }
     }
 
+    /// Start loading the memory a lookup of `id` will read (an id below 2^64: the others are
+    /// rare), so that deciding the rows of a chunk does not wait for each one's in turn.
+    #[inline]
+    pub fn prefetch(&self, id: &str) {
+        if let Key::Narrow(n) = key(id) {
+            self.narrow.prefetch(n);
+        }
+    }
+
     /// Record an id already stored in the lake.
     pub fn insert_stored(&mut self, id: &str) {
         self.check_insert(id, UNKNOWN_HASH);
@@ -138,7 +135,7 @@ impl SeenIds {
     /// The row hash recorded with `id`, if it is present.
     pub fn get(&self, id: &str) -> Option<u32> {
         match key(id) {
-            Key::Narrow(n) => self.narrow.get(&NarrowId::new(n)).copied(),
+            Key::Narrow(n) => self.narrow.get(n),
             Key::Wide(n) => self.wide.get(&n).copied(),
             Key::Text(t) => self.text.get(t).copied(),
         }
@@ -148,19 +145,25 @@ impl SeenIds {
     /// partition's).
     pub fn remove(&mut self, id: &str) {
         match key(id) {
-            Key::Narrow(n) => self.narrow.remove(&NarrowId::new(n)),
-            Key::Wide(n) => self.wide.remove(&n),
-            Key::Text(t) => self.text.remove(t),
-        };
+            Key::Narrow(n) => {
+                self.narrow.remove(n);
+            }
+            Key::Wide(n) => {
+                self.wide.remove(&n);
+            }
+            Key::Text(t) => {
+                self.text.remove(t);
+            }
+        }
     }
 
     /// Call `f` with the text of every id recorded by [`SeenIds::check_insert`] with a row
     /// hash (the ids added, not those loaded from the lake).
     pub fn for_each_added(&self, mut f: impl FnMut(&str)) {
         let mut buf = itoa::Buffer::new();
-        for (id, hash) in &self.narrow {
-            if *hash != UNKNOWN_HASH {
-                f(buf.format(u64::from(id.0[0]) << 32 | u64::from(id.0[1])));
+        for (id, hash) in self.narrow.iter() {
+            if hash != UNKNOWN_HASH {
+                f(buf.format(id));
             }
         }
         for (id, hash) in &self.wide {
@@ -178,8 +181,8 @@ impl SeenIds {
     /// Call `f` with the text of every id recorded, loaded or added.
     pub fn for_each_id(&self, mut f: impl FnMut(&str)) {
         let mut buf = itoa::Buffer::new();
-        for id in self.narrow.keys() {
-            f(buf.format(u64::from(id.0[0]) << 32 | u64::from(id.0[1])));
+        for (id, _) in self.narrow.iter() {
+            f(buf.format(id));
         }
         for id in self.wide.keys() {
             f(buf.format(*id));

@@ -11,6 +11,7 @@ mod codec;
 mod encoder;
 mod properties;
 mod row_buffer;
+mod sparse_column;
 mod staged;
 
 pub use codec::{CODEC_KEY, CODEC_LEVEL_KEY, Codec, PAGE_ROWS, TIMEZONE_KEY};

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{Int32Builder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 
+use super::sparse_column::{SparsePrimitive, SparseStrings};
 use crate::message_kind::derive_record;
 use crate::record::{Record, arrow_schema};
 
@@ -15,10 +17,11 @@ pub struct RowBuffer {
     create_time: Int64Builder,
     msg_type: Int32Builder,
     text: [StringBuilder; 6],
-    extra_fields: StringBuilder,
-    guid: StringBuilder,
-    notify_type: Int32Builder,
-    as_sent: StringBuilder,
+    // Null in nearly every row (guid and notify_type but for webhook collectors).
+    extra_fields: SparseStrings,
+    guid: SparseStrings,
+    notify_type: SparsePrimitive<Int32Type>,
+    as_sent: SparseStrings,
     derived: DerivedBuilders,
     rows: usize,
     bytes: usize,
@@ -33,10 +36,10 @@ impl Default for RowBuffer {
             create_time: Int64Builder::new(),
             msg_type: Int32Builder::new(),
             text: std::array::from_fn(|_| StringBuilder::new()),
-            extra_fields: StringBuilder::new(),
-            guid: StringBuilder::new(),
-            notify_type: Int32Builder::new(),
-            as_sent: StringBuilder::new(),
+            extra_fields: SparseStrings::default(),
+            guid: SparseStrings::default(),
+            notify_type: SparsePrimitive::default(),
+            as_sent: SparseStrings::default(),
             derived: DerivedBuilders::default(),
             rows: 0,
             bytes: 0,
@@ -49,28 +52,28 @@ impl Default for RowBuffer {
 #[derive(Default)]
 struct DerivedBuilders {
     kind: StringBuilder,
-    app_type: Int32Builder,
-    title: StringBuilder,
-    url: StringBuilder,
-    file_size: Int64Builder,
-    quoted_msg_id: StringBuilder,
-    revoked_msg_id: StringBuilder,
+    // Set for app messages (and quotes, revokes) only.
+    app_type: SparsePrimitive<Int32Type>,
+    title: SparseStrings,
+    url: SparseStrings,
+    file_size: SparsePrimitive<Int64Type>,
+    quoted_msg_id: SparseStrings,
+    revoked_msg_id: SparseStrings,
     mentions: ListBuilder<StringBuilder>,
     text: StringBuilder,
 }
 
 impl DerivedBuilders {
-    /// Derive `r`'s columns and append them; true when its XML card did not parse.
-    fn push(&mut self, r: &Record<'_>) -> (bool, usize) {
+    /// Derive `r`'s columns and append them as row `row`; true when its XML card did not parse.
+    fn push(&mut self, row: usize, r: &Record<'_>) -> (bool, usize) {
         let d = derive_record(r);
         self.kind.append_option(d.kind.map(|k| k.as_str()));
-        self.app_type.append_option(d.app_type);
-        self.title.append_option(d.title.as_deref());
-        self.url.append_option(d.url.as_deref());
-        self.file_size.append_option(d.file_size);
-        self.quoted_msg_id.append_option(d.quoted_msg_id.as_deref());
-        self.revoked_msg_id
-            .append_option(d.revoked_msg_id.as_deref());
+        self.app_type.set(row, d.app_type);
+        self.title.set(row, d.title.as_deref());
+        self.url.set(row, d.url.as_deref());
+        self.file_size.set(row, d.file_size);
+        self.quoted_msg_id.set(row, d.quoted_msg_id.as_deref());
+        self.revoked_msg_id.set(row, d.revoked_msg_id.as_deref());
         if d.mentions.is_empty() {
             self.mentions.append_null();
         } else {
@@ -89,14 +92,14 @@ impl DerivedBuilders {
         (d.xml_unparsed, bytes)
     }
 
-    fn finish(&mut self, columns: &mut Vec<ArrayRef>) {
+    fn finish(&mut self, rows: usize, columns: &mut Vec<ArrayRef>) {
         columns.push(Arc::new(self.kind.finish()));
-        columns.push(Arc::new(self.app_type.finish()));
-        columns.push(Arc::new(self.title.finish()));
-        columns.push(Arc::new(self.url.finish()));
-        columns.push(Arc::new(self.file_size.finish()));
-        columns.push(Arc::new(self.quoted_msg_id.finish()));
-        columns.push(Arc::new(self.revoked_msg_id.finish()));
+        columns.push(self.app_type.finish(rows));
+        columns.push(self.title.finish(rows));
+        columns.push(self.url.finish(rows));
+        columns.push(self.file_size.finish(rows));
+        columns.push(self.quoted_msg_id.finish(rows));
+        columns.push(self.revoked_msg_id.finish(rows));
         columns.push(Arc::new(self.mentions.finish()));
         // Text is about the size of content for text messages: size it like the last batch.
         let text_bytes = self.text.values_slice().len();
@@ -117,13 +120,14 @@ impl RowBuffer {
             builder.append_option(value.as_deref());
             bytes += value.as_ref().map_or(0, |v| v.len());
         }
-        self.extra_fields.append_option(r.extra_fields.as_deref());
+        let row = self.rows;
+        self.extra_fields.set(row, r.extra_fields.as_deref());
         bytes += r.extra_fields.as_ref().map_or(0, |s| s.len());
-        self.guid.append_option(r.guid.as_deref());
+        self.guid.set(row, r.guid.as_deref());
         bytes += r.guid.as_ref().map_or(0, |s| s.len());
-        self.notify_type.append_option(r.notify_type);
-        self.as_sent.append_option(r.as_sent.as_deref());
-        let (xml_unparsed, derived_bytes) = self.derived.push(r);
+        self.notify_type.set(row, r.notify_type);
+        self.as_sent.set(row, r.as_sent.as_deref());
+        let (xml_unparsed, derived_bytes) = self.derived.push(row, r);
         self.rows += 1;
         self.bytes += bytes + derived_bytes;
         xml_unparsed
@@ -151,8 +155,6 @@ impl RowBuffer {
             hint(&self.text[3]),
             hint(&self.text[4]),
             hint(&self.text[5]),
-            hint(&self.extra_fields),
-            hint(&self.guid),
         ];
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.msg_id.finish()),
@@ -164,11 +166,11 @@ impl RowBuffer {
                 .iter_mut()
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
-        columns.push(Arc::new(self.extra_fields.finish()));
-        columns.push(Arc::new(self.guid.finish()));
-        columns.push(Arc::new(self.notify_type.finish()));
-        columns.push(Arc::new(self.as_sent.finish()));
-        self.derived.finish(&mut columns);
+        columns.push(self.extra_fields.finish(rows));
+        columns.push(self.guid.finish(rows));
+        columns.push(self.notify_type.finish(rows));
+        columns.push(self.as_sent.finish(rows));
+        self.derived.finish(rows, &mut columns);
         // Size the next batch's builders like this one (with a little headroom).
         let cap = |n: usize| n + n / 8;
         let rows_cap = cap(rows.max(self.last_rows));
@@ -178,9 +180,6 @@ impl RowBuffer {
         for (i, b) in self.text.iter_mut().enumerate() {
             *b = StringBuilder::with_capacity(rows_cap, cap(sizes[i + 1]));
         }
-        self.extra_fields = StringBuilder::with_capacity(rows_cap, cap(sizes[7]));
-        self.guid = StringBuilder::with_capacity(rows_cap, cap(sizes[8]));
-        self.notify_type = Int32Builder::with_capacity(rows_cap);
         self.last_rows = rows;
         self.rows = 0;
         self.bytes = 0;

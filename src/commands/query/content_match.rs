@@ -4,17 +4,22 @@
 //! that was 38% of the query's time (perf, 120 days, `--contains … --count`), more than the
 //! Snappy decompression. The bytes need no validation to be searched: a UTF-8 needle found in
 //! bytes is found in the same text, and the lake's writer validated them when it wrote them.
-//! So the content column chunks of the kept row groups are read with Parquet's column reader
-//! (values as bytes), the matching rows become a [`RowSelection`], and the Arrow reader decodes
-//! only the selected rows of the columns the query shows. With `--ignore-case` a value is
-//! lowercased as text, so it is validated then (an invalid value matches nothing).
+//! So the content column chunks of the kept row groups are searched as bytes, the matching rows
+//! become a [`RowSelection`], and the Arrow reader decodes only the selected rows of the columns
+//! the query shows. The lake's PLAIN pages are searched in place, a needle once over a whole
+//! page ([`crate::commands::query::plain_page`]); a dictionary-encoded chunk (another writer's file) is decoded by
+//! Parquet's column reader and its values tested one by one, and so is every chunk under
+//! `--ignore-case`, where a value is lowercased as text, so validated then (an invalid value
+//! matches nothing).
 
 use std::sync::Arc;
 
-use arrow_array::BooleanArray;
 use bytes::Bytes;
+use memchr::memmem::Finder;
 use parquet::arrow::arrow_reader::RowSelection;
-use parquet::column::reader::{get_column_reader, get_typed_column_reader};
+use parquet::basic::Encoding;
+use parquet::column::page::{Page, PageReader};
+use parquet::column::reader::{ColumnReaderImpl, get_column_reader, get_typed_column_reader};
 use parquet::data_type::ByteArrayType;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ParquetMetaData;
@@ -22,6 +27,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use crate::commands::query::filter::TextMatcher;
+use crate::commands::query::plain_page::{present_positions, values_containing};
 
 /// One chunk reader shared by the column reader and the Arrow reader of a file.
 pub struct SharedChunks<R>(pub Arc<R>);
@@ -49,6 +55,10 @@ const BATCH: usize = 8192;
 
 /// Which rows of `row_groups` (concatenated, in this order) have a value in column `column`
 /// that `matcher` matches. A null matches nothing.
+///
+/// A column chunk of PLAIN pages (the lake's content column) is searched in place, page by
+/// page ([`crate::commands::query::plain_page`]); a dictionary-encoded chunk, or a search ignoring case, decodes the
+/// values with parquet's column reader and tests them one by one.
 pub fn matching_rows<R: ChunkReader + 'static>(
     reader: &Arc<R>,
     metadata: &ParquetMetaData,
@@ -57,48 +67,178 @@ pub fn matching_rows<R: ChunkReader + 'static>(
     matcher: &TextMatcher,
 ) -> Result<RowSelection> {
     let descr = metadata.file_metadata().schema_descr().column(column);
-    let nullable = descr.max_def_level() > 0;
-    let mut keep = Vec::new();
-    let mut defs = Vec::with_capacity(BATCH);
-    let mut values = Vec::with_capacity(BATCH);
-    let mut scratch = String::new();
+    let flat = descr.max_rep_level() == 0 && descr.max_def_level() <= 1;
+    let mut hits = Vec::new();
+    let mut base = 0;
     for &rg in row_groups {
         let group = metadata.row_group(rg);
         let rows = group.num_rows() as usize;
-        let pages =
-            SerializedPageReader::new(Arc::clone(reader), group.column(column), rows, None)?;
-        let mut values_of = get_typed_column_reader::<ByteArrayType>(get_column_reader(
-            descr.clone(),
-            Box::new(pages),
-        ));
-        let mut read = 0;
-        while read < rows {
-            defs.clear();
-            values.clear();
-            let (records, _, _) = values_of.read_records(
-                BATCH.min(rows - read),
-                Some(&mut defs),
-                None,
-                &mut values,
-            )?;
-            if records == 0 {
-                return Err(ParquetError::General(format!(
-                    "row group {rg}: {rows} rows, but the content column ends after {read}"
-                )));
+        let chunk = group.column(column);
+        let pages = || SerializedPageReader::new(Arc::clone(reader), chunk, rows, None);
+        let searched = match matcher.byte_finders() {
+            Some(finders) if flat && chunk.dictionary_page_offset().is_none() => {
+                let before = hits.len();
+                let nullable = descr.max_def_level() == 1;
+                let searched =
+                    search_pages(pages()?, nullable, finders, rg, rows, base, &mut hits)?;
+                if !searched {
+                    hits.truncate(before);
+                }
+                searched
             }
-            // The values are the non-null ones, in order.
-            let mut value = values.iter();
-            keep.extend((0..records).map(|i| {
-                let present = !nullable || defs[i] > 0;
-                present
-                    && value
-                        .next()
-                        .is_some_and(|v| matcher.matches_bytes(v.data(), &mut scratch))
-            }));
-            read += records;
+            _ => false,
+        };
+        if !searched {
+            let values = get_typed_column_reader::<ByteArrayType>(get_column_reader(
+                descr.clone(),
+                Box::new(pages()?),
+            ));
+            decode_values(
+                values,
+                descr.max_def_level() > 0,
+                matcher,
+                rg,
+                rows,
+                base,
+                &mut hits,
+            )?;
         }
+        base += rows;
     }
-    Ok(RowSelection::from_filters(&[BooleanArray::from(keep)]))
+    Ok(RowSelection::from_consecutive_ranges(
+        hits.into_iter().map(|r| r..r + 1),
+        base,
+    ))
+}
+
+fn general(rg: usize, what: impl std::fmt::Display) -> ParquetError {
+    ParquetError::General(format!("row group {rg}, content column: {what}"))
+}
+
+/// The rows (numbered from `base`) of a column chunk of `rows` rows whose value contains one of
+/// `finders`' needles, searched in the decompressed pages; appended to `hits`. Ok(false) at the
+/// first page this search cannot read in place (what it appended is then the caller's to drop).
+fn search_pages(
+    mut pages: impl PageReader,
+    nullable: bool,
+    finders: &[Finder<'static>],
+    rg: usize,
+    rows: usize,
+    base: usize,
+    hits: &mut Vec<usize>,
+) -> Result<bool> {
+    let mut row = 0;
+    let (mut found, mut present) = (Vec::new(), Vec::new());
+    while let Some(page) = pages.get_next_page()? {
+        let (levels, values, levels_count) = match &page {
+            Page::DataPage {
+                buf,
+                num_values,
+                encoding: Encoding::PLAIN,
+                def_level_encoding,
+                ..
+            } => {
+                if !nullable {
+                    (None, &buf[..], *num_values as usize)
+                } else if *def_level_encoding != Encoding::RLE {
+                    return Ok(false);
+                } else {
+                    let len = buf
+                        .get(..4)
+                        .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")) as usize)
+                        .ok_or_else(|| general(rg, "a page too short for its levels"))?;
+                    let levels = buf
+                        .get(4..4 + len)
+                        .ok_or_else(|| general(rg, "definition levels past the page's end"))?;
+                    (Some(levels), &buf[4 + len..], *num_values as usize)
+                }
+            }
+            Page::DataPageV2 {
+                buf,
+                num_values,
+                encoding: Encoding::PLAIN,
+                def_levels_byte_len,
+                rep_levels_byte_len,
+                ..
+            } => {
+                let (r, d) = (*rep_levels_byte_len as usize, *def_levels_byte_len as usize);
+                let levels = buf
+                    .get(r..r + d)
+                    .ok_or_else(|| general(rg, "definition levels past the page's end"))?;
+                let levels = nullable.then_some(levels);
+                (levels, &buf[r + d..], *num_values as usize)
+            }
+            _ => return Ok(false),
+        };
+        found.clear();
+        values_containing(values, finders, &mut found).map_err(|e| general(rg, e))?;
+        if !found.is_empty() {
+            match levels {
+                None => hits.extend(found.iter().map(|&v| base + row + v)),
+                Some(levels) => {
+                    present_positions(levels, levels_count, &mut present)
+                        .map_err(|e| general(rg, e))?;
+                    for &v in &found {
+                        let at = present.get(v).ok_or_else(|| {
+                            general(rg, format!("value {v} of a page has no row in its levels"))
+                        })?;
+                        hits.push(base + row + *at as usize);
+                    }
+                }
+            }
+        }
+        row += levels_count;
+    }
+    if row != rows {
+        return Err(general(
+            rg,
+            format!("{rows} rows, but the pages hold {row}"),
+        ));
+    }
+    Ok(true)
+}
+
+/// The rows (numbered from `base`) of a column chunk of `rows` rows whose value `matcher`
+/// matches, the values decoded by parquet's column reader; appended to `hits`.
+fn decode_values(
+    mut values_of: ColumnReaderImpl<ByteArrayType>,
+    nullable: bool,
+    matcher: &TextMatcher,
+    rg: usize,
+    rows: usize,
+    base: usize,
+    hits: &mut Vec<usize>,
+) -> Result<()> {
+    let mut defs = Vec::with_capacity(BATCH);
+    let mut values = Vec::with_capacity(BATCH);
+    let mut scratch = String::new();
+    let mut read = 0;
+    while read < rows {
+        defs.clear();
+        values.clear();
+        let (records, _, _) =
+            values_of.read_records(BATCH.min(rows - read), Some(&mut defs), None, &mut values)?;
+        if records == 0 {
+            return Err(general(
+                rg,
+                format!("{rows} rows, but the column ends after {read}"),
+            ));
+        }
+        // The values are the non-null ones, in order.
+        let mut value = values.iter();
+        for i in 0..records {
+            let present = !nullable || defs.get(i).is_some_and(|&d| d > 0);
+            if present
+                && value
+                    .next()
+                    .is_some_and(|v| matcher.matches_bytes(v.data(), &mut scratch))
+            {
+                hits.push(base + read + i);
+            }
+        }
+        read += records;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -117,6 +257,9 @@ mod tests {
         let props = writer_properties(Codec::Snappy, None).unwrap();
         let mut w = StagedWriter::create(key, dir.path(), props).unwrap();
         for part in [&contents[..split], &contents[split..]] {
+            if part.is_empty() {
+                continue;
+            }
             let mut b = RowBuffer::default();
             for (i, c) in part.iter().enumerate() {
                 let mut r = Record {
@@ -137,22 +280,28 @@ mod tests {
         (Arc::new(bytes), Arc::new(reader.metadata().clone()))
     }
 
-    fn selected(
-        contents: &[Option<&str>],
-        groups: &[usize],
-        needle: &str,
-        ignore_case: bool,
-    ) -> Vec<bool> {
-        let (bytes, metadata) = file_of(contents, 3);
-        let column = metadata
+    fn content_column(metadata: &ParquetMetaData) -> usize {
+        metadata
             .file_metadata()
             .schema_descr()
             .columns()
             .iter()
             .position(|c| c.name() == crate::record::col::CONTENT)
-            .unwrap();
-        let matcher = TextMatcher::new(&[needle.to_string()], ignore_case);
-        let selection = matching_rows(&bytes, &metadata, groups, column, &matcher).unwrap();
+            .unwrap()
+    }
+
+    /// The rows of `groups` that `matching_rows` selects, as one flag per row.
+    fn selected_in(
+        bytes: &Arc<Bytes>,
+        metadata: &ParquetMetaData,
+        groups: &[usize],
+        needles: &[&str],
+        ignore_case: bool,
+    ) -> Vec<bool> {
+        let needles: Vec<String> = needles.iter().map(|n| n.to_string()).collect();
+        let matcher = TextMatcher::new(&needles, ignore_case);
+        let column = content_column(metadata);
+        let selection = matching_rows(bytes, metadata, groups, column, &matcher).unwrap();
         let rows: usize = groups
             .iter()
             .map(|&g| metadata.row_group(g).num_rows() as usize)
@@ -165,7 +314,29 @@ mod tests {
             }
             at += s.row_count;
         }
+        assert_eq!(at, rows, "the selection covers every row");
         out
+    }
+
+    fn selected(
+        contents: &[Option<&str>],
+        groups: &[usize],
+        needle: &str,
+        ignore_case: bool,
+    ) -> Vec<bool> {
+        let (bytes, metadata) = file_of(contents, 3);
+        selected_in(&bytes, &metadata, groups, &[needle], ignore_case)
+    }
+
+    /// What a search of each value gives: the oracle of the page search.
+    fn expected(contents: &[Option<String>], needles: &[&str]) -> Vec<bool> {
+        contents
+            .iter()
+            .map(|c| {
+                c.as_ref()
+                    .is_some_and(|c| needles.iter().any(|n| c.contains(n)))
+            })
+            .collect()
     }
 
     #[test]
@@ -202,5 +373,109 @@ mod tests {
             selected(&cased, &[0, 1], "ä", true),
             [false, false, false, false, true, true]
         );
+    }
+
+    #[test]
+    fn pages_with_nulls_in_runs_and_scattered_are_searched_in_place() {
+        // Three pages per row group (1,024 rows a page), nulls in long runs (RLE levels) and
+        // every third row (bit-packed levels).
+        let contents: Vec<Option<String>> = (0..5000)
+            .map(|i| match i {
+                1000..=2200 => None,
+                _ if i % 3 == 0 => None,
+                _ if i % 7 == 0 => Some(format!("服务器 {i} 宕机")),
+                _ => Some(format!("消息 {i}")),
+            })
+            .collect();
+        let refs: Vec<Option<&str>> = contents.iter().map(Option::as_deref).collect();
+        let (bytes, metadata) = file_of(&refs, 2600);
+        let column = content_column(&metadata);
+        assert!(
+            (0..2).all(|g| metadata
+                .row_group(g)
+                .column(column)
+                .dictionary_page_offset()
+                .is_none()),
+            "the lake's content column is PLAIN: this test covers the page search"
+        );
+        for needles in [
+            &["服务器"][..],
+            &["4999", "服务器 7 "],
+            &["宕"],
+            &["nowhere"],
+        ] {
+            assert_eq!(
+                selected_in(&bytes, &metadata, &[0, 1], needles, false),
+                expected(&contents, needles),
+                "{needles:?}"
+            );
+        }
+        assert_eq!(
+            selected_in(&bytes, &metadata, &[1], &["服务器"], false),
+            expected(&contents[2600..], &["服务器"])
+        );
+    }
+
+    #[test]
+    fn a_dictionary_encoded_content_column_is_decoded_not_searched_in_place() {
+        // A file another tool wrote, with a dictionary for content.
+        let contents = [
+            Some("服务器宕机"),
+            None,
+            Some("ok"),
+            Some("服务器宕机"),
+            Some("x"),
+        ];
+        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            crate::record::col::CONTENT,
+            arrow_schema::DataType::Utf8,
+            true,
+        )]));
+        let batch = arrow_array::RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(arrow_array::StringArray::from(contents.to_vec()))],
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let bytes = Bytes::from(buf);
+        let reader =
+            parquet::file::serialized_reader::SerializedFileReader::new(bytes.clone()).unwrap();
+        let metadata = reader.metadata().clone();
+        assert!(
+            metadata
+                .row_group(0)
+                .column(0)
+                .dictionary_page_offset()
+                .is_some()
+        );
+        let owned: Vec<Option<String>> = contents.iter().map(|c| c.map(Into::into)).collect();
+        assert_eq!(
+            selected_in(&Arc::new(bytes), &metadata, &[0], &["服务器"], false),
+            expected(&owned, &["服务器"])
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn the_page_search_selects_the_rows_a_search_of_each_value_does(
+            contents in proptest::collection::vec(
+                proptest::option::of("[ab服\\n\"]{0,6}"), 1..80),
+            split in 0usize..80,
+            needles in proptest::collection::vec("[ab服]{1,3}", 1..3),
+        ) {
+            let split = split.min(contents.len());
+            let refs: Vec<Option<&str>> = contents.iter().map(Option::as_deref).collect();
+            let (bytes, metadata) = file_of(&refs, split);
+            let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+            let groups: Vec<usize> = (0..metadata.num_row_groups()).collect();
+            proptest::prop_assert_eq!(
+                selected_in(&bytes, &metadata, &groups, &needles, false),
+                expected(&contents, &needles)
+            );
+        }
     }
 }

@@ -331,6 +331,13 @@ impl TextMatcher {
         simdutf8::basic::from_utf8(bytes).is_ok_and(|text| self.matches(text, scratch))
     }
 
+    /// The needles as byte searches when a match is a plain substring of the bytes (case kept),
+    /// and none of them is empty; None otherwise.
+    pub fn byte_finders(&self) -> Option<&[Finder<'static>]> {
+        let plain = !self.ignore_case && self.finders.iter().all(|f| !f.needle().is_empty());
+        plain.then_some(self.finders.as_slice())
+    }
+
     /// Whether `text` contains one of the needles. `scratch` is reused between calls.
     pub fn matches(&self, text: &str, scratch: &mut String) -> bool {
         let hay: &str = if !self.ignore_case {

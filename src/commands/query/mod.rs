@@ -16,6 +16,7 @@ pub mod days_in_parallel;
 pub mod filter;
 pub mod output;
 mod output_target;
+mod plain_page;
 mod raw_freshness;
 pub mod scan;
 pub mod snapshot;

@@ -7,7 +7,7 @@
 //! So the content column chunks of the kept row groups are searched as bytes, the matching rows
 //! become a [`RowSelection`], and the Arrow reader decodes only the selected rows of the columns
 //! the query shows. The lake's PLAIN pages are searched in place, a needle once over a whole
-//! page ([`crate::commands::query::plain_page`]); a dictionary-encoded chunk (another writer's file) is decoded by
+//! page ([`crate::commands::query::page_bytes`]); a dictionary-encoded chunk (another writer's file) is decoded by
 //! Parquet's column reader and its values tested one by one, and so is every chunk under
 //! `--ignore-case`, where a value is lowercased as text, so validated then (an invalid value
 //! matches nothing).
@@ -27,7 +27,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use crate::commands::query::filter::TextMatcher;
-use crate::commands::query::plain_page::{present_positions, values_containing};
+use crate::commands::query::page_bytes::{present_positions, values_containing};
 
 /// One chunk reader shared by the column reader and the Arrow reader of a file.
 pub struct SharedChunks<R>(pub Arc<R>);
@@ -57,7 +57,7 @@ const BATCH: usize = 8192;
 /// that `matcher` matches. A null matches nothing.
 ///
 /// A column chunk of PLAIN pages (the lake's content column) is searched in place, page by
-/// page ([`crate::commands::query::plain_page`]); a dictionary-encoded chunk, or a search ignoring case, decodes the
+/// page ([`crate::commands::query::page_bytes`]); a dictionary-encoded chunk, or a search ignoring case, decodes the
 /// values with parquet's column reader and tests them one by one.
 pub fn matching_rows<R: ChunkReader + 'static>(
     reader: &Arc<R>,

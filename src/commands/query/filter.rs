@@ -89,6 +89,17 @@ impl Filter {
         }
     }
 
+    /// This filter without `equality` (decided before, on a dictionary).
+    pub fn without_equality(&self, equality: Equality) -> Filter {
+        let mut f = self.clone();
+        match equality {
+            Equality::Chatroom => f.chatrooms.clear(),
+            Equality::Sender => f.senders.clear(),
+            Equality::Kind => f.kinds.clear(),
+        }
+        f
+    }
+
     /// The columns the filters read.
     pub fn columns(&self) -> Vec<&'static str> {
         let mut cols = Vec::new();
@@ -270,6 +281,44 @@ fn any_in_range<T: PartialOrd + Copy>(
         && values
             .into_iter()
             .any(|v| stats.min.is_none_or(|min| min <= v) && stats.max.is_none_or(|max| v <= max))
+}
+
+/// An equality filter on low-cardinality string columns, which the lake dictionary-encodes: a
+/// row passes when one of the columns holds one of the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Equality {
+    Chatroom,
+    Sender,
+    Kind,
+}
+
+impl Equality {
+    pub const ALL: [Equality; 3] = [Equality::Chatroom, Equality::Sender, Equality::Kind];
+
+    /// The columns it reads; a row passes if any of them matches.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Equality::Chatroom => &[col::CHATROOM],
+            Equality::Sender => &[col::FROM_USERNAME, col::CHATROOM_SENDER],
+            Equality::Kind => &[col::KIND],
+        }
+    }
+
+    /// The values of `filter` it asks for (none: unconstrained).
+    pub fn values(self, filter: &Filter) -> &[String] {
+        match self {
+            Equality::Chatroom => &filter.chatrooms,
+            Equality::Sender => &filter.senders,
+            Equality::Kind => &filter.kinds,
+        }
+    }
+
+    /// Whether a stored value (bytes, as in a dictionary page) is one of `values`; bytes that
+    /// are not UTF-8 are none of them.
+    pub fn matcher(values: &[String]) -> impl Fn(&[u8]) -> bool + '_ {
+        let set = ValueSet::new(values);
+        move |v| std::str::from_utf8(v).is_ok_and(|v| set.contains(v))
+    }
 }
 
 /// A set of strings: a scan for a few, a hash set for many.

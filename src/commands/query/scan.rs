@@ -31,7 +31,8 @@ use parquet::file::reader::ChunkReader;
 use serde::Serialize;
 
 use crate::commands::query::content_match::{SharedChunks, matching_rows};
-use crate::commands::query::filter::{Filter, Stats, TextMatcher};
+use crate::commands::query::dictionary_match::rows_wanted;
+use crate::commands::query::filter::{Equality, Filter, Stats, TextMatcher};
 use crate::commands::query::time_range::TimeRange;
 use crate::error::{Error, Result};
 use crate::record::{DERIVED, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SENT_COLUMNS, arrow_schema, col};
@@ -174,6 +175,40 @@ fn scan_file<R: ChunkReader + 'static>(
         }
         _ => filter,
     };
+    // Equality filters on dictionary-encoded columns on their dictionaries (see
+    // dictionary_match), unless the rows are upgraded on read.
+    let mut decided;
+    let filter = if upgrade {
+        filter
+    } else {
+        decided = None::<Arc<Filter>>;
+        for equality in Equality::ALL {
+            let current = decided.as_ref().unwrap_or(filter);
+            let values = equality.values(current);
+            if values.is_empty() {
+                continue;
+            }
+            let Some(rows) =
+                dictionary_rows(&file, &metadata, &pruning.row_groups, equality, values)
+                    .map_err(|e| corrupt(path, e))?
+            else {
+                continue;
+            };
+            let rows = match selection {
+                Some(s) => s.intersection(&rows),
+                None => rows,
+            };
+            if rows.row_count() == 0 {
+                return Ok((0, Vec::new()));
+            }
+            selection = Some(rows);
+            decided = Some(Arc::new(current.without_equality(equality)));
+        }
+        match &decided {
+            Some(f) => f,
+            None => filter,
+        }
+    };
     let needs_predicate = !filter.is_empty() || pruning.needs_time_filter;
     let derived_filter = upgrade && plan.filter.reads_derived();
     if count_only && !needs_predicate && !derived_filter {
@@ -232,6 +267,42 @@ fn scan_file<R: ChunkReader + 'static>(
     }
     stats.rows_matched += count;
     Ok((count, batches))
+}
+
+/// The rows of `row_groups` that pass `equality` with `values`, decided on the dictionaries of
+/// its columns; None when one of them is not wholly dictionary-encoded. A column the file lacks
+/// is null: it passes no row.
+fn dictionary_rows<R: ChunkReader + 'static>(
+    file: &Arc<R>,
+    metadata: &ParquetMetaData,
+    row_groups: &[usize],
+    equality: Equality,
+    values: &[String],
+) -> parquet::errors::Result<Option<RowSelection>> {
+    let schema = metadata.file_metadata().schema_descr();
+    let total: usize = row_groups
+        .iter()
+        .map(|&rg| metadata.row_group(rg).num_rows() as usize)
+        .sum();
+    let mut passing = RowSelection::from(vec![RowSelector::skip(total)]);
+    for name in equality.columns() {
+        let Some(column) = schema.columns().iter().position(|c| {
+            c.path().parts() == [*name] && c.physical_type() == parquet::basic::Type::BYTE_ARRAY
+        }) else {
+            continue;
+        };
+        match rows_wanted(
+            file,
+            metadata,
+            row_groups,
+            column,
+            Equality::matcher(values),
+        )? {
+            Some(rows) => passing = passing.union(&rows),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(passing))
 }
 
 /// The leaf index of the content column, if the file has it as byte arrays (a foreign file's
@@ -619,5 +690,124 @@ mod tests {
         };
         let (n, s) = count(&plan(0, 1 << 40, links, &[col::CREATE_TIME]));
         assert_eq!((n, s.row_groups_skipped), (0, 2));
+    }
+
+    /// 3,000 rows in one row group (three pages) at times 0..3000: from_username `wxid_x` on
+    /// every third row, null on the next, others between; chatroom_sender `wxid_x` on every
+    /// seventh row, else null; kind `image` (msg_type 3) on every fourth row, else `text`.
+    fn senders_file() -> bytes::Bytes {
+        let mut out = Vec::new();
+        let props = writer_properties(Codec::Snappy, None).unwrap();
+        let mut w = ArrowWriter::try_new(&mut out, arrow_schema(), Some(props)).unwrap();
+        let mut b = RowBuffer::default();
+        for i in 0..3000usize {
+            let mut r = Record {
+                msg_id: i.to_string().into(),
+                create_time: i as i64,
+                // Kind image (3) on every fourth row, text (1) on the others.
+                msg_type: Some(if i.is_multiple_of(4) { 3 } else { 1 }),
+                ..Default::default()
+            };
+            r.text[text::CHATROOM] = Some("r@chatroom".into());
+            r.text[text::FROM_USERNAME] = match i % 3 {
+                0 => Some("wxid_x".into()),
+                1 => None,
+                _ => Some(format!("wxid_{}", i % 50).into()),
+            };
+            r.text[text::CHATROOM_SENDER] = (i.is_multiple_of(7)).then(|| "wxid_x".into());
+            b.push(&r);
+        }
+        w.write(&b.take_batch()).unwrap();
+        w.close().unwrap();
+        bytes::Bytes::from(out)
+    }
+
+    #[test]
+    fn sender_and_kind_filters_decided_on_dictionaries_keep_the_rows_a_row_filter_keeps() {
+        let bytes = senders_file();
+        let reader =
+            parquet::file::serialized_reader::SerializedFileReader::new(bytes.clone()).unwrap();
+        let meta = parquet::file::reader::FileReader::metadata(&reader);
+        for name in [col::FROM_USERNAME, col::CHATROOM_SENDER, col::KIND] {
+            let i = meta
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .position(|c| c.name() == name)
+                .unwrap();
+            assert!(
+                meta.row_group(0)
+                    .column(i)
+                    .dictionary_page_offset()
+                    .is_some(),
+                "{name} is dictionary-encoded: this test covers the dictionary route"
+            );
+        }
+        let from_x = |i: usize| i.is_multiple_of(3) || i.is_multiple_of(7);
+        type Keep = Box<dyn Fn(usize) -> bool>;
+        let cases: [(Filter, i64, i64, Keep); 4] = [
+            (
+                Filter {
+                    senders: vec!["wxid_x".into()],
+                    ..Filter::default()
+                },
+                0,
+                1 << 40,
+                Box::new(from_x),
+            ),
+            (
+                Filter {
+                    senders: vec!["wxid_x".into(), "wxid_2".into()],
+                    kinds: vec!["image".into()],
+                    ..Filter::default()
+                },
+                100,
+                2500,
+                Box::new(move |i| {
+                    (from_x(i) || (i % 3 == 2 && i % 50 == 2)) && i.is_multiple_of(4)
+                }),
+            ),
+            (
+                Filter {
+                    kinds: vec!["image".into()],
+                    ..Filter::default()
+                },
+                0,
+                1 << 40,
+                Box::new(|i| i.is_multiple_of(4)),
+            ),
+            (
+                Filter {
+                    senders: vec!["nobody".into()],
+                    ..Filter::default()
+                },
+                0,
+                1 << 40,
+                Box::new(|_| false),
+            ),
+        ];
+        for (filter, start, end, keep) in cases {
+            let want: Vec<String> = (0..3000usize)
+                .filter(|&i| (start..=end).contains(&(i as i64)) && keep(i))
+                .map(|i| i.to_string())
+                .collect();
+            let p = plan(start, end, filter.clone(), &[col::MSG_ID]);
+            let mut stats = ScanStats::default();
+            let n = count_file(Path::new("mem.parquet"), bytes.clone(), &p, &mut stats).unwrap();
+            assert_eq!(n as usize, want.len(), "{filter:?}");
+            let batches =
+                read_file(Path::new("mem.parquet"), bytes.clone(), &p, &mut stats).unwrap();
+            let ids: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    let a = b.column(0).as_string::<i32>();
+                    (0..a.len())
+                        .map(|i| a.value(i).to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            assert_eq!(ids, want, "{filter:?}");
+        }
     }
 }

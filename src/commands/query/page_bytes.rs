@@ -1,4 +1,6 @@
-//! A text search inside one decompressed data page of PLAIN byte arrays, without decoding it.
+//! The data pages of the lake's string columns read as bytes, without parquet's decoders: a
+//! text search inside a page of PLAIN values, the values of a dictionary page, the dictionary
+//! indices of a data page, and definition levels.
 //!
 //! Decoding the content column value by value (parquet's column reader) cost a reference count
 //! taken and dropped per value and one needle search per value: a third of a two-year
@@ -10,8 +12,13 @@
 //! from the definition levels (an optional column stores no bytes for a null), decoded only for
 //! a page that has a hit.
 //!
+//! Likewise an equality filter on a dictionary-encoded column (`--from`, `--kind`) is decided
+//! once per dictionary entry and then per row on the entry's index, instead of comparing a
+//! string materialized for every row.
+//!
 //! Only what the lake's writer produces for a flat optional column is handled here: levels of bit
-//! width 1 in the RLE/bit-packed hybrid. Anything else is the caller's to decode the slow way.
+//! width 1 and indices in the RLE/bit-packed hybrid. Anything else is the caller's to decode the
+//! slow way.
 
 use memchr::memmem::Finder;
 
@@ -102,6 +109,102 @@ fn value_end(values: &[u8], at: usize) -> Result<usize, BadPage> {
         )));
     }
     Ok(end)
+}
+
+/// Calls `each` with every value of a PLAIN byte-array region holding `count` values (a
+/// dictionary page), in order; the region must hold exactly those.
+pub fn plain_values(
+    values: &[u8],
+    count: usize,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), BadPage> {
+    let mut at = 0;
+    for _ in 0..count {
+        let end = value_end(values, at)?;
+        each(&values[at + 4..end]);
+        at = end;
+    }
+    if at != values.len() {
+        return Err(bad(format!(
+            "{count} values end at byte {at} of a page of {} bytes",
+            values.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The first `count` dictionary indices of an RLE_DICTIONARY values region (one byte of bit
+/// width, then the hybrid runs), into `out` (cleared first); each checked to be below
+/// `dictionary_len`.
+pub fn dictionary_indices(
+    region: &[u8],
+    count: usize,
+    dictionary_len: usize,
+    out: &mut Vec<u32>,
+) -> Result<(), BadPage> {
+    out.clear();
+    if count == 0 {
+        return Ok(());
+    }
+    let (&width, runs) = region
+        .split_first()
+        .ok_or_else(|| bad("a dictionary-encoded page without its bit width"))?;
+    if width > 32 {
+        return Err(bad(format!("dictionary indices of {width} bits")));
+    }
+    let width = usize::from(width);
+    let value_bytes = width.div_ceil(8);
+    let mask = if width == 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << width) - 1
+    };
+    let mut at = 0;
+    while out.len() < count {
+        let header = uleb128(runs, &mut at)?;
+        let run = usize::try_from(header >> 1).map_err(|_| bad("an index run too long"))?;
+        if header & 1 == 1 {
+            // Bit-packed: `run` groups of eight indices of `width` bits, least significant first.
+            let len = run.saturating_mul(width);
+            let bytes = runs
+                .get(at..at.saturating_add(len))
+                .ok_or_else(|| bad("bit-packed dictionary indices are cut off"))?;
+            at += len;
+            let (mut acc, mut bits) = (0u64, 0usize);
+            let mut bytes = bytes.iter();
+            for _ in 0..run * 8 {
+                while bits < width {
+                    acc |= u64::from(*bytes.next().expect("width bytes a group")) << bits;
+                    bits += 8;
+                }
+                if out.len() < count {
+                    out.push((acc & mask) as u32);
+                }
+                acc = if width == 0 { acc } else { acc >> width };
+                bits -= width;
+            }
+        } else {
+            if run == 0 {
+                return Err(bad("an empty run of dictionary indices"));
+            }
+            let bytes = runs
+                .get(at..at + value_bytes)
+                .ok_or_else(|| bad("a run of dictionary indices is cut off"))?;
+            at += value_bytes;
+            let value = bytes
+                .iter()
+                .rev()
+                .fold(0u32, |v, &b| (v << 8) | u32::from(b));
+            let take = run.min(count - out.len());
+            out.extend(std::iter::repeat_n(value, take));
+        }
+    }
+    if let Some(&i) = out.iter().find(|&&i| i as usize >= dictionary_len) {
+        return Err(bad(format!(
+            "dictionary index {i} past the dictionary's {dictionary_len} values"
+        )));
+    }
+    Ok(())
 }
 
 /// The positions, ascending, of the levels equal to 1 among the first `count` levels of a
@@ -296,5 +399,85 @@ mod tests {
         assert!(present_positions(&[(2 << 1) | 1, 0xff], 16, &mut out).is_err());
         assert!(present_positions(&[0], 1, &mut out).is_err());
         assert!(present_positions(&[0x80, 0x80], 1, &mut out).is_err());
+    }
+
+    /// The hybrid encoding of `indices` at `width` bits: a run of one value RLE-encoded when it
+    /// is eight or longer, the rest bit-packed, as parquet's writer chooses.
+    fn indices_region(indices: &[u32], width: u8) -> Vec<u8> {
+        let mut out = vec![width];
+        let w = usize::from(width);
+        let push_header = |out: &mut Vec<u8>, mut h: u64| {
+            while h >= 0x80 {
+                out.push((h as u8) | 0x80);
+                h >>= 7;
+            }
+            out.push(h as u8);
+        };
+        let mut i = 0;
+        while i < indices.len() {
+            let run = indices[i..]
+                .iter()
+                .take_while(|&&v| v == indices[i])
+                .count();
+            if run >= 8 {
+                push_header(&mut out, (run as u64) << 1);
+                out.extend_from_slice(&indices[i].to_le_bytes()[..w.div_ceil(8)]);
+                i += run;
+            } else {
+                let group = &indices[i..(i + 8).min(indices.len())];
+                push_header(&mut out, (1 << 1) | 1);
+                let (mut acc, mut bits) = (0u64, 0);
+                for k in 0..8 {
+                    acc |= u64::from(group.get(k).copied().unwrap_or(0)) << bits;
+                    bits += w;
+                    while bits >= 8 {
+                        out.push(acc as u8);
+                        acc >>= 8;
+                        bits -= 8;
+                    }
+                }
+                i += group.len();
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn dictionary_indices_are_decoded_as_encoded(
+            width in 0u8..=20,
+            picks in proptest::collection::vec((any::<u32>(), 1usize..20), 0..40),
+        ) {
+            let limit = if width == 0 { 1 } else { 1u64 << width };
+            let indices: Vec<u32> = picks
+                .iter()
+                .flat_map(|&(v, n)| std::iter::repeat_n((u64::from(v) % limit) as u32, n))
+                .collect();
+            let mut out = Vec::new();
+            dictionary_indices(&indices_region(&indices, width), indices.len(), limit as usize, &mut out).unwrap();
+            prop_assert_eq!(out, indices);
+        }
+    }
+
+    #[test]
+    fn an_index_past_the_dictionary_or_a_cut_off_run_is_an_error() {
+        let region = indices_region(&[0, 1, 2, 3], 2);
+        let mut out = Vec::new();
+        assert!(dictionary_indices(&region, 4, 4, &mut out).is_ok());
+        assert!(dictionary_indices(&region, 4, 3, &mut out).is_err());
+        assert!(dictionary_indices(&region[..2], 4, 4, &mut out).is_err());
+        assert!(dictionary_indices(&[], 1, 4, &mut out).is_err());
+        assert!(dictionary_indices(&[33, 2, 0], 1, 4, &mut out).is_err());
+        assert!(dictionary_indices(&[], 0, 4, &mut out).is_ok());
+    }
+
+    #[test]
+    fn plain_values_walks_every_value_and_rejects_a_wrong_count() {
+        let page = plain(&[b"a", b"", b"ccc"]);
+        let mut seen = Vec::new();
+        plain_values(&page, 3, |v| seen.push(v.to_vec())).unwrap();
+        assert_eq!(seen, [b"a".to_vec(), vec![], b"ccc".to_vec()]);
+        assert!(plain_values(&page, 2, |_| {}).is_err());
+        assert!(plain_values(&page, 4, |_| {}).is_err());
     }
 }

@@ -14,6 +14,8 @@
 
 use std::sync::Arc;
 
+use arrow_array::StringArray;
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use bytes::Bytes;
 use memchr::memmem::Finder;
 use parquet::arrow::arrow_reader::RowSelection;
@@ -50,6 +52,55 @@ impl<R: ChunkReader> ChunkReader for SharedChunks<R> {
     }
 }
 
+/// The values of the matching rows, in row order, collected while they are searched: shown by
+/// a query, they need not be decompressed and decoded a second time by the Arrow reader (the
+/// content column was a fifth of a two-year `--contains` to CSV).
+#[derive(Debug, Default)]
+pub struct MatchedValues {
+    bytes: Vec<u8>,
+    /// Where each value ends in `bytes`.
+    ends: Vec<i32>,
+}
+
+impl MatchedValues {
+    fn push(&mut self, value: &[u8]) -> std::result::Result<(), String> {
+        self.bytes.extend_from_slice(value);
+        let end = i32::try_from(self.bytes.len())
+            .map_err(|_| "more than 2 GiB of matching content in one file".to_string())?;
+        self.ends.push(end);
+        Ok(())
+    }
+
+    /// Keeps the first `n` values.
+    fn truncate(&mut self, n: usize) {
+        self.ends.truncate(n);
+        self.bytes
+            .truncate(self.ends.last().map_or(0, |&e| e as usize));
+    }
+
+    /// The values as text: each must be UTF-8 (what the Arrow reader would check).
+    pub fn into_array(self) -> std::result::Result<StringArray, String> {
+        let mut offsets = Vec::with_capacity(self.ends.len() + 1);
+        offsets.push(0i32);
+        offsets.extend_from_slice(&self.ends);
+        // The whole buffer valid, and every value starting on a character's first byte, is
+        // every value valid (arrow's own check of a string array, with SIMD).
+        let valid = simdutf8::basic::from_utf8(&self.bytes).is_ok()
+            && offsets.iter().all(|&o| {
+                self.bytes
+                    .get(o as usize)
+                    .is_none_or(|&b| (b as i8) >= -0x40)
+            });
+        if !valid {
+            return Err("a content value is not UTF-8".into());
+        }
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        // SAFETY: the offsets start at 0, ascend and end at the buffer's length (pushed as the
+        // buffer grew), and the values were checked above to be UTF-8.
+        Ok(unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(self.bytes), None) })
+    }
+}
+
 /// Rows read per call of the column reader.
 const BATCH: usize = 8192;
 
@@ -57,14 +108,16 @@ const BATCH: usize = 8192;
 /// that `matcher` matches. A null matches nothing.
 ///
 /// A column chunk of PLAIN pages (the lake's content column) is searched in place, page by
-/// page ([`crate::commands::query::page_bytes`]); a dictionary-encoded chunk, or a search ignoring case, decodes the
-/// values with parquet's column reader and tests them one by one.
+/// page ([`crate::commands::query::page_bytes`]); a dictionary-encoded chunk, or a search
+/// ignoring case, decodes the values with parquet's column reader and tests them one by one.
+/// With `values`, the matching values are also collected there, in row order.
 pub fn matching_rows<R: ChunkReader + 'static>(
     reader: &Arc<R>,
     metadata: &ParquetMetaData,
     row_groups: &[usize],
     column: usize,
     matcher: &TextMatcher,
+    mut values: Option<&mut MatchedValues>,
 ) -> Result<RowSelection> {
     let descr = metadata.file_metadata().schema_descr().column(column);
     let flat = descr.max_rep_level() == 0 && descr.max_def_level() <= 1;
@@ -79,28 +132,36 @@ pub fn matching_rows<R: ChunkReader + 'static>(
             Some(finders) if flat && chunk.dictionary_page_offset().is_none() => {
                 let before = hits.len();
                 let nullable = descr.max_def_level() == 1;
-                let searched =
-                    search_pages(pages()?, nullable, finders, rg, rows, base, &mut hits)?;
+                let searched = search_pages(
+                    pages()?,
+                    nullable,
+                    finders,
+                    (rg, rows, base),
+                    &mut hits,
+                    values.as_deref_mut(),
+                )?;
                 if !searched {
                     hits.truncate(before);
+                    if let Some(v) = values.as_deref_mut() {
+                        v.truncate(before);
+                    }
                 }
                 searched
             }
             _ => false,
         };
         if !searched {
-            let values = get_typed_column_reader::<ByteArrayType>(get_column_reader(
+            let column_reader = get_typed_column_reader::<ByteArrayType>(get_column_reader(
                 descr.clone(),
                 Box::new(pages()?),
             ));
             decode_values(
-                values,
+                column_reader,
                 descr.max_def_level() > 0,
                 matcher,
-                rg,
-                rows,
-                base,
+                (rg, rows, base),
                 &mut hits,
+                values.as_deref_mut(),
             )?;
         }
         base += rows;
@@ -122,10 +183,9 @@ fn search_pages(
     mut pages: impl PageReader,
     nullable: bool,
     finders: &[Finder<'static>],
-    rg: usize,
-    rows: usize,
-    base: usize,
+    (rg, rows, base): (usize, usize, usize),
     hits: &mut Vec<usize>,
+    mut collected: Option<&mut MatchedValues>,
 ) -> Result<bool> {
     let mut row = 0;
     let (mut found, mut present) = (Vec::new(), Vec::new());
@@ -174,16 +234,25 @@ fn search_pages(
         values_containing(values, finders, &mut found).map_err(|e| general(rg, e))?;
         if !found.is_empty() {
             match levels {
-                None => hits.extend(found.iter().map(|&v| base + row + v)),
+                None => hits.extend(found.iter().map(|v| base + row + v.index)),
                 Some(levels) => {
                     present_positions(levels, levels_count, &mut present)
                         .map_err(|e| general(rg, e))?;
-                    for &v in &found {
-                        let at = present.get(v).ok_or_else(|| {
-                            general(rg, format!("value {v} of a page has no row in its levels"))
+                    for v in &found {
+                        let at = present.get(v.index).ok_or_else(|| {
+                            general(
+                                rg,
+                                format!("value {} of a page has no row in its levels", v.index),
+                            )
                         })?;
                         hits.push(base + row + *at as usize);
                     }
+                }
+            }
+            if let Some(c) = collected.as_deref_mut() {
+                for v in &found {
+                    c.push(&values[v.start..v.end])
+                        .map_err(|e| general(rg, e))?;
                 }
             }
         }
@@ -204,10 +273,9 @@ fn decode_values(
     mut values_of: ColumnReaderImpl<ByteArrayType>,
     nullable: bool,
     matcher: &TextMatcher,
-    rg: usize,
-    rows: usize,
-    base: usize,
+    (rg, rows, base): (usize, usize, usize),
     hits: &mut Vec<usize>,
+    mut collected: Option<&mut MatchedValues>,
 ) -> Result<()> {
     let mut defs = Vec::with_capacity(BATCH);
     let mut values = Vec::with_capacity(BATCH);
@@ -228,12 +296,16 @@ fn decode_values(
         let mut value = values.iter();
         for i in 0..records {
             let present = !nullable || defs.get(i).is_some_and(|&d| d > 0);
-            if present
-                && value
-                    .next()
-                    .is_some_and(|v| matcher.matches_bytes(v.data(), &mut scratch))
+            if !present {
+                continue;
+            }
+            if let Some(v) = value.next()
+                && matcher.matches_bytes(v.data(), &mut scratch)
             {
                 hits.push(base + read + i);
+                if let Some(c) = collected.as_deref_mut() {
+                    c.push(v.data()).map_err(|e| general(rg, e))?;
+                }
             }
         }
         read += records;
@@ -301,7 +373,24 @@ mod tests {
         let needles: Vec<String> = needles.iter().map(|n| n.to_string()).collect();
         let matcher = TextMatcher::new(&needles, ignore_case);
         let column = content_column(metadata);
-        let selection = matching_rows(bytes, metadata, groups, column, &matcher).unwrap();
+        let mut values = MatchedValues::default();
+        let selection =
+            matching_rows(bytes, metadata, groups, column, &matcher, Some(&mut values)).unwrap();
+        let values = values.into_array().unwrap();
+        let texts: Vec<&str> = values.iter().map(Option::unwrap).collect();
+        assert_eq!(
+            texts.len(),
+            selection.row_count(),
+            "one value per selected row"
+        );
+        assert!(
+            texts.iter().all(|t| needles.iter().any(|n| if ignore_case {
+                t.to_lowercase().contains(&n.to_lowercase())
+            } else {
+                t.contains(n.as_str())
+            })),
+            "the collected values are the matching ones: {texts:?}"
+        );
         let rows: usize = groups
             .iter()
             .map(|&g| metadata.row_group(g).num_rows() as usize)

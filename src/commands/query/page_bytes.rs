@@ -36,12 +36,21 @@ fn bad(what: impl Into<String>) -> BadPage {
     BadPage(what.into())
 }
 
-/// The indexes, ascending, of the values of a PLAIN byte-array region `values` that contain
-/// one of `finders`' needles (none of them empty), appended to `out`.
+/// A value of a PLAIN page that holds a needle: its index among the page's values and where
+/// its bytes lie in the values region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ValueHit {
+    pub index: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The values, ascending, of a PLAIN byte-array region `values` that contain one of `finders`'
+/// needles (none of them empty), appended to `out`.
 pub fn values_containing(
     values: &[u8],
     finders: &[Finder<'_>],
-    out: &mut Vec<usize>,
+    out: &mut Vec<ValueHit>,
 ) -> Result<(), BadPage> {
     let first = out.len();
     if values.is_empty() {
@@ -67,7 +76,11 @@ pub fn values_containing(
                 end = value_end(values, at)?;
             }
             if hit >= at + 4 && hit + needle <= end {
-                out.push(index);
+                out.push(ValueHit {
+                    index,
+                    start: at + 4,
+                    end,
+                });
                 // The rest of this value cannot add anything.
                 from = end;
             } else {
@@ -82,7 +95,7 @@ pub fn values_containing(
             out[first..].sort_unstable();
             let mut kept = first;
             for i in first..out.len() {
-                if kept == first || out[i] != out[kept - 1] {
+                if kept == first || out[i].index != out[kept - 1].index {
                     out[kept] = out[i];
                     kept += 1;
                 }
@@ -287,10 +300,23 @@ mod tests {
 
     fn search(values: &[&[u8]], needles: &[&str]) -> Vec<usize> {
         let finders: Vec<_> = needles.iter().map(|n| Finder::new(n.as_bytes())).collect();
-        let mut out = vec![99];
-        values_containing(&plain(values), &finders, &mut out).unwrap();
-        assert_eq!(out.remove(0), 99, "what was in `out` stays");
-        out
+        let page = plain(values);
+        let kept = ValueHit {
+            index: 99,
+            start: 0,
+            end: 0,
+        };
+        let mut out = vec![kept];
+        values_containing(&page, &finders, &mut out).unwrap();
+        assert_eq!(out.remove(0), kept, "what was in `out` stays");
+        for hit in &out {
+            assert_eq!(
+                &page[hit.start..hit.end],
+                values[hit.index],
+                "a hit's bytes are its value's"
+            );
+        }
+        out.iter().map(|h| h.index).collect()
     }
 
     #[test]
@@ -384,6 +410,7 @@ mod tests {
             let finders: Vec<_> = needles.iter().map(|n| Finder::new(n.as_slice())).collect();
             let mut out = Vec::new();
             values_containing(&plain(&slices), &finders, &mut out).unwrap();
+            let out: Vec<usize> = out.iter().map(|h| h.index).collect();
             let expected: Vec<usize> = (0..values.len())
                 .filter(|&i| finders.iter().any(|f| f.find(&values[i]).is_some()))
                 .collect();

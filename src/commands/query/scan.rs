@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
@@ -30,7 +30,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::reader::ChunkReader;
 use serde::Serialize;
 
-use crate::commands::query::content_match::{SharedChunks, matching_rows};
+use crate::commands::query::content_match::{MatchedValues, SharedChunks, matching_rows};
 use crate::commands::query::dictionary_match::rows_wanted;
 use crate::commands::query::filter::{Equality, Filter, Stats, TextMatcher};
 use crate::commands::query::time_range::TimeRange;
@@ -156,12 +156,32 @@ fn scan_file<R: ChunkReader + 'static>(
     let mut selection = pruning.selection;
     // `--contains` on the content column's bytes first (see content_match), unless the rows are
     // upgraded on read: then every filter runs on the upgraded rows.
+    // When the search's matches are exactly the rows shown (no page-index selection, no other
+    // filter), the content values it found are shown as they are: the Arrow reader does not
+    // decode the content column a second time.
+    let splice_content = !count_only
+        && !upgrade
+        && selection.is_none()
+        && !pruning.needs_time_filter
+        && filter.without_contains().is_empty()
+        && plan.schema.fields().len() > 1
+        && plan.schema.field_with_name(col::CONTENT).is_ok()
+        && file_schema
+            .field_with_name(col::CONTENT)
+            .is_ok_and(|f| f.data_type() == &arrow_schema::DataType::Utf8);
+    let mut matched_values = splice_content.then(MatchedValues::default);
     let without_contains;
     let filter = match content_column(&parquet_schema) {
         Some(column) if !filter.contains.is_empty() && !upgrade => {
-            let matching =
-                matching_rows(&file, &metadata, &pruning.row_groups, column, &plan.matcher)
-                    .map_err(|e| corrupt(path, e))?;
+            let matching = matching_rows(
+                &file,
+                &metadata,
+                &pruning.row_groups,
+                column,
+                &plan.matcher,
+                matched_values.as_mut(),
+            )
+            .map_err(|e| corrupt(path, e))?;
             let matching = match selection {
                 Some(s) => s.intersection(&matching),
                 None => matching,
@@ -173,7 +193,10 @@ fn scan_file<R: ChunkReader + 'static>(
             without_contains = Arc::new(filter.without_contains());
             &without_contains
         }
-        _ => filter,
+        _ => {
+            matched_values = None;
+            filter
+        }
     };
     // Equality filters on dictionary-encoded columns on their dictionaries (see
     // dictionary_match), unless the rows are upgraded on read.
@@ -248,7 +271,11 @@ fn scan_file<R: ChunkReader + 'static>(
             .map(|f| f.name().as_str())
             .collect()
     };
-    let mask = ProjectionMask::columns(&parquet_schema, output.iter().copied().filter(|c| has(c)));
+    let content = matched_values
+        .map(|v| v.into_array().map_err(|e| Error::data(path, e)))
+        .transpose()?;
+    let read = |c: &&str| has(c) && !(content.is_some() && *c == col::CONTENT);
+    let mask = ProjectionMask::columns(&parquet_schema, output.iter().copied().filter(read));
     let reader = builder
         .with_projection(mask)
         .build()
@@ -260,13 +287,55 @@ fn scan_file<R: ChunkReader + 'static>(
         if upgrade && batch.num_rows() > 0 {
             batch = derive_on_read(path, &batch, plan)?;
         }
+        if let Some(content) = &content {
+            batch = with_content(path, &batch, content, count as usize)?;
+        }
         count += batch.num_rows() as u64;
         if !count_only && batch.num_rows() > 0 {
             batches.push(crate::lake::reader::conform(path, &batch, &plan.schema)?);
         }
     }
+    if let Some(content) = &content
+        && content.len() != count as usize
+    {
+        return Err(Error::data(
+            path,
+            format!(
+                "{} content values matched, but {count} rows were read",
+                content.len()
+            ),
+        ));
+    }
     stats.rows_matched += count;
     Ok((count, batches))
+}
+
+/// `batch` with the content column: the values of `content` from row `at` on.
+fn with_content(
+    path: &Path,
+    batch: &RecordBatch,
+    content: &StringArray,
+    at: usize,
+) -> Result<RecordBatch> {
+    let n = batch.num_rows();
+    if at + n > content.len() {
+        return Err(Error::data(
+            path,
+            format!(
+                "{} content values matched, but more rows were read",
+                content.len()
+            ),
+        ));
+    }
+    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow_schema::Field::new(
+        col::CONTENT,
+        arrow_schema::DataType::Utf8,
+        true,
+    )));
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(content.slice(at, n)));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| corrupt(path, e))
 }
 
 /// The rows of `row_groups` that pass `equality` with `values`, decided on the dictionaries of
@@ -683,6 +752,45 @@ mod tests {
             p.schema,
             "the plan's columns, in its order"
         );
+        // The content shown is the one the search collected (no other filter): the same rows
+        // and values as the Arrow reader's decoding of it (another filter, which keeps all rows),
+        // also ignoring case (the column reader's route).
+        let rows_of = |filter: Filter| {
+            let p = plan(0, 1 << 40, filter, &[col::CONTENT, col::MSG_ID]);
+            let batches = read_file(
+                Path::new("mem.parquet"),
+                file(),
+                &p,
+                &mut ScanStats::default(),
+            )
+            .unwrap();
+            arrow_select::concat::concat_batches(&p.schema, &batches).unwrap()
+        };
+        let spliced = rows_of(Filter {
+            contains: vec!["needle".into()],
+            ..Filter::default()
+        });
+        let decoded = rows_of(Filter {
+            contains: vec!["needle".into()],
+            types: vec![1],
+            ..Filter::default()
+        });
+        let ignoring_case = rows_of(Filter {
+            contains: vec!["NEEDLE".into()],
+            ignore_case: true,
+            ..Filter::default()
+        });
+        assert_eq!(spliced.num_rows(), want.len());
+        assert_eq!(spliced, decoded);
+        assert_eq!(spliced, ignoring_case);
+        assert!(
+            spliced
+                .column(0)
+                .as_string::<i32>()
+                .iter()
+                .all(|c| c == Some("a needle")),
+            "every row shows its own content"
+        );
         // Kinds are pruned by their statistics too: no row group holds a link.
         let links = Filter {
             kinds: vec!["link".into()],
@@ -809,5 +917,60 @@ mod tests {
                 .collect();
             assert_eq!(ids, want, "{filter:?}");
         }
+    }
+
+    #[test]
+    fn collected_content_is_shown_on_its_own_rows_across_batches_and_row_groups() {
+        // 20,000 rows in two row groups, 18,000 matching: three batches of 8,192 and more.
+        let mut out = Vec::new();
+        let props = writer_properties(Codec::Snappy, None).unwrap();
+        let mut w = ArrowWriter::try_new(&mut out, arrow_schema(), Some(props)).unwrap();
+        for part in [0..12_000usize, 12_000..20_000] {
+            let mut b = RowBuffer::default();
+            for i in part {
+                let mut r = Record {
+                    msg_id: i.to_string().into(),
+                    create_time: i as i64,
+                    msg_type: Some(1),
+                    ..Default::default()
+                };
+                r.text[text::CHATROOM] = Some("r@chatroom".into());
+                r.text[text::CONTENT] = Some(if i.is_multiple_of(10) {
+                    format!("hay {i}").into()
+                } else {
+                    format!("needle {i}").into()
+                });
+                b.push(&r);
+            }
+            w.write(&b.take_batch()).unwrap();
+            w.flush().unwrap();
+        }
+        w.close().unwrap();
+        let bytes = bytes::Bytes::from(out);
+        let filter = Filter {
+            contains: vec!["needle".into()],
+            ..Filter::default()
+        };
+        let p = plan(0, 1 << 40, filter, &[col::MSG_ID, col::CONTENT]);
+        let batches = read_file(
+            Path::new("mem.parquet"),
+            bytes,
+            &p,
+            &mut ScanStats::default(),
+        )
+        .unwrap();
+        assert!(batches.len() >= 3, "{} batches", batches.len());
+        let mut rows = 0;
+        for b in &batches {
+            let (ids, contents) = (
+                b.column(0).as_string::<i32>(),
+                b.column(1).as_string::<i32>(),
+            );
+            for i in 0..b.num_rows() {
+                assert_eq!(contents.value(i), format!("needle {}", ids.value(i)));
+            }
+            rows += b.num_rows();
+        }
+        assert_eq!(rows, 18_000);
     }
 }

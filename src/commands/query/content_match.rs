@@ -20,7 +20,7 @@ use bytes::Bytes;
 use memchr::memmem::Finder;
 use parquet::arrow::arrow_reader::RowSelection;
 use parquet::basic::Encoding;
-use parquet::column::page::{Page, PageReader};
+use parquet::column::page::PageReader;
 use parquet::column::reader::{ColumnReaderImpl, get_column_reader, get_typed_column_reader};
 use parquet::data_type::ByteArrayType;
 use parquet::errors::{ParquetError, Result};
@@ -29,7 +29,9 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use crate::commands::query::filter::TextMatcher;
-use crate::commands::query::page_bytes::{present_positions, values_containing};
+use crate::commands::query::page_bytes::{
+    DataPageParts, data_page_parts, present_positions, values_containing,
+};
 
 /// One chunk reader shared by the column reader and the Arrow reader of a file.
 pub struct SharedChunks<R>(pub Arc<R>);
@@ -190,45 +192,13 @@ fn search_pages(
     let mut row = 0;
     let (mut found, mut present) = (Vec::new(), Vec::new());
     while let Some(page) = pages.get_next_page()? {
-        let (levels, values, levels_count) = match &page {
-            Page::DataPage {
-                buf,
-                num_values,
-                encoding: Encoding::PLAIN,
-                def_level_encoding,
-                ..
-            } => {
-                if !nullable {
-                    (None, &buf[..], *num_values as usize)
-                } else if *def_level_encoding != Encoding::RLE {
-                    return Ok(false);
-                } else {
-                    let len = buf
-                        .get(..4)
-                        .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")) as usize)
-                        .ok_or_else(|| general(rg, "a page too short for its levels"))?;
-                    let levels = buf
-                        .get(4..4 + len)
-                        .ok_or_else(|| general(rg, "definition levels past the page's end"))?;
-                    (Some(levels), &buf[4 + len..], *num_values as usize)
-                }
-            }
-            Page::DataPageV2 {
-                buf,
-                num_values,
-                encoding: Encoding::PLAIN,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                ..
-            } => {
-                let (r, d) = (*rep_levels_byte_len as usize, *def_levels_byte_len as usize);
-                let levels = buf
-                    .get(r..r + d)
-                    .ok_or_else(|| general(rg, "definition levels past the page's end"))?;
-                let levels = nullable.then_some(levels);
-                (levels, &buf[r + d..], *num_values as usize)
-            }
-            _ => return Ok(false),
+        let Some(DataPageParts {
+            levels,
+            values,
+            rows: levels_count,
+        }) = data_page_parts(&page, nullable, &[Encoding::PLAIN]).map_err(|e| general(rg, e))?
+        else {
+            return Ok(false);
         };
         found.clear();
         values_containing(values, finders, &mut found).map_err(|e| general(rg, e))?;

@@ -20,7 +20,9 @@ use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
-use crate::commands::query::page_bytes::{dictionary_indices, plain_values, present_positions};
+use crate::commands::query::page_bytes::{
+    DataPageParts, data_page_parts, dictionary_indices, plain_values, present_positions,
+};
 
 /// Whether every data page of `chunk` is dictionary-encoded, as its footer's encoding
 /// statistics say (parquet's own test for it).
@@ -106,48 +108,18 @@ fn chunk_rows(
     let (mut present, mut indices) = (Vec::new(), Vec::new());
     let mut row = 0;
     while let Some(page) = pages.get_next_page()? {
-        let (levels, region, levels_count) = match &page {
-            Page::DataPage {
-                buf,
-                num_values,
-                encoding: Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY,
-                def_level_encoding,
-                ..
-            } => {
-                if !nullable {
-                    (None, &buf[..], *num_values as usize)
-                } else if *def_level_encoding != Encoding::RLE {
-                    return Ok(false);
-                } else {
-                    let len = buf
-                        .get(..4)
-                        .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")) as usize)
-                        .ok_or_else(|| general(rg, "a page too short for its levels"))?;
-                    let levels = buf
-                        .get(4..4 + len)
-                        .ok_or_else(|| general(rg, "definition levels past the page's end"))?;
-                    (Some(levels), &buf[4 + len..], *num_values as usize)
-                }
-            }
-            Page::DataPageV2 {
-                buf,
-                num_values,
-                encoding: Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                ..
-            } => {
-                let (r, d) = (*rep_levels_byte_len as usize, *def_levels_byte_len as usize);
-                let levels = buf
-                    .get(r..r + d)
-                    .ok_or_else(|| general(rg, "definition levels past the page's end"))?;
-                (
-                    nullable.then_some(levels),
-                    &buf[r + d..],
-                    *num_values as usize,
-                )
-            }
-            _ => return Ok(false),
+        let Some(DataPageParts {
+            levels,
+            values: region,
+            rows: levels_count,
+        }) = data_page_parts(
+            &page,
+            nullable,
+            &[Encoding::RLE_DICTIONARY, Encoding::PLAIN_DICTIONARY],
+        )
+        .map_err(|e| general(rg, e))?
+        else {
+            return Ok(false);
         };
         let values = match levels {
             Some(levels) => {

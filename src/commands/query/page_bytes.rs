@@ -21,6 +21,8 @@
 //! slow way.
 
 use memchr::memmem::Finder;
+use parquet::basic::Encoding;
+use parquet::column::page::Page;
 
 /// A page's bytes that cannot be what their header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,75 @@ pub struct ValueHit {
     pub index: usize,
     pub start: usize,
     pub end: usize,
+}
+
+/// A data page of a flat column split into its definition levels (None for a column without
+/// nulls) and its values region, with its number of levels: its rows.
+pub struct DataPageParts<'a> {
+    pub levels: Option<&'a [u8]>,
+    pub values: &'a [u8],
+    pub rows: usize,
+}
+
+/// The parts of `page` if it is a data page (v1 or v2) whose values have one of `encodings` and
+/// whose levels, if `nullable`, are RLE; None for any other page.
+pub fn data_page_parts<'a>(
+    page: &'a Page,
+    nullable: bool,
+    encodings: &[Encoding],
+) -> Result<Option<DataPageParts<'a>>, BadPage> {
+    match page {
+        Page::DataPage {
+            buf,
+            num_values,
+            encoding,
+            def_level_encoding,
+            ..
+        } if encodings.contains(encoding) => {
+            let rows = *num_values as usize;
+            if !nullable {
+                return Ok(Some(DataPageParts {
+                    levels: None,
+                    values: &buf[..],
+                    rows,
+                }));
+            }
+            if *def_level_encoding != Encoding::RLE {
+                return Ok(None);
+            }
+            let len = buf
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")) as usize)
+                .ok_or_else(|| bad("a page too short for its levels"))?;
+            let levels = buf
+                .get(4..4 + len)
+                .ok_or_else(|| bad("definition levels past the page's end"))?;
+            Ok(Some(DataPageParts {
+                levels: Some(levels),
+                values: &buf[4 + len..],
+                rows,
+            }))
+        }
+        Page::DataPageV2 {
+            buf,
+            num_values,
+            encoding,
+            def_levels_byte_len,
+            rep_levels_byte_len,
+            ..
+        } if encodings.contains(encoding) => {
+            let (r, d) = (*rep_levels_byte_len as usize, *def_levels_byte_len as usize);
+            let levels = buf
+                .get(r..r + d)
+                .ok_or_else(|| bad("definition levels past the page's end"))?;
+            Ok(Some(DataPageParts {
+                levels: nullable.then_some(levels),
+                values: &buf[r + d..],
+                rows: *num_values as usize,
+            }))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The values, ascending, of a PLAIN byte-array region `values` that contain one of `finders`'

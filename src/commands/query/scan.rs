@@ -690,6 +690,19 @@ mod tests {
         }
     }
 
+    /// The values of the first column (strings) of `batches`, in order.
+    fn first_column(batches: &[RecordBatch]) -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let a = b.column(0).as_string::<i32>();
+                (0..a.len())
+                    .map(|i| a.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn count(plan: &ScanPlan) -> (u64, ScanStats) {
         let mut stats = ScanStats::default();
         let n = count_file(Path::new("mem.parquet"), file(), plan, &mut stats).unwrap();
@@ -731,15 +744,7 @@ mod tests {
         let p = plan(0, 1 << 40, needle, &[col::MSG_ID, col::CONTENT]);
         let mut stats = ScanStats::default();
         let batches = read_file(Path::new("mem.parquet"), file(), &p, &mut stats).unwrap();
-        let ids: Vec<String> = batches
-            .iter()
-            .flat_map(|b| {
-                let a = b.column(0).as_string::<i32>();
-                (0..a.len())
-                    .map(|i| a.value(i).to_string())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let ids = first_column(&batches);
         let mut want: Vec<String> = (0..2 * PAGE_ROWS)
             .step_by(100)
             .map(|i| format!("a{i}"))
@@ -906,15 +911,7 @@ mod tests {
             assert_eq!(n as usize, want.len(), "{filter:?}");
             let batches =
                 read_file(Path::new("mem.parquet"), bytes.clone(), &p, &mut stats).unwrap();
-            let ids: Vec<String> = batches
-                .iter()
-                .flat_map(|b| {
-                    let a = b.column(0).as_string::<i32>();
-                    (0..a.len())
-                        .map(|i| a.value(i).to_string())
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let ids = first_column(&batches);
             assert_eq!(ids, want, "{filter:?}");
         }
     }

@@ -256,14 +256,16 @@ pub fn dictionary_indices(
             at += len;
             let (mut acc, mut bits) = (0u64, 0usize);
             let mut bytes = bytes.iter();
-            for _ in 0..run * 8 {
+            // The last group may be padded past `count`; nothing after it is read.
+            for _ in 0..run.saturating_mul(8) {
+                if out.len() == count {
+                    break;
+                }
                 while bits < width {
                     acc |= u64::from(*bytes.next().expect("width bytes a group")) << bits;
                     bits += 8;
                 }
-                if out.len() < count {
-                    out.push((acc & mask) as u32);
-                }
+                out.push((acc & mask) as u32);
                 acc = if width == 0 { acc } else { acc >> width };
                 bits -= width;
             }
@@ -567,6 +569,10 @@ mod tests {
         assert!(dictionary_indices(&[], 1, 4, &mut out).is_err());
         assert!(dictionary_indices(&[33, 2, 0], 1, 4, &mut out).is_err());
         assert!(dictionary_indices(&[], 0, 4, &mut out).is_ok());
+        // Width 0 with a bit-packed run of 2^62 groups: the three indices asked for, at once.
+        let huge = [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        dictionary_indices(&huge, 3, 1, &mut out).unwrap();
+        assert_eq!(out, [0, 0, 0]);
     }
 
     #[test]

@@ -55,31 +55,39 @@ impl Encoder {
 
     pub fn with_threads(staging_dir: &Path, props: WriterProperties, threads: usize) -> Self {
         let threads = threads.max(1);
-        let (closed_tx, closed) = channel::<Result<(u64, Vec<ClosedFile>)>>();
+        let (closed_tx, closed) = channel::<(u64, Result<Vec<ClosedFile>>)>();
         let (result_tx, results) = channel();
         let syncer = std::thread::Builder::new()
             .name("wxlake-syncer".into())
             .spawn(move || {
                 // A sequence number is sealed once every encoder has closed its files of it;
-                // each encoder seals in order, so they complete in order.
+                // each encoder seals in order, so they complete in order. An error of one
+                // sequence number is handed on after every group before it (each already sealed
+                // by every encoder, so all on their way), as a single encoder would have.
                 let mut partial: BTreeMap<u64, (usize, Vec<StagedFile>)> = BTreeMap::new();
-                for closed in closed {
-                    let result = closed.and_then(|(seq, files)| {
-                        let files = files.into_iter().map(ClosedFile::sync);
-                        Ok((seq, files.collect::<Result<Vec<_>>>()?))
+                let mut failed: Option<(u64, Error)> = None;
+                for (seq, closed) in closed {
+                    let synced = closed.and_then(|files| {
+                        files
+                            .into_iter()
+                            .map(ClosedFile::sync)
+                            .collect::<Result<Vec<_>>>()
                     });
-                    let (seq, files) = match result {
-                        Ok(r) => r,
-                        Err(e) => {
-                            let _ = result_tx.send(Err(e));
-                            return; // the caller will see the error
+                    match synced {
+                        Ok(files) => {
+                            let entry = partial.entry(seq).or_default();
+                            entry.0 += 1;
+                            entry.1.extend(files);
                         }
-                    };
-                    let entry = partial.entry(seq).or_default();
-                    entry.0 += 1;
-                    entry.1.extend(files);
+                        Err(e) => {
+                            if failed.as_ref().is_none_or(|(s, _)| seq < *s) {
+                                failed = Some((seq, e));
+                            }
+                        }
+                    }
                     while let Some(first) = partial.first_entry() {
-                        if first.get().0 < threads {
+                        let before_failure = failed.as_ref().is_none_or(|(s, _)| *first.key() < *s);
+                        if first.get().0 < threads || !before_failure {
                             break;
                         }
                         let (seq, (_, mut files)) = first.remove_entry();
@@ -87,6 +95,13 @@ impl Encoder {
                         if result_tx.send(Ok((seq, files))).is_err() {
                             return; // the caller is gone
                         }
+                    }
+                    if let Some((s, _)) = &failed
+                        && partial.first_key_value().is_none_or(|(k, _)| k >= s)
+                    {
+                        let (_, e) = failed.take().expect("just seen");
+                        let _ = result_tx.send(Err(e));
+                        return; // the caller will see the error
                     }
                 }
             })
@@ -137,14 +152,14 @@ impl Encoder {
 
     /// Queue one row group of `partition` for file `seq`.
     pub fn write(&mut self, seq: u64, partition: PartitionKey, rows: PendingRows) -> Result<()> {
-        let threads = self.txs.as_ref().map_or(1, Vec::len);
+        let threads = self.txs.as_ref().expect("not finished").len();
         let to = partition.0.num_days_from_ce().unsigned_abs() as usize % threads;
         self.send(to, EncoderMsg::Batch(seq, partition, rows))
     }
 
     /// Every row group of file `seq` has been queued.
     pub fn seal(&mut self, seq: u64) -> Result<()> {
-        let threads = self.txs.as_ref().map_or(0, Vec::len);
+        let threads = self.txs.as_ref().expect("not finished").len();
         for to in 0..threads {
             self.send(to, EncoderMsg::Seal(seq))?;
         }
@@ -165,44 +180,56 @@ impl Encoder {
     }
 }
 
-/// One encoder thread: its partitions' writers, until its queue closes or a write fails.
+/// One encoder thread: its partitions' writers, until its queue closes or a write fails. A
+/// panic is reported to the syncer as an error of the file in hand (the other encoders would
+/// otherwise keep the syncer waiting for this one's part), then goes on unwinding.
 fn encode(
     rx: Receiver<EncoderMsg>,
-    closed_tx: std::sync::mpsc::Sender<Result<(u64, Vec<ClosedFile>)>>,
+    closed_tx: std::sync::mpsc::Sender<(u64, Result<Vec<ClosedFile>>)>,
     staging_dir: &Path,
     props: WriterProperties,
 ) {
-    let mut writers: BTreeMap<(u64, PartitionKey), StagedWriter> = BTreeMap::new();
-    for msg in rx {
-        let result = match msg {
-            EncoderMsg::Batch(seq, key, pending) => {
-                let writer = match writers.entry((seq, key)) {
-                    Entry::Occupied(e) => Ok(e.into_mut()),
-                    Entry::Vacant(e) => {
-                        StagedWriter::create(key, staging_dir, props.clone()).map(|w| e.insert(w))
+    let mut current = 0u64;
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut writers: BTreeMap<(u64, PartitionKey), StagedWriter> = BTreeMap::new();
+        for msg in rx {
+            let (seq, result) = match msg {
+                EncoderMsg::Batch(seq, key, pending) => {
+                    current = seq;
+                    let writer = match writers.entry((seq, key)) {
+                        Entry::Occupied(e) => Ok(e.into_mut()),
+                        Entry::Vacant(e) => StagedWriter::create(key, staging_dir, props.clone())
+                            .map(|w| e.insert(w)),
+                    };
+                    match writer.and_then(|w| w.write_pending(&pending)) {
+                        Ok(()) => continue,
+                        Err(e) => (seq, Err(e)),
                     }
-                };
-                match writer.and_then(|w| w.write_pending(&pending)) {
-                    Ok(()) => continue,
-                    Err(e) => Err(e),
                 }
+                EncoderMsg::Seal(seq) => {
+                    current = seq;
+                    let keys: Vec<_> = writers
+                        .range((seq, PartitionKey::MIN)..)
+                        .map(|(k, _)| *k)
+                        .collect();
+                    let closed = keys
+                        .into_iter()
+                        .filter(|(s, _)| *s == seq)
+                        .map(|k| writers.remove(&k).expect("listed").close())
+                        .collect::<Result<Vec<_>>>();
+                    (seq, closed)
+                }
+            };
+            let failed = result.is_err();
+            if closed_tx.send((seq, result)).is_err() || failed {
+                return; // the syncer is gone, or the caller will see the error
             }
-            EncoderMsg::Seal(seq) => {
-                let keys: Vec<_> = writers
-                    .range((seq, PartitionKey::MIN)..)
-                    .map(|(k, _)| *k)
-                    .collect();
-                keys.into_iter()
-                    .filter(|(s, _)| *s == seq)
-                    .map(|k| writers.remove(&k).expect("listed").close())
-                    .collect::<Result<Vec<_>>>()
-                    .map(|files| (seq, files))
-            }
-        };
-        let failed = result.is_err();
-        if closed_tx.send(result).is_err() || failed {
-            return; // the syncer is gone, or the caller will see the error
         }
+    }));
+    if let Err(panic) = run {
+        let error = Error::data("an encoder thread", "stopped on a panic");
+        let _ = closed_tx.send((current, Err(error)));
+        std::panic::resume_unwind(panic);
     }
 }
 
@@ -226,6 +253,7 @@ mod tests {
     use crate::record::Record;
     use crate::record::text;
     use arrow_array::RecordBatch;
+    use std::sync::Arc;
 
     fn batch(n: usize) -> RecordBatch {
         let mut buffer = RowBuffer::default();
@@ -299,5 +327,47 @@ mod tests {
         // A sealed file with nothing in it still comes back, empty.
         encoder.seal(2).unwrap();
         assert!(encoder.sealed(2).unwrap().is_empty());
+    }
+
+    #[test]
+    fn regression_a_later_files_error_does_not_hide_an_earlier_sealed_file() {
+        // With several encoders, the syncer handed on the first error it saw: a failure in file
+        // 1 on one encoder could take the place of file 0, complete on the other.
+        let dir = tempfile::tempdir().unwrap();
+        let props = writer_properties(Codec::Snappy, None).unwrap();
+        let mut encoder = Encoder::with_threads(dir.path(), props, 2);
+        let day = |d: u32| PartitionKey(chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap());
+        encoder
+            .write(0, day(1), PendingRows::whole(batch(3)))
+            .unwrap();
+        encoder
+            .write(0, day(2), PendingRows::whole(batch(4)))
+            .unwrap();
+        encoder.seal(0).unwrap();
+        // Sortable, but not the lake's schema: the Parquet writer refuses it.
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new(
+                crate::record::col::CHATROOM,
+                arrow_schema::DataType::Utf8,
+                true,
+            ),
+            arrow_schema::Field::new(
+                crate::record::col::CREATE_TIME,
+                arrow_schema::DataType::Int64,
+                true,
+            ),
+        ]));
+        let bad = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(arrow_array::StringArray::from(vec!["r"])),
+                Arc::new(arrow_array::Int64Array::from(vec![1])),
+            ],
+        )
+        .unwrap();
+        encoder.write(1, day(1), PendingRows::whole(bad)).unwrap();
+        let sealed = encoder.sealed(0).unwrap();
+        assert_eq!(sealed.iter().map(|f| f.rows).collect::<Vec<_>>(), [3, 4]);
+        assert!(encoder.sealed(1).is_err());
     }
 }

@@ -168,10 +168,12 @@ pub fn matching_rows<R: ChunkReader + 'static>(
         }
         base += rows;
     }
-    Ok(RowSelection::from_consecutive_ranges(
-        hits.into_iter().map(|r| r..r + 1),
-        base,
-    ))
+    Ok(selection_of(hits, base))
+}
+
+/// The selection of `total` rows that keeps the rows `hits` (ascending, each once).
+pub fn selection_of(hits: Vec<usize>, total: usize) -> RowSelection {
+    RowSelection::from_consecutive_ranges(hits.into_iter().map(|r| r..r + 1), total)
 }
 
 fn general(rg: usize, what: impl std::fmt::Display) -> ParquetError {

@@ -20,6 +20,7 @@ use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
+use crate::commands::query::content_match::selection_of;
 use crate::commands::query::page_bytes::{
     DataPageParts, data_page_parts, dictionary_indices, plain_values, present_positions,
 };
@@ -66,10 +67,7 @@ pub fn rows_wanted<R: ChunkReader + 'static>(
         }
         base += rows;
     }
-    Ok(Some(RowSelection::from_consecutive_ranges(
-        hits.into_iter().map(|r| r..r + 1),
-        base,
-    )))
+    Ok(Some(selection_of(hits, base)))
 }
 
 fn general(rg: usize, what: impl std::fmt::Display) -> ParquetError {

@@ -364,9 +364,10 @@ fn restore_archives(
     Ok((restored, unreadable))
 }
 
-/// Files queued on the normalizers ahead of the one being parsed: the next one is read while
-/// this one is committed.
-const LOOKAHEAD: usize = 2;
+/// Files queued on the normalizers ahead of the one being parsed: the next ones are read while
+/// this one is committed. (Two left the normalizers without a file while a group of small files
+/// was committed; the normalizers' window bounds the memory either way.)
+const LOOKAHEAD: usize = 4;
 
 /// Ingest the `selected` raw files in order: queue each on the normalizers (up to [`LOOKAHEAD`]
 /// ahead), parse it into the encoder, and commit the files before it in groups.

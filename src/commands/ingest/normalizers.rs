@@ -370,6 +370,14 @@ mod tests {
         }
     }
 
+    /// Wait (up to five seconds) until `reached` holds of the threads' shared state.
+    fn settle(state: &NormalizerState, reached: impl Fn(&Turns) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !reached(&state.0.lock()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn every_thread_ends_once_the_closed_queue_is_read() {
         // Regression: only the thread whose turn it was ended; the others waited for a turn
@@ -381,10 +389,7 @@ mod tests {
             pool.enqueue(0, reader_of(0, 10, 40).0);
             pool.close();
             while pool.receive().is_some() {}
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while state.0.lock().running > 0 && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
+            settle(&state, |t| t.running == 0);
             assert_eq!(
                 state.0.lock().running,
                 0,
@@ -404,10 +409,7 @@ mod tests {
             pool.enqueue(0, reader_of(0, 400, 40).0);
             pool.close();
             let window = 2 * WINDOW_PER_THREAD;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while state.0.lock().done.len() < window && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
+            settle(&state, |t| t.done.len() >= window);
             {
                 let t = state.0.lock();
                 assert_eq!(t.done.len(), window, "results waiting for a busy receiver");

@@ -247,21 +247,10 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
             &opts.progress,
         )
     })?;
-    // The segments of the start of the run are unmapped before the upkeep may remove them.
     drop(stored);
     group_commit(&mut ctx)?;
     ctx.checkpoints.finish()?;
     opts.progress.end();
-    let upkeep_started = Instant::now();
-    match ctx.lake_ids.finish() {
-        Ok(upkeep) => tracing::debug!(
-            ?upkeep,
-            elapsed_ms = upkeep_started.elapsed().as_millis() as u64,
-            "msg_id index upkeep"
-        ),
-        // Only upkeep: the index is complete without it, and the next run tries again.
-        Err(e) => tracing::warn!(error = %e, "could not fold the msg_id index's logs"),
-    }
     for path in restored {
         let _ = std::fs::remove_file(path);
     }
@@ -452,7 +441,35 @@ fn pipeline(
         }
         open.push(parsed);
     }
-    seal_and_commit(ctx, encoder, summary, open)
+    // Every line is read and deduplicated: the index has all the run's entries. Its upkeep
+    // runs while the encoder finishes the last group, instead of alone after it (a twentieth
+    // of a million-message day's wall time).
+    if !open.files.is_empty() {
+        encoder.seal(open.id)?;
+    }
+    index_upkeep(ctx);
+    if open.files.is_empty() {
+        return Ok(());
+    }
+    commit(ctx, encoder, summary, open)
+}
+
+/// The msg_id index's end-of-run upkeep ([`LakeIds::finish`]): once no more ids are added.
+///
+/// Before the last group is published: a crash in between leaves index entries of rows not in
+/// the lake, which the index allows (a hit is confirmed against the partition). Segments the
+/// normalizers' filter still maps may be removed: the mappings stay valid until dropped.
+fn index_upkeep(ctx: &mut RunContext) {
+    let upkeep_started = Instant::now();
+    match ctx.lake_ids.finish() {
+        Ok(upkeep) => tracing::debug!(
+            ?upkeep,
+            elapsed_ms = upkeep_started.elapsed().as_millis() as u64,
+            "msg_id index upkeep"
+        ),
+        // Only upkeep: the index is complete without it, and the next run tries again.
+        Err(e) => tracing::warn!(error = %e, "could not fold the msg_id index's logs"),
+    }
 }
 
 /// Parsed files committed together (see [`file_job::commit_group`]); the encoder writes their

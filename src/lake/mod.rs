@@ -2,6 +2,7 @@
 
 pub mod checksum;
 pub mod footer;
+pub mod gather;
 pub mod layout;
 pub mod legacy;
 pub mod listing;

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
 use rustc_hash::FxHashMap;
 
+use crate::lake::gather::interleave_batches;
 use crate::record::{arrow_schema, col};
 
 /// Rows of one chunk batch: all of them, or the listed ones in arrival order.
@@ -171,7 +171,7 @@ impl PendingRows {
             return RecordBatch::new_empty(arrow_schema());
         }
         let batches: Vec<&RecordBatch> = self.parts.iter().map(|p| p.batch.as_ref()).collect();
-        interleave_record_batch(&batches, &order).expect("indices are in bounds")
+        interleave_batches(&batches, &order).expect("indices are in bounds")
     }
 }
 

@@ -128,7 +128,12 @@ impl<'k> KeySet<'k> {
     #[allow(clippy::ptr_arg)]
     fn is_duplicate(&mut self, entries: &[Entry<'k>], key: &Cow<'k, str>) -> bool {
         if entries.len() < DUPLICATE_SCAN_LIMIT {
-            return entries.iter().any(|(k, _)| k == key);
+            // Keys of one length mostly differ in their first byte (`msg_id`/`source`,
+            // `msg_type`/`chatroom`): compared before a `memcmp` call (~1% of ingest).
+            let (len, first) = (key.len(), key.as_bytes().first());
+            return entries
+                .iter()
+                .any(|(k, _)| k.len() == len && k.as_bytes().first() == first && k == key);
         }
         let set = self
             .set

@@ -90,6 +90,26 @@ fn classifies_failures() {
     for (text, want) in cases {
         assert_eq!(parse_object(text, &mut Vec::new()), Err(want), "{text}");
     }
+    // Keys of one length: a repeat is found whatever its first byte, others are not repeats.
+    let mut out = Vec::new();
+    assert_eq!(
+        parse_object(r#"{"msg_id":1,"source":2,"mab":3,"mac":4,"":5}"#, &mut out),
+        Ok(())
+    );
+    assert_eq!(out.len(), 5);
+    for text in [
+        r#"{"msg_id":1,"source":2,"msg_id":3}"#,
+        r#"{"":1,"a":2,"":3}"#,
+        r#"{"mab":1,"mac":2,"mac":3}"#,
+    ] {
+        assert!(
+            matches!(
+                parse_object(text, &mut Vec::new()),
+                Err(ObjectError::DuplicateKey(_))
+            ),
+            "{text}"
+        );
+    }
     for bad in [
         "",
         "{",

@@ -322,13 +322,30 @@ impl MsgIndex {
             log.sync()?;
         }
         // Nothing is looked up while the logs are folded, and a failure ends the run: the
-        // table's memory is given back before the sort needs its own.
-        self.recent.clear();
+        // table's memory is the sort's, when it is large enough (a backfill's), else fresh.
+        let mut scratch = self.recent.take_scratch();
+        let mut fresh = Vec::new();
         let logs = &self.logs;
-        let entries = upkeep::sort_dedup_from(self.log_entries(), |f| {
-            logs.iter()
-                .try_for_each(|path| log::for_each(path, &mut *f))
-        })?;
+        let (in_scratch, in_fresh) = (&mut scratch, &mut fresh);
+        let len = upkeep::sort_dedup_with(
+            self.log_entries(),
+            |f| {
+                logs.iter()
+                    .try_for_each(|path| log::for_each(path, &mut *f))
+            },
+            move |len| match in_scratch.entries(len) {
+                Some(room) => Some(room),
+                None => {
+                    *in_fresh = vec![Entry { hash: 0, day: 0 }; len];
+                    Some(&mut in_fresh[..])
+                }
+            },
+        )?;
+        let entries: &[Entry] = if fresh.is_empty() {
+            scratch.entries(len).expect("sorted in it")
+        } else {
+            &fresh[..len]
+        };
         let segment = self.write_segment(entries.len(), || Ok(entries.iter().map(|e| Ok(*e))))?;
         self.segments.push(segment);
         let folded = self.logs.len();

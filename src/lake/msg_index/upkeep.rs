@@ -21,14 +21,35 @@ pub fn sort_dedup(entries: &mut Vec<Entry>) {
 /// memory for the result only, not for a copy to sort as well.
 pub fn sort_dedup_from(
     upper_bound: usize,
-    mut source: impl FnMut(&mut dyn FnMut(Entry)) -> Result<()>,
+    source: impl FnMut(&mut dyn FnMut(Entry)) -> Result<()>,
 ) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let len = sort_dedup_with(upper_bound, source, |len| {
+        out = vec![Entry { hash: 0, day: 0 }; len];
+        Some(&mut out[..])
+    })?;
+    out.truncate(len);
+    Ok(out)
+}
+
+/// [`sort_dedup_from`] into memory the caller has: `room(len)` gives a slice of exactly `len`
+/// entries to sort in (or `None`: nothing to sort, `len` is 0). Returns how many of them are
+/// left, sorted and unique, at its start.
+pub fn sort_dedup_with<'o>(
+    upper_bound: usize,
+    mut source: impl FnMut(&mut dyn FnMut(Entry)) -> Result<()>,
+    room: impl FnOnce(usize) -> Option<&'o mut [Entry]>,
+) -> Result<usize> {
     if upper_bound < 1 << 12 {
         let mut entries = Vec::with_capacity(upper_bound);
         source(&mut |e| entries.push(e))?;
         entries.sort_unstable();
         entries.dedup();
-        return Ok(entries);
+        let Some(out) = room(entries.len()) else {
+            return Ok(0);
+        };
+        out.copy_from_slice(&entries);
+        return Ok(entries.len());
     }
     let bits = (upper_bound / 16).ilog2().min(22);
     let bucket = |e: &Entry| (e.hash >> (64 - bits)) as usize;
@@ -39,7 +60,10 @@ pub fn sort_dedup_from(
     }
     let len = starts[starts.len() - 1];
     let mut next = starts.clone();
-    let mut out = vec![Entry { hash: 0, day: 0 }; len];
+    let Some(out) = room(len) else {
+        return Ok(0);
+    };
+    assert_eq!(out.len(), len, "room for exactly the entries counted");
     let mut overflow = false;
     source(&mut |e| {
         let b = bucket(&e);
@@ -73,8 +97,19 @@ pub fn sort_dedup_from(
     // The last bucket of the low half (neither thread's windows reach it).
     let mid = starts.len() / 2;
     out[starts[mid - 1]..starts[mid]].sort_unstable();
-    out.dedup();
-    Ok(out)
+    Ok(dedup_in_place(out))
+}
+
+/// Drop repeats of a sorted slice, keeping the first of each at the front; the count kept.
+fn dedup_in_place(v: &mut [Entry]) -> usize {
+    let mut kept = 0;
+    for i in 0..v.len() {
+        if kept == 0 || v[i] != v[kept - 1] {
+            v[kept] = v[i];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 /// Which segments (by index into `lens`) to merge into one, if any: all of them once the ones

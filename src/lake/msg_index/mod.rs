@@ -324,7 +324,7 @@ impl MsgIndex {
         // Nothing is looked up while the logs are folded, and a failure ends the run: the
         // table's memory is the sort's, when it is large enough (a backfill's), else fresh.
         let mut scratch = self.recent.take_scratch();
-        let mut fresh = Vec::new();
+        let mut fresh: Option<Vec<Entry>> = None;
         let logs = &self.logs;
         let (in_scratch, in_fresh) = (&mut scratch, &mut fresh);
         let len = upkeep::sort_dedup_with(
@@ -335,16 +335,12 @@ impl MsgIndex {
             },
             move |len| match in_scratch.entries(len) {
                 Some(room) => Some(room),
-                None => {
-                    *in_fresh = vec![Entry { hash: 0, day: 0 }; len];
-                    Some(&mut in_fresh[..])
-                }
+                None => Some(&mut in_fresh.insert(vec![Entry { hash: 0, day: 0 }; len])[..]),
             },
         )?;
-        let entries: &[Entry] = if fresh.is_empty() {
-            scratch.entries(len).expect("sorted in it")
-        } else {
-            &fresh[..len]
+        let entries: &[Entry] = match &fresh {
+            Some(fresh) => &fresh[..len],
+            None => scratch.entries(len).expect("sorted in it"),
         };
         let segment = self.write_segment(entries.len(), || Ok(entries.iter().map(|e| Ok(*e))))?;
         self.segments.push(segment);

@@ -84,10 +84,11 @@ impl RecentTable {
 
     /// Add `hash` seen in `day`, unless the table has that very pair.
     ///
-    /// Once a large table is three quarters full, its successor is allocated and zeroed on another thread:
-    /// on this machine kind the kernel hands out fresh memory at ~0.5 GB/s, and zeroing the
-    /// 64 MiB table in place held the thread that decides rows in file order for ~130 ms, with
-    /// the normalizers and encoders waiting (two-year backfill). The growth then only rehashes.
+    /// Once a large table is three quarters full, its successor is allocated and zeroed on
+    /// another thread: on this machine kind the kernel hands out fresh memory at ~0.5 GB/s, and
+    /// zeroing the 64 MiB table in place held the thread that decides rows in file order for
+    /// ~130 ms, with the normalizers and encoders waiting (two-year backfill). The growth then
+    /// only rehashes.
     pub fn insert(&mut self, hash: u64, day: i32) {
         if self.len >= limit(self.buckets.len()) {
             self.grow();

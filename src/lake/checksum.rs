@@ -16,6 +16,7 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
+use parquet::file::writer::SerializedFileWriter;
 use twox_hash::XxHash64;
 
 use crate::error::{Error, Result};
@@ -67,11 +68,16 @@ impl<W: Write> Write for Checksummed<W> {
 }
 
 /// Close `writer` with the checksum of its row groups recorded; returns the inner writer.
-pub fn close<W: Write + Send>(
-    mut writer: ArrowWriter<Checksummed<W>>,
+pub fn close<W: Write + Send>(writer: ArrowWriter<Checksummed<W>>) -> parquet::errors::Result<W> {
+    let (file, _) = writer.into_serialized_writer()?;
+    close_file(file)
+}
+
+/// [`close`] for a file written through its row group writers.
+pub fn close_file<W: Write + Send>(
+    mut writer: SerializedFileWriter<Checksummed<W>>,
 ) -> parquet::errors::Result<W> {
     writer.flush()?;
-    writer.sync()?;
     let value = writer.inner().value();
     writer.append_key_value_metadata(KeyValue::new(CHECKSUM_KEY.to_string(), value));
     Ok(writer.into_inner()?.into_inner())

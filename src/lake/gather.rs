@@ -26,19 +26,26 @@ pub fn interleave_batches(
 ) -> Result<RecordBatch, ArrowError> {
     let schema = batches[0].schema();
     let columns = (0..schema.fields().len())
-        .map(|c| {
-            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-            match schema.field(c).data_type() {
-                DataType::Utf8 => {
-                    let strings: Vec<&StringArray> =
-                        arrays.iter().map(|a| a.as_string::<i32>()).collect();
-                    interleave_strings(&strings, indices)
-                }
-                _ => interleave(&arrays, indices),
-            }
-        })
+        .map(|c| interleave_column(batches, c, indices))
         .collect::<Result<Vec<ArrayRef>, _>>()?;
     RecordBatch::try_new(schema, columns)
+}
+
+/// Column `c` of [`interleave_batches`]`(batches, indices)`, alone: the encoder gathers each
+/// column just before it encodes it, on whichever thread encodes it.
+pub fn interleave_column(
+    batches: &[&RecordBatch],
+    c: usize,
+    indices: &[(usize, usize)],
+) -> Result<ArrayRef, ArrowError> {
+    let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+    match batches[0].schema_ref().field(c).data_type() {
+        DataType::Utf8 => {
+            let strings: Vec<&StringArray> = arrays.iter().map(|a| a.as_string::<i32>()).collect();
+            interleave_strings(&strings, indices)
+        }
+        _ => interleave(&arrays, indices),
+    }
 }
 
 /// The fixed block short values are copied in.

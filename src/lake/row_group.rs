@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_select::take::take_record_batch;
 use rustc_hash::FxHashMap;
 
-use crate::lake::gather::interleave_batches;
+use crate::lake::gather::interleave_column;
 use crate::record::{arrow_schema, col};
 
 /// Rows of one chunk batch: all of them, or the listed ones in arrival order.
@@ -95,12 +95,12 @@ impl PendingRows {
         std::mem::take(self)
     }
 
-    /// One batch of all the rows, sorted by (chatroom, nulls first; create_time), ties in arrival
+    /// All the rows, sorted by (chatroom, nulls first; create_time), ties in arrival
     /// order. Chatrooms are few: each row's room is looked up once, rows are counting-sorted by
     /// the rooms' rank, and only rooms whose rows did not arrive in time order (late arrivals)
     /// are sorted by time. The rows are copied once, straight into sorted order; a whole batch
     /// already in order is not copied at all.
-    pub fn sorted_batch(&self) -> RecordBatch {
+    pub fn sorted(&self) -> SortedRows<'_> {
         let columns: Vec<(&StringArray, &Int64Array)> = self
             .parts
             .iter()
@@ -161,17 +161,70 @@ impl PendingRows {
                 group.sort_by_key(time); // stable: ties keep arrival order
             }
         }
-        if let [part] = self.parts.as_slice()
-            && part.rows.is_none()
-            && order.iter().enumerate().all(|(i, &(_, r))| i == r)
-        {
-            return part.batch.as_ref().clone();
+        let batches: Vec<&RecordBatch> = self.parts.iter().map(|p| p.batch.as_ref()).collect();
+        let in_place = matches!(self.parts.as_slice(), [part] if part.rows.is_none())
+            && order.iter().enumerate().all(|(i, &(_, r))| i == r);
+        SortedRows {
+            rows: order.len(),
+            order: (!in_place).then_some(order),
+            batches,
         }
-        if order.is_empty() {
+    }
+
+    /// One batch of all the rows, in [`PendingRows::sorted`] order.
+    pub fn sorted_batch(&self) -> RecordBatch {
+        let sorted = self.sorted();
+        if sorted.rows == 0 {
             return RecordBatch::new_empty(arrow_schema());
         }
-        let batches: Vec<&RecordBatch> = self.parts.iter().map(|p| p.batch.as_ref()).collect();
-        interleave_batches(&batches, &order).expect("indices are in bounds")
+        if sorted.order.is_none() {
+            return sorted.batches[0].clone();
+        }
+        let schema = sorted.batches[0].schema();
+        let columns = (0..schema.fields().len())
+            .map(|c| sorted.column(c, 0, sorted.rows))
+            .collect();
+        RecordBatch::try_new(schema, columns).expect("columns of the batches' schema")
+    }
+}
+
+/// The rows of a [`PendingRows`] in row-group order, gathered a column at a time (and only
+/// when asked), so that the columns of one row group can be gathered and encoded on several
+/// threads, and each gathered column freed as soon as it is encoded.
+pub struct SortedRows<'a> {
+    batches: Vec<&'a RecordBatch>,
+    /// `(batch, row)` of each row in order; `None` when the rows are one batch already in order.
+    order: Option<Vec<(usize, usize)>>,
+    rows: usize,
+}
+
+impl SortedRows<'_> {
+    pub fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The batches the rows come from (their schema is the rows' schema).
+    pub fn batches(&self) -> &[&RecordBatch] {
+        &self.batches
+    }
+
+    /// Rows `start..start + len` of column `c`, in order (a slice of the batch when it is in
+    /// order already, else a copy).
+    pub fn column(&self, c: usize, start: usize, len: usize) -> ArrayRef {
+        match &self.order {
+            None => self.batches[0].column(c).slice(start, len),
+            Some(order) => interleave_column(&self.batches, c, &order[start..start + len])
+                .expect("indices are in bounds"),
+        }
+    }
+
+    /// Bytes of column `c`'s buffers over the batches the rows come from: what encoding it
+    /// costs, roughly, for sharing the columns out between threads.
+    pub fn column_bytes(&self, c: usize) -> usize {
+        self.batches
+            .iter()
+            .map(|b| b.column(c).get_buffer_memory_size())
+            .sum()
     }
 }
 

@@ -8,6 +8,7 @@
 //! them into their partition.
 
 mod codec;
+mod column_split;
 mod encoder;
 mod properties;
 mod row_buffer;

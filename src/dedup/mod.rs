@@ -123,6 +123,11 @@ impl SeenIds {
         }
     }
 
+    /// About `total` ids are expected in all (see [`NarrowTable::expect`]).
+    pub fn expect(&mut self, total: usize) {
+        self.narrow.expect(total);
+    }
+
     /// Record an id already stored in the lake.
     pub fn insert_stored(&mut self, id: &str) {
         self.check_insert(id, UNKNOWN_HASH);

@@ -49,6 +49,8 @@ pub struct NarrowTable {
     len: usize,
     /// The value of id `u64::MAX`, which cannot be stored in a slot.
     max_id: Option<u32>,
+    /// How many ids the caller expects the table to end with ([`NarrowTable::expect`]).
+    expected: usize,
 }
 
 impl NarrowTable {
@@ -173,8 +175,20 @@ impl NarrowTable {
             .chain(self.max_id.map(|h| (EMPTY, h)))
     }
 
+    /// The caller expects about `total` ids in all: the next growth goes straight to a table
+    /// that holds them, instead of doubling through the sizes between. On this machine kind
+    /// fresh memory costs ~2 ms a megabyte (the kernel zeroing it), and a million-message
+    /// day's doublings touched 48 MB where its last table is 25.
+    pub fn expect(&mut self, total: usize) {
+        self.expected = total;
+    }
+
     fn grow(&mut self) {
-        let slots = (self.slots.len() * 2).max(MIN_SLOTS);
+        let doubled = (self.slots.len() * 2).max(MIN_SLOTS);
+        let for_expected = (self.expected.saturating_mul(10) / MAX_LOAD_TENTHS + 1)
+            .checked_next_power_of_two()
+            .unwrap_or(doubled);
+        let slots = doubled.max(for_expected);
         let old = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; slots]);
         self.shift = 64 - slots.trailing_zeros();
         let mask = self.mask();
@@ -195,6 +209,31 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn an_expected_total_skips_the_doublings_in_between() {
+        let mut t = NarrowTable::default();
+        t.expect(100_000);
+        assert_eq!(t.check_insert(5, 7), None);
+        // 100,000 ids at 70% need 142,858 slots: the first growth goes to 2^18 at once.
+        assert_eq!(t.slots.len(), 1 << 18);
+        for id in 0..100_000u64 {
+            t.check_insert(id * 3, id as u32);
+        }
+        assert_eq!(
+            t.slots.len(),
+            1 << 18,
+            "no growth while the table holds what was expected"
+        );
+        assert_eq!(t.get(5), Some(7));
+        assert_eq!(t.get(299_997), Some(99_999));
+        // Past the expectation it doubles again.
+        for id in 100_000..200_000u64 {
+            t.check_insert(id * 3, 0);
+        }
+        assert_eq!(t.slots.len(), 1 << 19);
+        assert_eq!(t.len(), 200_001);
+    }
 
     #[test]
     fn slots_are_twelve_bytes_and_the_table_stays_under_seventy_percent() {

@@ -92,6 +92,7 @@ fn parse_lines(
         buffered: 0,
         clock: job.clock,
         day_start: day_start(ctx.tz, job.raw.date),
+        file_bytes: job.len.saturating_sub(job.start),
     };
     // The normalizer threads read and normalize the next chunks (of this file and the next)
     // while this thread deduplicates and buffers the current one, in file order.
@@ -193,6 +194,8 @@ struct ApplyState<'a> {
     clock: Option<i64>,
     /// Stamp for records that no message precedes: the raw file's day at 00:00.
     day_start: i64,
+    /// New bytes of the file this run reads.
+    file_bytes: u64,
 }
 
 impl ApplyState<'_> {
@@ -312,6 +315,15 @@ impl ApplyState<'_> {
                 });
         }
         let selected = routing.new_rows;
+        // Each partition's share of this chunk, projected over the rest of the file: what its
+        // seen-set will hold by the file's end.
+        let remaining = self.file_bytes.saturating_sub(self.counts.bytes_read);
+        let chunk_bytes = rows.counts.bytes_read.max(1);
+        for (key, sel) in &selected {
+            let more =
+                (sel.len() as u128 * u128::from(remaining) / u128::from(chunk_bytes)) as usize;
+            ctx.lake_ids.expect_more(*key, more);
+        }
         if let Some(i) = rows.rows.len().checked_sub(1) {
             self.last = Some((ids.value(i).to_string(), times.value(i)));
         }

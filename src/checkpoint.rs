@@ -166,6 +166,14 @@ pub struct FileStat {
 }
 
 impl FileStat {
+    pub fn of_info(info: &crate::fsutil::FileInfo) -> Self {
+        FileStat {
+            size: info.size,
+            mtime_ns: info.mtime_ns,
+            inode: info.inode,
+        }
+    }
+
     pub fn of(meta: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
         FileStat {

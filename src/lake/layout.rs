@@ -55,7 +55,7 @@ impl RawFile {
 
 /// `YYYY-MM-DD.jsonl`.
 pub fn raw_file_name(date: NaiveDate) -> String {
-    format!("{}.jsonl", date.format("%Y-%m-%d"))
+    format!("{}.jsonl", crate::dates::ymd(date))
 }
 
 /// The date of a raw file name, if it is one.
@@ -142,7 +142,7 @@ impl Layout {
         self.metadata_dir().join("schema_registry.json")
     }
     pub fn checkpoint_path(&self, date: NaiveDate) -> PathBuf {
-        let name = format!("{}.json", date.format("%Y-%m-%d"));
+        let name = format!("{}.json", crate::dates::ymd(date));
         self.metadata_dir().join("checkpoints").join(name)
     }
     /// The index of fully ingested raw files (see `ingest::settled`).

@@ -120,6 +120,8 @@ pub struct RunContext {
     /// Dates whose checkpoint existed when the run started (one directory listing instead of a
     /// `stat` per raw file).
     pub checkpoints_at_start: BTreeSet<chrono::NaiveDate>,
+    /// Stats the raw files by name in their directory.
+    pub raw_stats: crate::fsutil::DirStats,
     pub partitions_written: BTreeSet<PartitionKey>,
     /// The lake's time zone.
     pub tz: chrono_tz::Tz,
@@ -202,6 +204,7 @@ pub fn run(opts: &IngestOptions) -> Result<IngestSummary> {
         row_group_bytes: ROW_GROUP_BYTES.min(opts.buffer_budget),
         settled: settled::SettledIndex::load(&layout),
         checkpoints_at_start: layout.checkpoint_dates()?,
+        raw_stats: crate::fsutil::DirStats::default(),
         partitions_written: BTreeSet::new(),
         tz,
         mask,

@@ -146,22 +146,17 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     } else {
         Status::Partial
     };
-    let meta = std::fs::metadata(&raw.path).map_err(|e| Error::io("stat", &raw.path, e))?;
-    {
-        // Nothing made from this file may be more readable than it is.
-        use std::os::unix::fs::PermissionsExt;
-        crate::fsutil::tighten_readability(meta.permissions().mode());
-    }
-    let stat = FileStat::of(&meta);
+    let info = ctx
+        .raw_stats
+        .stat(&raw.path)
+        .map_err(|e| Error::io("stat", &raw.path, e))?;
+    // Nothing made from this file may be more readable than it is.
+    crate::fsutil::tighten_readability(info.mode);
+    let stat = FileStat::of_info(&info);
     // A collector may still be writing an earlier day's file (it names files by another zone's
     // date, or flushes a long line in pieces): recently modified, it is not finished.
-    let settled_for = meta
-        .modified()
-        .ok()
-        .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
-        .unwrap_or_default();
+    let settled_for = info.age();
     let closed = status == Status::Complete && (raw.archived || settled_for >= ctx.settle_time);
-    let cp_path = ctx.layout.checkpoint_path(raw.date);
     // The checkpoint must still be there: moving it aside is how an operator asks for a re-read.
     if raw.checkpointed
         && status == Status::Complete
@@ -170,6 +165,7 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     {
         return Ok(None); // fully ingested and untouched since
     }
+    let cp_path = ctx.layout.checkpoint_path(raw.date);
     let previous = if raw.checkpointed {
         Checkpoint::load(&cp_path)?
     } else {
@@ -178,7 +174,7 @@ pub fn prepare(ctx: &mut RunContext, raw: &RawFile, today: NaiveDate) -> Result<
     if let Some(cp) = &previous
         && cp.status == status
         && cp.stat == Some(stat)
-        && cp.offset == meta.len()
+        && cp.offset == info.size
     {
         if status == Status::Complete {
             ctx.settled.settle(&name, stat);

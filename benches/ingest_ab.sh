@@ -4,8 +4,8 @@
 #
 # Usage: benches/ingest_ab.sh RAW_DIR ROUNDS BIN...
 #
-# Each round runs every BIN once, in the order given, each a full ingest of RAW_DIR's *.jsonl
-# (hard-linked) into an empty lake; prints per binary the median wall time, min-max, the median
+# Each round runs every BIN once (odd rounds in the order given, even rounds in reverse), each
+# a full ingest of RAW_DIR's *.jsonl (hard-linked) into an empty lake; prints per binary the median wall time, min-max, the median
 # CPU (user + sys) and cores (CPU / wall), and the peak RSS. A BIN may be a script that sets
 # environment variables and execs a binary.
 #
@@ -41,10 +41,15 @@ data_dir() { # data_dir ROUND INDEX: an empty data dir holding links to the raw 
     printf '%s\n' "$d"
 }
 
+bins=("$@")
+n=${#bins[@]}
 for round in $(seq "$ROUNDS"); do
-    i=0
-    for bin in "$@"; do
-        i=$((i + 1))
+    # Odd rounds run the binaries in the order given, even rounds in reverse: on the two-year
+    # backfill whichever ran second in every round was 1-1.5 s slower (the first run's 822
+    # deleted files slow the next one's file creation), whatever the binary.
+    for k in $(seq 0 $((n - 1))); do
+        if ((round % 2)); then i=$((k + 1)); else i=$((n - k)); fi
+        bin="${bins[$((i - 1))]}"
         d="$(data_dir "$round" "$i")"
         sync
         /usr/bin/time -f "$i %e %U %S %M" -a -o "$times" "$bin" --data-dir "$d" -q ingest >/dev/null 2>"$WORK/last-$i.err" ||

@@ -15,6 +15,9 @@ const EMPTY: u64 = u64::MAX;
 const MIN_SLOTS: usize = 16;
 const MAX_LOAD_TENTHS: usize = 7;
 
+/// The most a growth toward an expected size multiplies the doubled size by.
+const EXPECTED_STEP: usize = 64;
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     /// The id's high and low 32 bits: 12-byte slots with the hash.
@@ -175,8 +178,9 @@ impl NarrowTable {
             .chain(self.max_id.map(|h| (EMPTY, h)))
     }
 
-    /// The caller expects about `total` ids in all: the next growth goes straight to a table
-    /// that holds them, instead of doubling through the sizes between. On this machine kind
+    /// The caller expects about `total` ids in all: the next growths go toward a table that
+    /// holds them (by up to [`EXPECTED_STEP`] times the doubled size each), instead of doubling
+    /// through every size between. On this machine kind
     /// fresh memory costs ~2 ms a megabyte (the kernel zeroing it), and a million-message
     /// day's doublings touched 48 MB where its last table is 25.
     pub fn expect(&mut self, total: usize) {
@@ -188,7 +192,9 @@ impl NarrowTable {
         let for_expected = (self.expected.saturating_mul(10) / MAX_LOAD_TENTHS + 1)
             .checked_next_power_of_two()
             .unwrap_or(doubled);
-        let slots = doubled.max(for_expected);
+        // At most EXPECTED_STEP times the doubled size at once: an expectation that does not
+        // come true (its rows went elsewhere) wastes a bounded multiple of what is held.
+        let slots = doubled.max(for_expected.min(doubled * EXPECTED_STEP));
         let old = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; slots]);
         self.shift = 64 - slots.trailing_zeros();
         let mask = self.mask();
@@ -215,16 +221,17 @@ mod tests {
         let mut t = NarrowTable::default();
         t.expect(100_000);
         assert_eq!(t.check_insert(5, 7), None);
-        // 100,000 ids at 70% need 142,858 slots: the first growth goes to 2^18 at once.
-        assert_eq!(t.slots.len(), 1 << 18);
+        // 100,000 ids at 70% need 142,858 slots (2^18), but a growth goes at most to 64 times
+        // the doubled size: 16 -> 2^10 slots, then (at 717 ids) 2^17, then 2^18, where it stays
+        // while the table holds what was expected.
+        let mut sizes = vec![t.slots.len()];
         for id in 0..100_000u64 {
             t.check_insert(id * 3, id as u32);
+            if sizes.last() != Some(&t.slots.len()) {
+                sizes.push(t.slots.len());
+            }
         }
-        assert_eq!(
-            t.slots.len(),
-            1 << 18,
-            "no growth while the table holds what was expected"
-        );
+        assert_eq!(sizes, [1 << 10, 1 << 17, 1 << 18]);
         assert_eq!(t.get(5), Some(7));
         assert_eq!(t.get(299_997), Some(99_999));
         // Past the expectation it doubles again.

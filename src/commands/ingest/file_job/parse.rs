@@ -93,6 +93,7 @@ fn parse_lines(
         clock: job.clock,
         day_start: day_start(ctx.tz, job.raw.date),
         file_bytes: job.len.saturating_sub(job.start),
+        raw_date: job.raw.date,
     };
     // The normalizer threads read and normalize the next chunks (of this file and the next)
     // while this thread deduplicates and buffers the current one, in file order.
@@ -196,6 +197,8 @@ struct ApplyState<'a> {
     day_start: i64,
     /// New bytes of the file this run reads.
     file_bytes: u64,
+    /// The date the raw file is named by.
+    raw_date: chrono::NaiveDate,
 }
 
 impl ApplyState<'_> {
@@ -315,14 +318,17 @@ impl ApplyState<'_> {
                 });
         }
         let selected = routing.new_rows;
-        // Each partition's share of this chunk, projected over the rest of the file: what its
-        // seen-set will hold by the file's end.
         let remaining = self.file_bytes.saturating_sub(self.counts.bytes_read);
-        let chunk_bytes = rows.counts.bytes_read.max(1);
         for (key, sel) in &selected {
-            let more =
-                (sel.len() as u128 * u128::from(remaining) / u128::from(chunk_bytes)) as usize;
-            ctx.lake_ids.expect_more(*key, more);
+            if let Some(more) = ids_to_come(
+                *key,
+                self.raw_date,
+                sel.len(),
+                rows.counts.bytes_read,
+                remaining,
+            ) {
+                ctx.lake_ids.expect_more(*key, more);
+            }
         }
         if let Some(i) = rows.rows.len().checked_sub(1) {
             self.last = Some((ids.value(i).to_string(), times.value(i)));
@@ -412,4 +418,52 @@ fn compare_with_stored(
         }
     }
     Ok(conflicting)
+}
+
+/// How many more new ids partition `key` will get from the rest of a raw file named by
+/// `raw_date`, from its `rows` of a chunk of `chunk_bytes` with `remaining` bytes after it: its
+/// share of the chunk, projected. `None` for a day such a file does not hold (any but its date
+/// and the days next to it, in any zone): a file of many days in time order (a dump, a backfill
+/// in one file) gives each day all of a chunk in turn, and projecting that over the rest of
+/// the file sized every day's seen-set for the whole file (a two-year file: 16 GB).
+fn ids_to_come(
+    key: PartitionKey,
+    raw_date: chrono::NaiveDate,
+    rows: usize,
+    chunk_bytes: u64,
+    remaining: u64,
+) -> Option<usize> {
+    if (key.0 - raw_date).num_days().abs() > 1 {
+        return None;
+    }
+    let more = rows as u128 * u128::from(remaining) / u128::from(chunk_bytes.max(1));
+    Some(usize::try_from(more).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_a_raw_file_of_many_days_projects_only_its_own_days() {
+        let date = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+        // 1,000 rows of a 1 MB chunk, 9 MB still to read: 9,000 more for the file's own days.
+        for d in [9, 10, 11] {
+            assert_eq!(
+                ids_to_come(PartitionKey(date(d)), date(10), 1_000, 1 << 20, 9 << 20),
+                Some(9_000)
+            );
+        }
+        // A day two or more away from the file's date is not projected at all.
+        for d in [1, 8, 12, 31] {
+            assert_eq!(
+                ids_to_come(PartitionKey(date(d)), date(10), 1_000, 1 << 20, 9 << 20),
+                None
+            );
+        }
+        assert_eq!(
+            ids_to_come(PartitionKey(date(10)), date(10), 5, 0, 0),
+            Some(0)
+        );
+    }
 }

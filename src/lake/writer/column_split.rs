@@ -83,15 +83,29 @@ pub fn encode(job: EncodeColumns<'_>) -> Result<Vec<ArrowColumnChunk>> {
     };
     let mut encoded = if parallel {
         let (here, helper) = share_out(columns, &sizes);
+        // Taken by the helper thread, or by this one if no thread can be started.
+        let helper = std::sync::Mutex::new(Some(helper));
+        let take = || {
+            helper
+                .lock()
+                .ok()
+                .and_then(|mut h| h.take())
+                .unwrap_or_default()
+        };
         std::thread::scope(|scope| {
-            let helper = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("wxlake-columns".into())
-                .spawn_scoped(scope, || encode_side(helper))
-                .map_err(|e| ParquetError::External(Box::new(e)))?;
+                .spawn_scoped(scope, || encode_side(take()));
             let mut here = encode_side(here)?;
-            let there = helper
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            let there = match spawned {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                Err(e) => {
+                    tracing::debug!(error = %e, "no thread for a row group's columns: encoding them here");
+                    encode_side(take())?
+                }
+            };
             here.extend(there);
             Ok::<_, ParquetError>(here)
         })?

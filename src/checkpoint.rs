@@ -175,12 +175,7 @@ impl FileStat {
     }
 
     pub fn of(meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileStat {
-            size: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            inode: meta.ino(),
-        }
+        Self::of_info(&crate::fsutil::FileInfo::of(meta))
     }
 }
 

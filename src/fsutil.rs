@@ -92,7 +92,7 @@ pub struct FileInfo {
 }
 
 impl FileInfo {
-    fn of(meta: &fs::Metadata) -> FileInfo {
+    pub fn of(meta: &fs::Metadata) -> FileInfo {
         use std::os::unix::fs::MetadataExt;
         FileInfo {
             size: meta.len(),

@@ -180,9 +180,9 @@ impl NarrowTable {
 
     /// The caller expects about `total` ids in all: the next growths go toward a table that
     /// holds them (by up to [`EXPECTED_STEP`] times the doubled size each), instead of doubling
-    /// through every size between. On this machine kind
-    /// fresh memory costs ~2 ms a megabyte (the kernel zeroing it), and a million-message
-    /// day's doublings touched 48 MB where its last table is 25.
+    /// through every size between. On this machine kind fresh memory costs ~2 ms a megabyte
+    /// (the kernel zeroing it), and a million-message day's doublings touched 48 MB where its
+    /// last table is 25.
     pub fn expect(&mut self, total: usize) {
         self.expected = total;
     }

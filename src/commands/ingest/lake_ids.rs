@@ -220,10 +220,10 @@ impl LakeIds {
         Ok(Verdict::New)
     }
 
-    /// About `more` new ids are still to come for partition `key`: its seen-set grows straight
-    /// to the size that holds them. Only for the partition of the last row decided (nearly
-    /// always the only one of a chunk): finding another among hundreds of loaded partitions
-    /// costs a cache miss each (the two-year backfill lost 0.9 CPU-s to it).
+    /// About `more` new ids are still to come for partition `key`: its seen-set grows toward
+    /// the size that holds them ([`SeenIds::expect`]). Only for the partition of the last row
+    /// decided (nearly always the only one of a chunk): finding another among hundreds of
+    /// loaded partitions would cost a cache miss each.
     pub fn expect_more(&mut self, key: PartitionKey, more: usize) {
         if let Some(p) = self.partitions.get_mut(self.last)
             && p.key == key

@@ -15,14 +15,15 @@
 # median of the rounds' ratios.
 #
 # Environment: WXLAKE_BIN [target/release/wxlake], GENERATE_BIN
-# [target/release/examples/generate], BENCH_DIR [/tmp/wxlake-bench], RUNS [9].
+# [target/release/examples/generate], BENCH_DIR [/tmp/wxlake-bench], RUNS [31] (with 9, one day now
+# takes ~15 ms and the ratio swung from 1.00 to 1.40 between invocations minutes apart).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WXLAKE_BIN="${WXLAKE_BIN:-$REPO/target/release/wxlake}"
 GENERATE_BIN="${GENERATE_BIN:-$REPO/target/release/examples/generate}"
 BENCH_DIR="${BENCH_DIR:-/tmp/wxlake-bench}"
-RUNS="${RUNS:-9}"
+RUNS="${RUNS:-31}"
 LAKE="$BENCH_DIR/data/twoyear"
 WORK="$BENCH_DIR/oneday-twoyear"
 

@@ -15,7 +15,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32A
 use arrow_select::take::take_record_batch;
 use rustc_hash::FxHashMap;
 
-use crate::lake::gather::interleave_column;
+use crate::lake::gather::{interleave_batches, interleave_column};
 use crate::record::{arrow_schema, col};
 
 /// Rows of one chunk batch: all of them, or the listed ones in arrival order.
@@ -177,14 +177,12 @@ impl PendingRows {
         if sorted.rows == 0 {
             return RecordBatch::new_empty(arrow_schema());
         }
-        if sorted.order.is_none() {
-            return sorted.batches[0].clone();
+        match &sorted.order {
+            None => sorted.batches[0].clone(),
+            Some(order) => {
+                interleave_batches(&sorted.batches, order).expect("indices are in bounds")
+            }
         }
-        let schema = sorted.batches[0].schema();
-        let columns = (0..schema.fields().len())
-            .map(|c| sorted.column(c, 0, sorted.rows))
-            .collect();
-        RecordBatch::try_new(schema, columns).expect("columns of the batches' schema")
     }
 }
 

@@ -48,6 +48,12 @@ impl<W: Write> Checksummed<W> {
         &self.inner
     }
 
+    /// The inner writer, for calls that do not write through it (what it writes would not be
+    /// hashed).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     /// The checksum text of what was written so far.
     fn value(&self) -> String {
         format!("xxh64:{:016x}:{}", self.hasher.finish(), self.len)

@@ -12,6 +12,7 @@ use parquet::file::writer::SerializedFileWriter;
 use tempfile::TempPath;
 
 use super::column_split::{self, EncodeColumns};
+use super::direct_file::{DirectFile, Finished};
 use crate::error::{Error, Result};
 use crate::lake::checksum::Checksummed;
 use crate::lake::row_group::PendingRows;
@@ -36,7 +37,7 @@ pub struct StagedFile {
 /// same encoders), byte for byte.
 pub struct StagedWriter {
     partition: PartitionKey,
-    writer: SerializedFileWriter<Checksummed<File>>,
+    writer: SerializedFileWriter<Checksummed<DirectFile>>,
     columns: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     max_group_rows: usize,
@@ -65,10 +66,13 @@ impl StagedWriter {
         let schema = arrow_schema();
         // ArrowWriter sets up the file (the schema, the Arrow schema in the metadata); its parts
         // then write the row groups.
-        let (writer, columns) =
-            ArrowWriter::try_new(Checksummed::new(file), schema.clone(), Some(props))
-                .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(|e| Error::io("start Parquet file", &tmp, std::io::Error::other(e)))?;
+        let (writer, columns) = ArrowWriter::try_new(
+            Checksummed::new(DirectFile::new(file)),
+            schema.clone(),
+            Some(props),
+        )
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(|e| Error::io("start Parquet file", &tmp, std::io::Error::other(e)))?;
         Ok(StagedWriter {
             partition,
             writer,
@@ -131,7 +135,15 @@ impl StagedWriter {
             start += len;
         }
         self.rows += rows as u64;
-        start_writeback(self.writer.inner().get_ref());
+        // The row group's bytes go to the disk now, and the buffer back to other files.
+        let io_error = |e| Error::io("write Parquet", &*self.tmp, e);
+        self.writer.flush().map_err(io_error)?;
+        let file = self.writer.inner_mut().get_mut();
+        if file.is_direct() {
+            file.release().map_err(io_error)?;
+        } else {
+            start_writeback(file.file());
+        }
         Ok(())
     }
 
@@ -145,7 +157,9 @@ impl StagedWriter {
     pub fn close(self) -> Result<ClosedFile> {
         let tmp = self.tmp;
         let file = crate::lake::checksum::close_file(self.writer)
-            .map_err(|e| Error::io("finish Parquet", &tmp, std::io::Error::other(e)))?;
+            .map_err(|e| Error::io("finish Parquet", &tmp, std::io::Error::other(e)))?
+            .finish()
+            .map_err(|e| Error::io("write Parquet", &tmp, e))?;
         Ok(ClosedFile {
             file,
             staged: StagedFile {
@@ -178,16 +192,19 @@ fn start_writeback(file: &File) {
     let _ = file;
 }
 
-/// A staged file whose bytes are all written but not yet durable.
+/// A staged file whose bytes are all handed over but not yet durable.
 pub struct ClosedFile {
-    file: File,
+    file: Finished,
     staged: StagedFile,
 }
 
 impl ClosedFile {
-    /// Fsync the file: now it may be published.
+    /// Wait for the file's writes and fsync it: now it may be published.
     pub fn sync(self) -> Result<StagedFile> {
         let ClosedFile { file, mut staged } = self;
+        let file = file
+            .complete()
+            .map_err(|e| Error::io("write Parquet", &staged.tmp, e))?;
         file.sync_all()
             .map_err(|e| Error::io("fsync", &staged.tmp, e))?;
         staged.bytes = file

@@ -382,43 +382,9 @@ impl<'a> Parser<'a> {
 }
 
 /// The offset in `b` of the first byte that ends a run of plain string content: a quote, a
-/// backslash or a control character (or `b.len()` if there is none). The first 32 bytes are
-/// looked at eight at a time (SWAR): most runs are short (ids, names, the text between the
-/// `\n\t` escapes of an XML source), where a `memchr` call costs more than it saves. Longer
-/// runs go to `memchr2`'s vectorized scan.
+/// backslash or a control character (or `b.len()` if there is none).
 fn special_byte_offset(b: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Bytes of `x` that are zero get their high bit set (the lowest flagged byte is exact;
-    // bytes above it may be false positives, which do not matter here).
-    const HEAD: usize = 32;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut i = 0;
-    while i + 8 <= b.len().min(HEAD) {
-        let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
-        let quote = zero(x ^ (ONES * u64::from(b'"')));
-        let backslash = zero(x ^ (ONES * u64::from(b'\\')));
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        let hits = quote | backslash | control;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    if b.len() <= HEAD {
-        while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
-            i += 1;
-        }
-        return i;
-    }
-    let rest = &b[i..];
-    let stop = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-    // A control character before the stop (a branch-free scan that vectorizes; rare to find).
-    let span = &rest[..stop];
-    if span.iter().fold(false, |acc, &c| acc | (c < 0x20)) {
-        return i + span.iter().position(|&c| c < 0x20).unwrap_or(0);
-    }
-    i + stop
+    crate::byte_scan::first_special(b)
 }
 
 #[cfg(test)]

@@ -94,29 +94,9 @@ pub fn repair_lone_surrogates(line: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadEscape;
 
-/// The offset of the first backslash in `b` (or `b.len()`): the first 32 bytes eight at a time
-/// (escapes in message text come every few bytes, where a `memchr` call per escape costs more
-/// than it saves), the rest with `memchr`'s vectorized scan.
+/// The offset of the first backslash in `b` (or `b.len()`).
 pub(crate) fn next_backslash(b: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while i + 8 <= b.len().min(32) {
-        let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
-        let y = x ^ (ONES * u64::from(b'\\'));
-        let hits = y.wrapping_sub(ONES) & !y & HIGH;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    if b.len() <= 32 {
-        while i < b.len() && b[i] != b'\\' {
-            i += 1;
-        }
-        return i;
-    }
-    i + memchr::memchr(b'\\', &b[i..]).unwrap_or(b.len() - i)
+    crate::byte_scan::first_backslash(b)
 }
 
 /// Decode the contents of a JSON string (between the quotes, already validated by a JSON parser

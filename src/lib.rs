@@ -10,6 +10,7 @@
 //!
 //! The pure core (normalize, partition, dedup, json_text, dates) never touches a disk.
 
+pub mod byte_scan;
 pub mod checkpoint;
 pub mod commands;
 pub mod contact;

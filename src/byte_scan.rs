@@ -1,0 +1,190 @@
+//! Finding the next byte that ends a run of plain JSON string content, sixteen bytes at a time.
+//!
+//! Why not `memchr`: the runs are short (ids, names, and the few bytes between the `\n\t`
+//! escapes of an XML source), where a call that sets up a vector search per run costs more than
+//! it saves; and the parser looks for three things at once (a quote, a backslash, a control
+//! character). SSE2 is part of every x86-64 CPU, so these need no feature detection: one
+//! compare-and-mask per sixteen bytes, the last sixteen of a slice read as an overlapping block
+//! instead of byte by byte. Elsewhere the same search runs eight bytes at a time in a `u64`.
+
+/// The offset in `b` of the first quote, backslash or control character (below 0x20), or
+/// `b.len()` if there is none.
+pub fn first_special(b: &[u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::first(b, sse2::special, swar::special)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        swar::first(b, swar::special)
+    }
+}
+
+/// The offset in `b` of the first backslash, or `b.len()` if there is none.
+pub fn first_backslash(b: &[u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::first(b, sse2::backslash, swar::backslash)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        swar::first(b, swar::backslash)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    /// A bit per byte of `v` that ends a run: quote, backslash or control character.
+    #[inline(always)]
+    pub fn special(v: __m128i) -> u32 {
+        // SAFETY: SSE2 instructions, part of the x86-64 baseline.
+        unsafe {
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f.
+            let low = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        }
+    }
+
+    /// A bit per backslash of `v`.
+    #[inline(always)]
+    pub fn backslash(v: __m128i) -> u32 {
+        // SAFETY: SSE2 instructions, part of the x86-64 baseline.
+        unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))) as u32 }
+    }
+
+    /// The offset of the first byte `hits` flags, or `b.len()`; a slice shorter than sixteen
+    /// bytes is searched with `short`, the same test on eight bytes in a `u64`.
+    #[inline(always)]
+    pub fn first(b: &[u8], hits: impl Fn(__m128i) -> u32, short: impl Fn(u64) -> u64) -> usize {
+        let n = b.len();
+        if n < 16 {
+            return super::swar::first(b, short);
+        }
+        let load = |at: usize| {
+            debug_assert!(at + 16 <= n);
+            // SAFETY: the sixteen bytes from `at` lie inside `b` (every call has
+            // `at + 16 <= n`); an unaligned load needs no alignment.
+            unsafe { _mm_loadu_si128(b.as_ptr().add(at).cast::<__m128i>()) }
+        };
+        let mut i = 0;
+        while i + 16 <= n {
+            let mask = hits(load(i));
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+        if i == n {
+            return n;
+        }
+        // The last sixteen bytes, overlapping those already seen: only bits from `i` on count.
+        let mask = hits(load(n - 16)) >> (i - (n - 16));
+        if mask != 0 {
+            i + mask.trailing_zeros() as usize
+        } else {
+            n
+        }
+    }
+}
+
+mod swar {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// Bytes of `x` that are zero get their high bit set (the lowest flagged byte is exact;
+    /// bytes above it may be false positives, which do not matter to [`first`]).
+    fn zero(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+
+    /// The high bit of each byte of `x` that is a quote, a backslash or below 0x20.
+    pub fn special(x: u64) -> u64 {
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | control
+    }
+
+    /// The high bit of each backslash byte of `x`.
+    pub fn backslash(x: u64) -> u64 {
+        zero(x ^ (ONES * u64::from(b'\\')))
+    }
+
+    /// The offset of the first byte `hits` flags, or `b.len()`: eight bytes at a time, the last
+    /// few padded with a byte no test flags (0x7f… is not: `A` is never a hit).
+    pub fn first(b: &[u8], hits: impl Fn(u64) -> u64) -> usize {
+        let mut i = 0;
+        while i < b.len() {
+            let mut word = [b'A'; 8];
+            let take = (b.len() - i).min(8);
+            word[..take].copy_from_slice(&b[i..i + take]);
+            let mask = hits(u64::from_le_bytes(word));
+            if mask != 0 {
+                return (i + (mask.trailing_zeros() / 8) as usize).min(b.len());
+            }
+            i += 8;
+        }
+        b.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn naive_special(b: &[u8]) -> usize {
+        b.iter()
+            .position(|&c| matches!(c, b'"' | b'\\' | 0..=0x1f))
+            .unwrap_or(b.len())
+    }
+
+    #[test]
+    fn every_stop_byte_is_found_at_every_position_of_every_length() {
+        for len in 0..70 {
+            for at in 0..len {
+                for stop in [b'"', b'\\', 0u8, b'\n', 0x1f] {
+                    let mut b = vec![b'x'; len];
+                    b[at] = stop;
+                    assert_eq!(first_special(&b), at, "{stop:#x} at {at} of {len}");
+                    let want = if stop == b'\\' { at } else { len };
+                    assert_eq!(first_backslash(&b), want, "{stop:#x} at {at} of {len}");
+                }
+            }
+            let plain = vec![b'x'; len];
+            assert_eq!(first_special(&plain), len);
+            assert_eq!(first_backslash(&plain), len);
+        }
+    }
+
+    #[test]
+    fn bytes_above_0x7f_and_0x20_are_plain() {
+        let b = "漢字 é ~\x7f".as_bytes();
+        assert_eq!(first_special(b), b.len());
+        assert_eq!(swar::first(b, swar::special), b.len());
+    }
+
+    proptest! {
+        #[test]
+        fn the_vector_and_word_scans_agree_with_a_byte_by_byte_one(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), Just(b'\n'), 0x20u8..=0xff], 0..80),
+            plain_prefix in 0usize..40,
+        ) {
+            let mut b = vec![b'a'; plain_prefix];
+            b.extend(bytes);
+            prop_assert_eq!(first_special(&b), naive_special(&b));
+            prop_assert_eq!(swar::first(&b, swar::special), naive_special(&b));
+            let backslash = b.iter().position(|&c| c == b'\\').unwrap_or(b.len());
+            prop_assert_eq!(first_backslash(&b), backslash);
+            prop_assert_eq!(swar::first(&b, swar::backslash), backslash);
+        }
+    }
+}

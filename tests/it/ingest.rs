@@ -609,3 +609,45 @@ fn a_file_of_many_chunks_lands_once_and_sorted_in_every_row_group() {
         );
     }
 }
+
+#[test]
+fn resends_reaching_back_over_groups_not_yet_published_are_dropped() {
+    // 40 raw files, one day each: several commit groups, some of them sealed and waiting for
+    // their fsyncs while the next files are deduplicated. Every file resends messages of the
+    // files 1, 9 and 17 days before it (same msg_id and create_time: the partition of an
+    // earlier group), so a resend meets its partition in a group committed, in one still
+    // waiting, or in the open one.
+    let env = TestEnv::new();
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+    let per_day: i64 = 30;
+    let days: i64 = 40;
+    let line = |day: i64, k: i64| {
+        let t = shanghai(2025, 3, 1, 8, 0, 0) + day * 86_400 + k;
+        msg(
+            &format!("d{day}-{k}"),
+            t,
+            &format!("message {k} of day {day}"),
+        )
+    };
+    for day in 0..days {
+        let mut text = String::new();
+        for k in 0..per_day {
+            text += &line(day, k);
+            for back in [1, 9, 17] {
+                if day >= back && k % 10 == back % 10 {
+                    text += &line(day - back, k);
+                }
+            }
+        }
+        let date = first + chrono::Days::new(day as u64);
+        env.append_raw(&date.format("%Y-%m-%d").to_string(), &text);
+    }
+    let v = env.ingest(&[]);
+    let resends: i64 = [1, 9, 17].iter().map(|b| (days - b) * per_day / 10).sum();
+    assert_eq!(v["written"], days * per_day);
+    assert_eq!(v["duplicates"], resends);
+    assert_eq!(v["conflicting_duplicates"], 0);
+    let counts = env.id_counts();
+    assert_eq!(counts.len() as i64, days * per_day);
+    assert!(counts.values().all(|&n| n == 1), "a message stored twice");
+}

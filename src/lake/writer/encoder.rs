@@ -39,6 +39,8 @@ enum EncoderMsg {
 pub struct Encoder {
     txs: Option<Vec<SyncSender<EncoderMsg>>>,
     results: Receiver<Result<(u64, Vec<StagedFile>)>>,
+    /// A result taken by [`Encoder::is_sealed`] before its [`Encoder::sealed`] call.
+    ready: Option<Result<(u64, Vec<StagedFile>)>>,
     /// The encoders and the syncer.
     handles: Vec<JoinHandle<()>>,
 }
@@ -124,6 +126,7 @@ impl Encoder {
         Encoder {
             txs: Some(txs),
             results,
+            ready: None,
             handles,
         }
     }
@@ -142,7 +145,7 @@ impl Encoder {
     fn next_error(&mut self) -> Error {
         self.txs = None;
         loop {
-            match self.results.recv() {
+            match self.ready.take().map_or_else(|| self.results.recv(), Ok) {
                 Ok(Ok(_sealed_earlier)) => continue,
                 Ok(Err(e)) => return e,
                 Err(_) => return Error::data("the encoder thread", "stopped unexpectedly"),
@@ -166,9 +169,23 @@ impl Encoder {
         Ok(())
     }
 
+    /// Whether the staged files of the oldest sealed file are ready (synced, or failed): then
+    /// [`Encoder::sealed`] returns at once.
+    pub fn is_sealed(&mut self) -> bool {
+        if self.ready.is_none() {
+            match self.results.try_recv() {
+                Ok(result) => self.ready = Some(result),
+                // Nothing yet; or the threads are gone, which `sealed` reports.
+                Err(std::sync::mpsc::TryRecvError::Empty) => return false,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return true,
+            }
+        }
+        true
+    }
+
     /// Wait for the staged files of the oldest sealed file, which must be `seq`.
     pub fn sealed(&mut self, seq: u64) -> Result<Vec<StagedFile>> {
-        match self.results.recv() {
+        match self.ready.take().map_or_else(|| self.results.recv(), Ok) {
             Ok(Ok((got, files))) if got == seq => Ok(files),
             Ok(Ok((got, _))) => Err(Error::data(
                 "the encoder thread",

@@ -233,6 +233,12 @@ impl LakeIds {
         }
     }
 
+    /// About `more` new ids are still to come in this run, in partitions not loaded yet: the
+    /// index's table for the ids of partitions that leave memory is made ready for them.
+    pub fn expect_run(&mut self, more: usize) {
+        self.index.expect_remembered(more);
+    }
+
     /// Start loading what deciding a row of id hash `id_hash` will read from the index, so
     /// that deciding a chunk's rows does not wait for each one's memory in turn.
     #[inline]

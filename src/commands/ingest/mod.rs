@@ -379,6 +379,8 @@ fn pipeline(
     today: chrono::NaiveDate,
     progress: &Progress,
 ) -> Result<()> {
+    let selected_files = selected.len() as u64;
+    let mut rows_so_far = 0u64;
     let mut upcoming = (0u64..).zip(selected);
     let mut exhausted = false;
     // A file that could not be prepared fails the run in its turn, as it did before it was
@@ -450,6 +452,15 @@ fn pipeline(
             let group = sealed.pop_front().expect("not empty");
             commit(ctx, encoder, summary, group)?;
             committed = true;
+        }
+        // The files to come hold about as many new rows each as those so far (a backfill):
+        // the index's table for the ids that leave memory is made ready for them ahead.
+        rows_so_far += parsed.rows_written();
+        let (done, left) = (seq + 1, selected_files.saturating_sub(seq + 1));
+        if left > 0 {
+            let more = rows_so_far.saturating_mul(left) / done;
+            ctx.lake_ids
+                .expect_run(usize::try_from(more).unwrap_or(usize::MAX));
         }
         if committed {
             // Every partition but those of the files not yet published is in the lake: their

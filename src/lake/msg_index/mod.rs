@@ -259,6 +259,13 @@ impl MsgIndex {
         Ok(())
     }
 
+    /// About `more` entries are still to be [remembered](MsgIndex::remember) in this run: the
+    /// table that keeps them is made ready for them ahead ([`RecentTable::expect`]).
+    pub fn expect_remembered(&mut self, more: usize) {
+        let entries = self.recent.len().saturating_add(more).min(self.recent_max);
+        self.recent.expect(entries);
+    }
+
     /// Keep an entry this run added findable after its partition's ids leave memory. When the
     /// table is full ([`RECENT_MAX`]), the logs (which hold every entry added) are written out
     /// as a segment first.

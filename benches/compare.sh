@@ -176,10 +176,14 @@ fresh_full() {
     fi
 }
 
-# run_full WORKLOAD TOOL RUN: one timed full ingest; leaves its data dir in
-# $WORK/run-WORKLOAD-TOOL, and $WORK/run-WORKLOAD-TOOL.ok when it succeeded.
+# run_full WORKLOAD TOOL RUN: one timed full ingest into a new data dir; leaves it in
+# $WORK/run-WORKLOAD-TOOL-RUN, and $WORK/run-WORKLOAD-TOOL-RUN.ok when it succeeded. The lakes
+# are deleted only once the workload is done: this machine's ext4 has no journal, and creating a
+# file within a minute of deleting many others scans past every inode just deleted, so deleting
+# one run's lake just before the next made that run pay for it, in proportion to the files it
+# creates (wxlake's two-year sys time swung 2-5 s; see benches/results/2026-12-04-direct-io.md).
 run_full() {
-    local workload="$1" tool="$2" run="$3" d="$WORK/run-$1-$2"
+    local workload="$1" tool="$2" run="$3" d="$WORK/run-$1-$2-$3"
     local -a cmd
     rm -f "$d.ok"
     fresh_full "$workload" "$tool" "$d"
@@ -194,11 +198,14 @@ prepare_oneday() {
     local tool="$1" prep="$WORK/prep-$1"
     [[ -f "$prep.ok" ]] && return 0
     rm -rf "$prep"
-    if [[ -f "$WORK/run-big60-$tool.ok" ]]; then
-        mv "$WORK/run-big60-$tool" "$prep"
-        mv "$WORK/run-big60-$tool.ok" "$prep.ok"
-        return 0
-    fi
+    local r
+    for ((r = RUNS; r >= 1; r--)); do # the last big60 run that succeeded
+        if [[ -f "$WORK/run-big60-$tool-$r.ok" ]]; then
+            mv "$WORK/run-big60-$tool-$r" "$prep"
+            mv "$WORK/run-big60-$tool-$r.ok" "$prep.ok"
+            return 0
+        fi
+    done
     log "oneday / $tool: preparing the big60 lake (untimed)"
     fresh_full big60 "$tool" "$prep"
     local -a cmd
@@ -331,7 +338,6 @@ main() {
                     for t in $(turn_order "$run"); do
                         warm "$DATA/$w"/messages/raw/*.jsonl
                         run_full "$w" "$t" "$run"
-                        rm -rf "$WORK/run-$w-$t"
                     done
                 done
                 ;;

@@ -81,6 +81,7 @@ fn parse_object_with<'a>(
         b: text.as_bytes(),
         i: 0,
         surrogate: false,
+        escaped: false,
     };
     p.ws();
     match p.peek() {
@@ -147,6 +148,8 @@ struct Parser<'a> {
     i: usize,
     /// A `\uD800`–`\uDFFF` escape was seen.
     surrogate: bool,
+    /// The last string skipped had an escape (a key without one is borrowed, not rescanned).
+    escaped: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -174,7 +177,7 @@ impl<'a> Parser<'a> {
             let key_start = self.i;
             self.string()?;
             let key_raw = &text[key_start + 1..self.i - 1];
-            let key = if crate::json_text::next_backslash(key_raw.as_bytes()) == key_raw.len() {
+            let key = if !self.escaped {
                 Cow::Borrowed(key_raw)
             } else {
                 Cow::Owned(unescape(key_raw).map_err(|_| ObjectError::BadKeyEscape)?)
@@ -298,6 +301,7 @@ impl<'a> Parser<'a> {
     /// Skip a string starting at its opening quote, validating escapes and control characters.
     fn string(&mut self) -> Result<(), ObjectError> {
         self.i += 1;
+        self.escaped = false;
         loop {
             self.i += special_byte_offset(&self.b[self.i..]);
             match self.b.get(self.i) {
@@ -310,6 +314,7 @@ impl<'a> Parser<'a> {
                 Some(_) => return Err(self.err("control character in string")),
             }
             // A backslash: one escape.
+            self.escaped = true;
             match self.b.get(self.i + 1) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
                 Some(b'u') => {

@@ -1,15 +1,20 @@
-//! A staged file written around the page cache (`O_DIRECT`), through a few reused buffers, by a
-//! thread of its own.
+//! A file written once from its start and not read back soon (a staged Parquet file, a
+//! msg_id index segment), written around the page cache (`O_DIRECT`), through a few reused
+//! buffers, by a thread of its own.
 //!
-//! Why: copying a staged Parquet file into the page cache was the largest kernel cost of ingest.
+//! Why: copying a new file into the page cache was the largest kernel cost of ingest.
 //! Every byte written lands in a page the kernel must first find and zero, and on this machine
 //! kind (a VM that hands its free memory back to the host) each such page may also cost a fault
 //! on the host: `copy_folio_from_iter_atomic` held 6–17% of a two-year backfill's samples (13% on
-//! the encoder threads in one run) and 4.5% of 60 days of big messages'. Nothing in the run reads a staged file back (it is fsynced, then linked into
-//! its partition), so its bytes go from a buffer that stays mapped straight to the disk.
+//! the encoder threads in one run) and 4.5% of 60 days of big messages' for the staged files,
+//! and the two-year backfill's 44 MB index segment took ~240 ms to write through the cache at
+//! the end of the run, with the other core idle. Nothing in the run reads a staged file back
+//! (it is fsynced, then linked into its partition), and a segment is read by later runs, whose
+//! pages the cache would not keep until then anyway; so their bytes go from a buffer that
+//! stays mapped straight to the disk.
 //!
-//! A direct write returns only once the disk has the bytes, so the encoders do not make them:
-//! a full buffer is queued, with its offset, on the `wxlake-disk` thread, and the encoder goes on
+//! A direct write returns only once the disk has the bytes, so the writers do not make them:
+//! a full buffer is queued, with its offset, on the `wxlake-disk` thread, and the writer goes on
 //! filling another buffer. [`DirectFile::release`] queues what a row group left in the buffer up
 //! to the last aligned offset and keeps the rest (less than one alignment unit) aside, so a
 //! buffer is held only while a row group is being written, not by every partition's open file.

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod contact;
 pub mod dates;
 pub mod dedup;
+pub mod direct_file;
 pub mod directory;
 pub mod error;
 pub mod event;

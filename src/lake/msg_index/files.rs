@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::direct_file::DirectFile;
 use crate::error::{Error, Result};
 use crate::fsutil::{fsync_dir, write_atomic_with};
 
@@ -50,7 +51,10 @@ pub(super) fn publish_segment<I: Iterator<Item = std::io::Result<Entry>>>(
 ) -> Result<()> {
     write_atomic_with(path, label, |file| {
         private(file)?;
-        segment::write(upper_bound, &entries, file)
+        // Around the page cache (see `direct_file`): the publisher's fsync follows.
+        let mut direct = DirectFile::new(file.try_clone()?);
+        segment::write(upper_bound, &entries, &mut direct)?;
+        direct.finish()?.complete().map(drop)
     })
 }
 

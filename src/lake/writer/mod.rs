@@ -9,7 +9,6 @@
 
 mod codec;
 mod column_split;
-mod direct_file;
 mod encoder;
 mod properties;
 mod row_buffer;

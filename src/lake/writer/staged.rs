@@ -12,7 +12,7 @@ use parquet::file::writer::SerializedFileWriter;
 use tempfile::TempPath;
 
 use super::column_split::{self, EncodeColumns};
-use super::direct_file::{DirectFile, Finished};
+use crate::direct_file::{DirectFile, Finished};
 use crate::error::{Error, Result};
 use crate::lake::checksum::Checksummed;
 use crate::lake::row_group::PendingRows;

@@ -157,13 +157,61 @@ fn disk() -> &'static SyncSender<Job> {
     })
 }
 
-/// `bytes` at `offset`, directly; through the cache if the file system refuses.
-fn write_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+/// `bytes` at `offset`, directly; through the cache if the file system refuses. On a file
+/// switched by [`try_direct`], `offset` and `bytes.len()` must be multiples of its alignment and
+/// `bytes` must lie in an [`AlignedBlock`].
+pub fn write_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
     match file.write_all_at(bytes, offset) {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
             REFUSED.store(true, Ordering::Relaxed);
             set_direct(file, false)?;
             file.write_all_at(bytes, offset)
+        }
+        result => result,
+    }
+}
+
+/// One pooled, aligned buffer of [`AlignedBlock::LEN`] bytes, for a module that reads or writes
+/// a file around the page cache itself (the msg_id index log); back to the pool when dropped.
+pub struct AlignedBlock(Option<Buffer>);
+
+impl AlignedBlock {
+    /// Bytes in a block: a multiple of every alignment [`try_direct`] accepts.
+    pub const LEN: usize = BLOCK;
+
+    pub fn take() -> AlignedBlock {
+        AlignedBlock(Some(Buffer::take()))
+    }
+
+    pub fn bytes(&mut self) -> &mut [u8] {
+        self.0.as_mut().expect("held until dropped").block()
+    }
+}
+
+impl Drop for AlignedBlock {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.0.take() {
+            buffer.give_back();
+        }
+    }
+}
+
+/// Switch `file` to reads and writes around the page cache if its file system allows (and
+/// neither `WXLAKE_DIRECT_IO=0` nor an earlier refusal says no): its offset alignment.
+pub fn try_direct(file: &File) -> Option<usize> {
+    if REFUSED.load(Ordering::Relaxed) || disabled_by_env() {
+        return None;
+    }
+    direct_alignment(file).filter(|_| set_direct(file, true).is_ok())
+}
+
+/// Read into `buf` at `offset` (aligned as for [`write_at`] on a file switched by
+/// [`try_direct`]); through the cache if the file system refuses the direct read.
+pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    match file.read_at(buf, offset) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            set_direct(file, false)?;
+            file.read_at(buf, offset)
         }
         result => result,
     }

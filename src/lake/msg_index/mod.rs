@@ -334,8 +334,17 @@ impl MsgIndex {
         let mut fresh: Option<Vec<Entry>> = None;
         let logs = &self.logs;
         let (in_scratch, in_fresh) = (&mut scratch, &mut fresh);
+        // This run's log counted its entries as it was written: when it is the only log, the
+        // sort reads it once.
+        let counted = match (&self.log, &logs[..]) {
+            (Some(log), [only]) if only == log.path() && log.counts().total() == log.len() => {
+                Some(log.counts())
+            }
+            _ => None,
+        };
         let len = upkeep::sort_dedup_with(
             self.log_entries(),
+            counted,
             |f| {
                 logs.iter()
                     .try_for_each(|path| log::for_each(path, &mut *f))

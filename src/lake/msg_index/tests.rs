@@ -77,7 +77,8 @@ fn logs_fold_into_a_segment_and_segments_merge_and_nothing_is_lost() {
     let mut merged = 0;
     for r in 0..40u64 {
         let n = if r == 5 { 70_000 } else { 1000 };
-        let upkeep = run(&layout, &format!("r{r:02}"), total, n, r as i32);
+        // Real days (day 0 is a directly written log's padding, see `log`).
+        let upkeep = run(&layout, &format!("r{r:02}"), total, n, 700_000 + r as i32);
         folded += upkeep.logs_folded;
         merged += upkeep.segments_merged;
         total += n;
@@ -96,7 +97,7 @@ fn logs_fold_into_a_segment_and_segments_merge_and_nothing_is_lost() {
         for h in (first..first + n).step_by(97) {
             assert_eq!(
                 days(&index, h.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-                [day as i32],
+                [700_000 + day as i32],
                 "entry {h} of run {r}"
             );
         }
@@ -201,6 +202,51 @@ fn sorting_from_a_source_that_changes_between_its_passes_fails_instead_of_losing
     .unwrap();
     assert_eq!(sorted.len(), 5_000);
     assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_sort_from_counts_kept_while_writing_reads_its_source_once_and_sorts_the_same() {
+    for n in [5_000u64, 70_000, 300_000] {
+        let entries: Vec<Entry> = (0..n)
+            .map(|i| Entry {
+                hash: (i / 2).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                day: 700_000 + (i % 2) as i32 * (i % 5) as i32,
+            })
+            .collect();
+        let mut counts = upkeep::HashCounts::default();
+        entries.iter().for_each(|e| counts.add(e.hash));
+        let mut passes = 0;
+        let mut out = vec![Entry { hash: 0, day: 0 }; entries.len()];
+        let len = upkeep::sort_dedup_with(
+            entries.len(),
+            Some(&counts),
+            |f| {
+                passes += 1;
+                entries.iter().copied().for_each(f);
+                Ok(())
+            },
+            |len| Some(&mut out[..len]),
+        )
+        .unwrap();
+        let mut want = entries.clone();
+        sort_dedup(&mut want);
+        assert_eq!(&out[..len], want, "n={n}");
+        assert_eq!(passes, 1, "n={n}");
+        // Counts of other entries than the source's: an error, not a wrong index.
+        let mut wrong = upkeep::HashCounts::default();
+        entries[1..].iter().for_each(|e| wrong.add(e.hash));
+        let mut out = vec![Entry { hash: 0, day: 0 }; entries.len()];
+        let result = upkeep::sort_dedup_with(
+            entries.len(),
+            Some(&wrong),
+            |f| {
+                entries.iter().copied().for_each(f);
+                Ok(())
+            },
+            |len| Some(&mut out[..len]),
+        );
+        assert!(result.is_err(), "n={n}");
+    }
 }
 
 /// Regression: `add` writes its entries to the log once PENDING_MAX of them are pending, without

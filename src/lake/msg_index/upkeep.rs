@@ -24,7 +24,7 @@ pub fn sort_dedup_from(
     source: impl FnMut(&mut dyn FnMut(Entry)) -> Result<()>,
 ) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    let len = sort_dedup_with(upper_bound, source, |len| {
+    let len = sort_dedup_with(upper_bound, None, source, |len| {
         out = vec![Entry { hash: 0, day: 0 }; len];
         Some(&mut out[..])
     })?;
@@ -32,11 +32,46 @@ pub fn sort_dedup_from(
     Ok(out)
 }
 
+/// How many entries fall in each bucket of the top [`HashCounts::BITS`] bits of their hash,
+/// kept as entries are written (a run's log) so that sorting them takes one pass over them, not
+/// two: the log is read around the page cache, so each pass is a read from the disk.
+pub struct HashCounts {
+    counts: Vec<u32>,
+    total: usize,
+}
+
+impl Default for HashCounts {
+    fn default() -> Self {
+        HashCounts {
+            counts: vec![0; 1 << Self::BITS],
+            total: 0,
+        }
+    }
+}
+
+impl HashCounts {
+    /// The most bucket bits a sort uses (buckets of ~55 entries for a two-year backfill's
+    /// 3.6 M): the counts are this fine, 256 KiB of them.
+    pub const BITS: u32 = 16;
+
+    pub fn add(&mut self, hash: u64) {
+        self.counts[(hash >> (64 - Self::BITS)) as usize] += 1;
+        self.total += 1;
+    }
+
+    /// Entries counted.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
 /// [`sort_dedup_from`] into memory the caller has: `room(len)` gives a slice of exactly `len`
 /// entries to sort in (or `None`: nothing to sort, `len` is 0). Returns how many of them are
-/// left, sorted and unique, at its start.
+/// left, sorted and unique, at its start. With `counted`, the counts of exactly the entries
+/// `source` hands over, `source` is called once.
 pub fn sort_dedup_with<'o>(
     upper_bound: usize,
+    counted: Option<&HashCounts>,
     mut source: impl FnMut(&mut dyn FnMut(Entry)) -> Result<()>,
     room: impl FnOnce(usize) -> Option<&'o mut [Entry]>,
 ) -> Result<usize> {
@@ -51,10 +86,18 @@ pub fn sort_dedup_with<'o>(
         out.copy_from_slice(&entries);
         return Ok(entries.len());
     }
-    let bits = (upper_bound / 16).ilog2().min(22);
+    let bits = (upper_bound / 16).ilog2().min(HashCounts::BITS);
     let bucket = |e: &Entry| (e.hash >> (64 - bits)) as usize;
     let mut starts = vec![0usize; (1 << bits) + 1];
-    source(&mut |e| starts[bucket(&e) + 1] += 1)?;
+    match counted {
+        Some(counted) => {
+            let per = 1 << (HashCounts::BITS - bits);
+            for (b, fine) in counted.counts.chunks(per).enumerate() {
+                starts[b + 1] = fine.iter().map(|&c| c as usize).sum();
+            }
+        }
+        None => source(&mut |e| starts[bucket(&e) + 1] += 1)?,
+    }
     for b in 1..starts.len() {
         starts[b] += starts[b - 1];
     }

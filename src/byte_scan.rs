@@ -1,25 +1,12 @@
-//! Finding the next byte that ends a run of plain JSON string content, sixteen bytes at a time.
+//! Finding the bytes that end a run of plain JSON string content, sixteen bytes at a time.
 //!
 //! Why not `memchr`: the runs are short (ids, names, and the few bytes between the `\n\t`
 //! escapes of an XML source), where a call that sets up a vector search per run costs more than
 //! it saves; and the parser looks for three things at once (a quote, a backslash, a control
-//! character). SSE2 is part of every x86-64 CPU, so these need no feature detection: one
-//! compare-and-mask per sixteen bytes, the last sixteen of a slice read as an overlapping block
-//! instead of byte by byte. Elsewhere the same search runs eight bytes at a time in a `u64`.
-
-/// The offset in `b` of the first quote, backslash or control character (below 0x20), or
-/// `b.len()` if there is none.
-#[inline(always)]
-pub fn first_special(b: &[u8]) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse2::first(b, sse2::special, swar::special)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        swar::first(b, swar::special)
-    }
-}
+//! character), all of a window's from one mask. SSE2 is part of every x86-64 CPU, so these need
+//! no feature detection: one compare-and-mask per sixteen bytes, the last sixteen of a slice
+//! read as an overlapping block instead of byte by byte. Elsewhere the same work is done eight
+//! bytes at a time in a `u64`, or byte by byte.
 
 /// The offset in `b` of the first backslash, or `b.len()` if there is none.
 #[inline(always)]
@@ -32,6 +19,34 @@ pub fn first_backslash(b: &[u8]) -> usize {
     {
         swar::first(b, swar::backslash)
     }
+}
+
+/// The quotes, backslashes and control characters among the (up to) sixteen bytes of `b` from
+/// `at`: a bit per byte (bit `k` for `b[at + k]`), and how many bytes the mask covers
+/// (`min(16, b.len() - at)`). A string parser takes every special byte of a window from one
+/// mask instead of searching again after each escape (an XML source has one every few bytes).
+#[inline(always)]
+pub fn special_mask(b: &[u8], at: usize) -> (u32, usize) {
+    debug_assert!(at <= b.len());
+    let n = b.len();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if n >= 16 {
+            // The window, or the line's last sixteen bytes shifted down to start at `at`.
+            let from = at.min(n - 16);
+            // SAFETY: `from + 16 <= n`; an unaligned load needs no alignment.
+            let v = unsafe { std::arch::x86_64::_mm_loadu_si128(b.as_ptr().add(from).cast()) };
+            return (sse2::special(v) >> (at - from), (n - at).min(16));
+        }
+    }
+    let width = (n - at).min(16);
+    let mut mask = 0u32;
+    for (k, &c) in b[at..at + width].iter().enumerate() {
+        if matches!(c, b'"' | b'\\' | 0..=0x1f) {
+            mask |= 1 << k;
+        }
+    }
+    (mask, width)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -107,12 +122,6 @@ mod swar {
         x.wrapping_sub(ONES) & !x & HIGH
     }
 
-    /// The high bit of each byte of `x` that is a quote, a backslash or below 0x20.
-    pub fn special(x: u64) -> u64 {
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | control
-    }
-
     /// The high bit of each backslash byte of `x`.
     pub fn backslash(x: u64) -> u64 {
         zero(x ^ (ONES * u64::from(b'\\')))
@@ -167,6 +176,19 @@ mod tests {
 
     use super::*;
 
+    /// The first special byte found window by window, as the parser does.
+    fn first_by_masks(b: &[u8]) -> usize {
+        let mut at = 0;
+        while at < b.len() {
+            let (mask, width) = special_mask(b, at);
+            if mask != 0 {
+                return at + mask.trailing_zeros() as usize;
+            }
+            at += width;
+        }
+        b.len()
+    }
+
     fn naive_special(b: &[u8]) -> usize {
         b.iter()
             .position(|&c| matches!(c, b'"' | b'\\' | 0..=0x1f))
@@ -180,22 +202,42 @@ mod tests {
                 for stop in [b'"', b'\\', 0u8, b'\n', 0x1f] {
                     let mut b = vec![b'x'; len];
                     b[at] = stop;
-                    assert_eq!(first_special(&b), at, "{stop:#x} at {at} of {len}");
                     let want = if stop == b'\\' { at } else { len };
                     assert_eq!(first_backslash(&b), want, "{stop:#x} at {at} of {len}");
                 }
             }
             let plain = vec![b'x'; len];
-            assert_eq!(first_special(&plain), len);
             assert_eq!(first_backslash(&plain), len);
+        }
+    }
+
+    #[test]
+    fn the_special_mask_flags_exactly_the_stop_bytes_of_its_window() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for stop in [b'"', b'\\', 0u8, b'\n', 0x1f, b'x'] {
+                    for pos in at..len.max(at + 1) {
+                        let mut b = vec![b'x'; len];
+                        if pos < len {
+                            b[pos] = stop;
+                        }
+                        let (mask, width) = special_mask(&b, at);
+                        assert_eq!(width, (len - at).min(16), "{len} {at}");
+                        let want = (0..width)
+                            .filter(|&k| matches!(b[at + k], b'"' | b'\\' | 0..=0x1f))
+                            .fold(0u32, |m, k| m | 1 << k);
+                        assert_eq!(mask, want, "{stop:#x} at {pos} of {len} from {at}");
+                    }
+                }
+            }
         }
     }
 
     #[test]
     fn bytes_above_0x7f_and_0x20_are_plain() {
         let b = "漢字 é ~\x7f".as_bytes();
-        assert_eq!(first_special(b), b.len());
-        assert_eq!(swar::first(b, swar::special), b.len());
+        assert!((0..b.len()).all(|at| special_mask(b, at).0 == 0));
+        assert_eq!(first_backslash(b), b.len());
     }
 
     proptest! {
@@ -207,8 +249,7 @@ mod tests {
         ) {
             let mut b = vec![b'a'; plain_prefix];
             b.extend(bytes);
-            prop_assert_eq!(first_special(&b), naive_special(&b));
-            prop_assert_eq!(swar::first(&b, swar::special), naive_special(&b));
+            prop_assert_eq!(first_by_masks(&b), naive_special(&b));
             let backslash = b.iter().position(|&c| c == b'\\').unwrap_or(b.len());
             prop_assert_eq!(first_backslash(&b), backslash);
             prop_assert_eq!(swar::first(&b, swar::backslash), backslash);

@@ -300,34 +300,60 @@ impl<'a> Parser<'a> {
 
     /// Skip a string starting at its opening quote, validating escapes and control characters.
     fn string(&mut self) -> Result<(), ObjectError> {
-        self.i += 1;
+        let b = self.b;
         self.escaped = false;
+        // Sixteen bytes at a time: every quote, backslash and control character of a window
+        // comes from one mask, an escape clears the bits of the bytes it covers, and the next
+        // window starts after the last escape when one runs past the window's end.
+        let mut window = self.i + 1;
         loop {
-            self.i += special_byte_offset(&self.b[self.i..]);
-            match self.b.get(self.i) {
-                None => return Err(self.err("unterminated string")),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                Some(b'\\') => {}
-                Some(_) => return Err(self.err("control character in string")),
+            if window >= b.len() {
+                self.i = b.len();
+                return Err(self.err("unterminated string"));
             }
-            // A backslash: one escape.
-            self.escaped = true;
-            match self.b.get(self.i + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
-                Some(b'u') => {
-                    let hex = match self.b.get(self.i + 2..self.i + 6) {
-                        Some(h) if h.iter().all(u8::is_ascii_hexdigit) => h,
-                        _ => return Err(self.err("invalid \\u escape")),
-                    };
-                    self.surrogate |= matches!(hex[0], b'd' | b'D')
-                        && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
-                    self.i += 6;
+            let (mut mask, width) = crate::byte_scan::special_mask(b, window);
+            let mut next = window + width;
+            while mask != 0 {
+                let at = window + mask.trailing_zeros() as usize;
+                match b[at] {
+                    b'"' => {
+                        self.i = at + 1;
+                        return Ok(());
+                    }
+                    b'\\' => {}
+                    _ => {
+                        self.i = at;
+                        return Err(self.err("control character in string"));
+                    }
                 }
-                _ => return Err(self.err("invalid escape")),
+                // A backslash: one escape.
+                self.escaped = true;
+                let end = match b.get(at + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
+                    Some(b'u') => {
+                        let hex = match b.get(at + 2..at + 6) {
+                            Some(h) if h.iter().all(u8::is_ascii_hexdigit) => h,
+                            _ => {
+                                self.i = at;
+                                return Err(self.err("invalid \\u escape"));
+                            }
+                        };
+                        self.surrogate |= matches!(hex[0], b'd' | b'D')
+                            && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
+                        at + 6
+                    }
+                    _ => {
+                        self.i = at;
+                        return Err(self.err("invalid escape"));
+                    }
+                };
+                if end >= next {
+                    next = end;
+                    break;
+                }
+                mask &= !((1u32 << (end - window)) - 1);
             }
+            window = next;
         }
     }
 
@@ -384,12 +410,6 @@ impl<'a> Parser<'a> {
             }
         }
     }
-}
-
-/// The offset in `b` of the first byte that ends a run of plain string content: a quote, a
-/// backslash or a control character (or `b.len()` if there is none).
-fn special_byte_offset(b: &[u8]) -> usize {
-    crate::byte_scan::first_special(b)
 }
 
 #[cfg(test)]

@@ -248,43 +248,71 @@ fn keys_borrow_when_plain() {
     assert!(matches!(&out[1].0, Cow::Owned(k) if k == "escA"));
 }
 
-proptest::proptest! {
-    #[test]
-    fn special_byte_offset_finds_the_first_quote_backslash_or_control(
-        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)
-    ) {
-        let naive = bytes
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .unwrap_or(bytes.len());
-        proptest::prop_assert_eq!(super::special_byte_offset(&bytes), naive);
-    }
+/// A JSON string body from pieces that stress the string scanner: runs of plain text, every
+/// kind of escape (one straddling any window edge), raw control characters and quotes.
+fn string_piece() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "[a-z漢é<>/ ]{0,20}",
+        Just("\\n\\t".to_string()),
+        Just("\\\"".to_string()),
+        Just("\\\\".to_string()),
+        Just("\\/\\b\\f\\r".to_string()),
+        Just("\\u00e9\\u4E2D".to_string()),
+        Just("\\u12".to_string()),
+        Just("\\x".to_string()),
+        Just("\u{1}".to_string()),
+        Just("\t".to_string()),
+        Just("\"".to_string()),
+    ]
 }
 
-#[test]
-fn special_byte_offset_at_every_position_of_a_word() {
-    for at in 0..20 {
-        for c in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
-            let mut b = vec![b'a'; 20];
-            b[at] = c;
-            assert_eq!(super::special_byte_offset(&b), at, "{c} at {at}");
+proptest::proptest! {
+    /// The parser accepts a string exactly when serde_json does, and its value is the text
+    /// between the quotes.
+    #[test]
+    fn strings_are_accepted_and_delimited_as_serde_json_does(
+        pieces in proptest::collection::vec(string_piece(), 0..12),
+        pad in 0usize..20,
+    ) {
+        let body: String = pieces.concat();
+        let line = format!("{{\"{}\":\"{body}\",\"z\":1}}", "k".repeat(pad + 1));
+        let ours = parse_object(&line, &mut Vec::new());
+        let theirs = serde_json::from_str::<serde_json::Value>(&line);
+        proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{}", line);
+        if ours.is_ok() {
+            let mut out = Vec::new();
+            parse_object(&line, &mut out).unwrap();
+            proptest::prop_assert_eq!(out.len(), 2);
+            proptest::prop_assert_eq!(out[0].1, format!("\"{body}\""));
         }
     }
-    let plain = "xyz é 漢字 0x7f\u{7f} ~ \u{80}".as_bytes();
-    assert_eq!(super::special_byte_offset(plain), plain.len());
 }
 
 #[test]
-fn special_byte_offset_past_the_first_32_bytes() {
-    for at in 30..140 {
-        for c in [b'"', b'\\', 0x01u8] {
-            let mut b = vec![b'z'; 150];
-            b[at] = c;
-            assert_eq!(super::special_byte_offset(&b), at, "{c} at {at}");
-            assert_eq!(
-                crate::json_text::next_backslash(&b),
-                if c == b'\\' { at } else { 150 }
-            );
+fn a_stop_byte_or_escape_at_every_position_of_a_string() {
+    for len in 0..50 {
+        for at in 0..len {
+            for (stop, ok) in [
+                ("\\n", true),
+                ("\\u0041", true),
+                ("\\\"", true),
+                ("\\q", false),
+                ("\\u00g0", false),
+                ("\u{1f}", false),
+            ] {
+                let mut body = "x".repeat(len);
+                body.insert_str(at, stop);
+                let line = format!("{{\"k\":\"{body}\"}}");
+                let mut out = Vec::new();
+                assert_eq!(parse_object(&line, &mut out).is_ok(), ok, "{line}");
+                if ok {
+                    assert_eq!(out[0].1, format!("\"{body}\""), "{line}");
+                }
+            }
+            // An unterminated string that ends in an escape.
+            let line = format!("{{\"k\":\"{}\\", "x".repeat(at));
+            assert!(parse_object(&line, &mut Vec::new()).is_err(), "{line}");
         }
     }
 }

@@ -118,10 +118,12 @@ pub fn sort_dedup_with<'o>(
         }
     })?;
     if overflow || next[..next.len() - 1] != starts[1..] {
-        return Err(Error::data(
-            "the msg_id index",
-            "its entries changed while they were being sorted",
-        ));
+        let why = if counted.is_some() {
+            "its log holds other entries than the run counted as it wrote them"
+        } else {
+            "its entries changed while they were being sorted"
+        };
+        return Err(Error::data("the msg_id index", why));
     }
     // The buckets in two halves, one per core.
     let half = starts[starts.len() / 2];

@@ -27,7 +27,12 @@ pub fn first_backslash(b: &[u8]) -> usize {
 /// mask instead of searching again after each escape (an XML source has one every few bytes).
 #[inline(always)]
 pub fn special_mask(b: &[u8], at: usize) -> (u32, usize) {
-    debug_assert!(at <= b.len());
+    // Checked in release builds too: past the end, the shift below would be meaningless.
+    assert!(
+        at <= b.len(),
+        "special_mask: {at} is past the end ({})",
+        b.len()
+    );
     let n = b.len();
     #[cfg(target_arch = "x86_64")]
     {

@@ -248,6 +248,39 @@ fn keys_borrow_when_plain() {
     assert!(matches!(&out[1].0, Cow::Owned(k) if k == "escA"));
 }
 
+/// Keys go through the same scan: an escape anywhere in a key, on either side of a sixteen-byte
+/// window's edge, makes it owned and decoded, and two keys equal once decoded are duplicates.
+#[test]
+fn an_escaped_key_at_every_position_is_decoded_and_compared_decoded() {
+    for len in 1..40 {
+        for at in 0..len {
+            let plain = "a".repeat(len);
+            let mut escaped = plain.clone();
+            escaped.replace_range(at..at + 1, "\\u0061");
+            let line = format!("{{\"{escaped}\":1,\"z\":2}}");
+            let mut out = Vec::new();
+            parse_object(&line, &mut out).unwrap();
+            assert!(matches!(&out[0].0, Cow::Owned(k) if *k == plain), "{line}");
+            let line = format!("{{\"{escaped}\":1,\"{plain}\":2}}");
+            assert!(
+                matches!(
+                    parse_object(&line, &mut Vec::new()),
+                    Err(ObjectError::DuplicateKey(k)) if k == plain
+                ),
+                "{line}"
+            );
+            let mut newline = plain.clone();
+            newline.replace_range(at..at + 1, "\\n");
+            let line = format!("{{\"{newline}\":1}}");
+            let mut out = Vec::new();
+            parse_object(&line, &mut out).unwrap();
+            let mut want = plain.clone();
+            want.replace_range(at..at + 1, "\n");
+            assert!(matches!(&out[0].0, Cow::Owned(k) if *k == want), "{line}");
+        }
+    }
+}
+
 /// A JSON string body from pieces that stress the string scanner: runs of plain text, every
 /// kind of escape (one straddling any window edge), raw control characters and quotes.
 fn string_piece() -> impl proptest::strategy::Strategy<Value = String> {

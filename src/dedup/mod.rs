@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 mod narrow_table;
 
-use narrow_table::NarrowTable;
+pub use narrow_table::NarrowTable;
 
 /// The row hash recorded for ids loaded from the lake (their rows are compared on demand).
 pub const UNKNOWN_HASH: u32 = 0;

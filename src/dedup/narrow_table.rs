@@ -61,6 +61,10 @@ impl NarrowTable {
         self.len + usize::from(self.max_id.is_some())
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn home(&self, id: u64) -> usize {
         (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }

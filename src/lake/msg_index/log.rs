@@ -369,16 +369,22 @@ mod tests {
         }
     }
 
+    /// A log's bytes as written through the cache: the magic, then the entries.
+    fn log_bytes(entries: &[Entry]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        for e in entries {
+            bytes.extend_from_slice(&e.hash.to_le_bytes());
+            bytes.extend_from_slice(&e.day.to_le_bytes());
+        }
+        bytes
+    }
+
     #[test]
     fn zero_padding_and_a_torn_entry_after_it_are_not_entries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log-padded.log");
         let want = entries(1, 1000);
-        let mut bytes = MAGIC.to_vec();
-        for e in &want {
-            bytes.extend_from_slice(&e.hash.to_le_bytes());
-            bytes.extend_from_slice(&e.day.to_le_bytes());
-        }
+        let mut bytes = log_bytes(&want);
         // What a crash after a direct append leaves: padding to the block's end, and a next
         // append's entries whose first block never reached the disk.
         bytes.resize(bytes.len().next_multiple_of(4096), 0);
@@ -396,11 +402,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log-hole.log");
         let want = entries(1, 2000);
-        let mut bytes = MAGIC.to_vec();
-        for e in &want {
-            bytes.extend_from_slice(&e.hash.to_le_bytes());
-            bytes.extend_from_slice(&e.day.to_le_bytes());
-        }
+        let bytes = log_bytes(&want);
         for hole_start in [4096usize, 8192, 12_288 + 4, 16_000] {
             let hole = hole_start..hole_start + 4096;
             let mut holed = bytes.clone();

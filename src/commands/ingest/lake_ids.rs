@@ -261,12 +261,6 @@ impl LakeIds {
         // The partition of the last row decided: nearly always that of the rows ahead too.
         if let Some(p) = self.partitions.get(self.last) {
             p.seen.prefetch(id);
-            // A new id of another partition is also looked up in the biggest (`elsewhere`).
-            if self.biggest.is_some_and(|b| b != p.key)
-                && let Some(b) = self.partitions.iter().find(|q| Some(q.key) == self.biggest)
-            {
-                b.seen.prefetch(id);
-            }
         }
     }
 
